@@ -1,0 +1,462 @@
+//! The OCPP-J RPC envelope: `[2,id,action,payload]`, `[3,id,payload]`,
+//! `[4,id,code,description,details]` (OCPP-J 1.6 §4, OCPP 2.0.1 Part 4 §4).
+//!
+//! Parsing borrows from the frame text: elements are `&RawValue` slices and
+//! strings are borrowed unless they contain escapes, so a Heartbeat frame is
+//! parsed without allocating. Serialising writes into a caller-owned buffer.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::{ErrorCode, OcppVersion, Violation};
+
+/// OCPP-J §4.1.4: a message id is at most 36 characters.
+pub const MAX_MESSAGE_ID_LEN: usize = 36;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageTypeId {
+    Call = 2,
+    CallResult = 3,
+    CallError = 4,
+}
+
+/// One well-formed RPC frame, borrowing from the text it was parsed from.
+#[derive(Debug)]
+pub enum Frame<'a> {
+    Call {
+        id: Cow<'a, str>,
+        action: Cow<'a, str>,
+        payload: &'a RawValue,
+    },
+    CallResult {
+        id: Cow<'a, str>,
+        payload: &'a RawValue,
+    },
+    CallError {
+        id: Cow<'a, str>,
+        code: Cow<'a, str>,
+        description: Cow<'a, str>,
+        details: &'a RawValue,
+    },
+}
+
+impl Frame<'_> {
+    pub fn message_id(&self) -> &str {
+        match self {
+            Frame::Call { id, .. } | Frame::CallResult { id, .. } | Frame::CallError { id, .. } => {
+                id
+            }
+        }
+    }
+}
+
+/// What is wrong with a frame that is not a well-formed RPC message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameErrorKind {
+    NotJson,
+    NotArray,
+    /// The array has the wrong number of elements for its message type.
+    WrongArity { type_id: i64, len: usize },
+    /// An element has the wrong JSON type (`messageTypeId` not an integer, …).
+    BadElement(&'static str),
+    MessageIdTooLong(usize),
+    /// Message type id other than 2, 3 or 4.
+    UnknownMessageType(i64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameError {
+    /// The message id, when it could be read: then the error can be answered.
+    pub message_id: Option<String>,
+    pub kind: FrameErrorKind,
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            FrameErrorKind::NotJson => f.write_str("frame is not valid JSON"),
+            FrameErrorKind::NotArray => f.write_str("frame is not a JSON array"),
+            FrameErrorKind::WrongArity { type_id, len } => write!(
+                f,
+                "message type {type_id} needs {} elements, frame has {len}",
+                arity(*type_id).unwrap_or(0)
+            ),
+            FrameErrorKind::BadElement(what) => write!(f, "{what} has the wrong JSON type"),
+            FrameErrorKind::MessageIdTooLong(len) => write!(
+                f,
+                "message id is {len} characters, at most {MAX_MESSAGE_ID_LEN} are allowed"
+            ),
+            FrameErrorKind::UnknownMessageType(t) => {
+                write!(f, "message type id {t} is not 2, 3 or 4")
+            }
+        }
+    }
+}
+
+fn arity(type_id: i64) -> Option<usize> {
+    match type_id {
+        2 => Some(4),
+        3 => Some(3),
+        4 => Some(5),
+        _ => None,
+    }
+}
+
+/// At most five top-level elements, collected without a heap allocation.
+struct Elements<'a> {
+    items: [Option<&'a RawValue>; 5],
+    len: usize,
+}
+
+impl<'de> serde::Deserialize<'de> for Elements<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ElementsVisitor;
+        impl<'de> Visitor<'de> for ElementsVisitor {
+            type Value = Elements<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an OCPP-J message array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Elements<'de>, A::Error> {
+                let mut out = Elements {
+                    items: [None; 5],
+                    len: 0,
+                };
+                while out.len < out.items.len() {
+                    match seq.next_element::<&'de RawValue>()? {
+                        Some(raw) => {
+                            out.items[out.len] = Some(raw);
+                            out.len += 1;
+                        }
+                        None => return Ok(out),
+                    }
+                }
+                // Count the excess so the arity error reports the true length.
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    out.len += 1;
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_seq(ElementsVisitor)
+    }
+}
+
+/// A JSON string element, borrowed unless it holds escapes.
+fn json_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str::<&str>(text) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+    }
+}
+
+fn is_object(raw: &RawValue) -> bool {
+    raw.get().starts_with('{')
+}
+
+/// Parses one text frame into an RPC message.
+pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
+    let elements: Elements<'_> = match serde_json::from_str(text) {
+        Ok(e) => e,
+        Err(_) => {
+            let kind = if serde_json::from_str::<IgnoredAny>(text).is_ok() {
+                FrameErrorKind::NotArray
+            } else {
+                FrameErrorKind::NotJson
+            };
+            return Err(FrameError {
+                message_id: None,
+                kind,
+            });
+        }
+    };
+    let item = |i: usize| elements.items.get(i).copied().flatten();
+    let id = item(1).and_then(json_str);
+    let fail = |kind| {
+        Err(FrameError {
+            message_id: id.as_deref().map(str::to_owned),
+            kind,
+        })
+    };
+    let type_id = match item(0).map(|raw| raw.get().parse::<i64>()) {
+        Some(Ok(t)) => t,
+        _ => return fail(FrameErrorKind::BadElement("messageTypeId")),
+    };
+    let Some(expected) = arity(type_id) else {
+        return fail(FrameErrorKind::UnknownMessageType(type_id));
+    };
+    if elements.len != expected {
+        return fail(FrameErrorKind::WrongArity {
+            type_id,
+            len: elements.len,
+        });
+    }
+    let Some(id) = id.clone() else {
+        return fail(FrameErrorKind::BadElement("messageId"));
+    };
+    let id_len = id.chars().count();
+    if id_len > MAX_MESSAGE_ID_LEN {
+        return fail(FrameErrorKind::MessageIdTooLong(id_len));
+    }
+    // Arity was checked above, so every index below holds an element.
+    let (Some(e2), last) = (item(2), item(expected - 1)) else {
+        return fail(FrameErrorKind::WrongArity {
+            type_id,
+            len: elements.len,
+        });
+    };
+    match type_id {
+        2 => {
+            let Some(action) = json_str(e2) else {
+                return fail(FrameErrorKind::BadElement("action"));
+            };
+            match last {
+                Some(payload) if is_object(payload) => Ok(Frame::Call {
+                    id,
+                    action,
+                    payload,
+                }),
+                _ => fail(FrameErrorKind::BadElement("payload")),
+            }
+        }
+        3 => match last {
+            Some(payload) if is_object(payload) => Ok(Frame::CallResult { id, payload }),
+            _ => fail(FrameErrorKind::BadElement("payload")),
+        },
+        _ => {
+            let Some(code) = json_str(e2) else {
+                return fail(FrameErrorKind::BadElement("errorCode"));
+            };
+            let Some(description) = item(3).and_then(json_str) else {
+                return fail(FrameErrorKind::BadElement("errorDescription"));
+            };
+            match last {
+                Some(details) if is_object(details) => Ok(Frame::CallError {
+                    id,
+                    code,
+                    description,
+                    details,
+                }),
+                _ => fail(FrameErrorKind::BadElement("errorDetails")),
+            }
+        }
+    }
+}
+
+/// How the gateway answers a frame that failed to parse (DESIGN.md, OCPP table):
+/// the CALLERROR text to send, or `None` when the frame is only logged and counted.
+pub fn frame_error_reply(version: OcppVersion, err: &FrameError) -> Option<String> {
+    let code = match (&err.kind, version) {
+        // OCPP-J 1.6 §4.1.3: an unknown message type is ignored.
+        (FrameErrorKind::UnknownMessageType(_), OcppVersion::V16) => return None,
+        (FrameErrorKind::UnknownMessageType(_), OcppVersion::V201) => {
+            ErrorCode::MessageTypeNotSupported
+        }
+        _ => ErrorCode::RpcFrameworkError,
+    };
+    let id = match (&err.message_id, version) {
+        (Some(id), _) => id.as_str(),
+        // 2.0.1 Part 4 §4.2.3: an error for an unreadable message uses id "-1".
+        (None, OcppVersion::V201) => "-1",
+        (None, OcppVersion::V16) => return None,
+    };
+    let mut out = String::with_capacity(96);
+    write_call_error(&mut out, version, id, code, &err.to_string(), None);
+    Some(out)
+}
+
+/// `[3,"id",payload]`; `payload` is JSON text of an object.
+pub fn write_call_result(out: &mut String, id: &str, payload: &str) {
+    out.push_str("[3,");
+    push_json_str(out, id);
+    out.push(',');
+    out.push_str(payload);
+    out.push(']');
+}
+
+/// `[2,"id","action",payload]`; `payload` is JSON text of an object.
+pub fn write_call(out: &mut String, id: &str, action: &str, payload: &str) {
+    out.push_str("[2,");
+    push_json_str(out, id);
+    out.push(',');
+    push_json_str(out, action);
+    out.push(',');
+    out.push_str(payload);
+    out.push(']');
+}
+
+/// `[4,"id","code","description",details]`; details name the offending
+/// field when there is one (`{"field":"idTagInfo.status"}`), else `{}`.
+pub fn write_call_error(
+    out: &mut String,
+    version: OcppVersion,
+    id: &str,
+    code: ErrorCode,
+    description: &str,
+    field: Option<&str>,
+) {
+    out.push_str("[4,");
+    push_json_str(out, id);
+    out.push(',');
+    push_json_str(out, code.as_str(version));
+    out.push(',');
+    push_json_str(out, description);
+    match field {
+        Some(field) => {
+            out.push_str(",{\"field\":");
+            push_json_str(out, field);
+            out.push_str("}]");
+        }
+        None => out.push_str(",{}]"),
+    }
+}
+
+/// The CALLERROR answering a refused CALL.
+pub fn write_violation(out: &mut String, version: OcppVersion, id: &str, violation: &Violation) {
+    write_call_error(
+        out,
+        version,
+        id,
+        violation.code,
+        &violation.description,
+        violation.field.as_deref(),
+    );
+}
+
+/// Appends `s` as a JSON string literal (RFC 8259 §7 escaping).
+pub fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_call_without_copying() {
+        let f = parse(r#"[2, "19223201", "Heartbeat", {}]"#).unwrap();
+        match f {
+            Frame::Call {
+                id,
+                action,
+                payload,
+            } => {
+                assert!(matches!(id, Cow::Borrowed("19223201")));
+                assert!(matches!(action, Cow::Borrowed("Heartbeat")));
+                assert_eq!(payload.get(), "{}");
+            }
+            other => panic!("not a call: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_result_and_error() {
+        assert!(matches!(
+            parse(r#"[3,"a",{"x":1}]"#),
+            Ok(Frame::CallResult { .. })
+        ));
+        match parse(r#"[4,"a","NotSupported","no",{}]"#).unwrap() {
+            Frame::CallError {
+                code, description, ..
+            } => {
+                assert_eq!(code, "NotSupported");
+                assert_eq!(description, "no");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn framing_errors() {
+        let kind = |t: &str| parse(t).unwrap_err().kind;
+        assert_eq!(kind("nope"), FrameErrorKind::NotJson);
+        assert_eq!(kind(r#"{"a":1}"#), FrameErrorKind::NotArray);
+        assert_eq!(
+            kind(r#"[2,"a","Heartbeat"]"#),
+            FrameErrorKind::WrongArity { type_id: 2, len: 3 }
+        );
+        assert_eq!(
+            kind(r#"[2,"a","B",{},1,2,3]"#),
+            FrameErrorKind::WrongArity { type_id: 2, len: 7 }
+        );
+        assert_eq!(kind(r#"["2","a","B",{}]"#), FrameErrorKind::BadElement("messageTypeId"));
+        assert_eq!(kind(r#"[2,1,"B",{}]"#), FrameErrorKind::BadElement("messageId"));
+        assert_eq!(kind(r#"[2,"a",7,{}]"#), FrameErrorKind::BadElement("action"));
+        assert_eq!(kind(r#"[2,"a","B",[]]"#), FrameErrorKind::BadElement("payload"));
+        assert_eq!(kind(r#"[7,"a",{}]"#), FrameErrorKind::UnknownMessageType(7));
+        let long = format!(r#"[2,"{}","Heartbeat",{{}}]"#, "x".repeat(37));
+        let err = parse(&long).unwrap_err();
+        assert_eq!(err.kind, FrameErrorKind::MessageIdTooLong(37));
+        assert_eq!(err.message_id.as_deref(), Some("x".repeat(37).as_str()));
+    }
+
+    #[test]
+    fn error_replies_follow_the_version() {
+        let err = parse(r#"[2,"m1","Heartbeat"]"#).unwrap_err();
+        let v16 = frame_error_reply(OcppVersion::V16, &err).unwrap();
+        assert!(v16.starts_with(r#"[4,"m1","FormationViolation","#), "{v16}");
+        let v201 = frame_error_reply(OcppVersion::V201, &err).unwrap();
+        assert!(v201.starts_with(r#"[4,"m1","RpcFrameworkError","#), "{v201}");
+        let unreadable = parse("garbage").unwrap_err();
+        assert_eq!(frame_error_reply(OcppVersion::V16, &unreadable), None);
+        assert!(
+            frame_error_reply(OcppVersion::V201, &unreadable)
+                .unwrap()
+                .starts_with(r#"[4,"-1","RpcFrameworkError""#)
+        );
+        let unknown = parse(r#"[5,"m2",{}]"#).unwrap_err();
+        assert_eq!(frame_error_reply(OcppVersion::V16, &unknown), None);
+        assert!(
+            frame_error_reply(OcppVersion::V201, &unknown)
+                .unwrap()
+                .starts_with(r#"[4,"m2","MessageTypeNotSupported""#)
+        );
+    }
+
+    #[test]
+    fn serialised_frames_parse_back() {
+        let mut out = String::new();
+        write_call_error(
+            &mut out,
+            OcppVersion::V16,
+            "q\"\n\u{1}",
+            ErrorCode::NotImplemented,
+            "unknown action \"Foo\"",
+            Some("a.b"),
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v[1], "q\"\n\u{1}");
+        assert_eq!(v[2], "NotImplemented");
+        assert_eq!(v[4]["field"], "a.b");
+        out.clear();
+        write_call(&mut out, "id", "Reset", r#"{"type":"Soft"}"#);
+        assert!(matches!(parse(&out), Ok(Frame::Call { .. })));
+    }
+}

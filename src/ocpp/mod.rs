@@ -1,0 +1,13 @@
+//! OCPP-J, as pure protocol code: no sockets, no threads, no clocks.
+//!
+//! The reactor feeds text frames in and gets frames to send back out; the
+//! processor asks which answer a CALL deserves. Everything here is a function
+//! of its arguments, so it is tested without a network.
+
+pub mod error;
+pub mod frame;
+pub mod version;
+
+pub use error::{ErrorCode, Violation};
+pub use frame::{Frame, FrameError, MessageTypeId};
+pub use version::OcppVersion;
