@@ -1,1 +1,23 @@
+//! ocpp-gateway: a thread-per-core OCPP-J gateway.
+//!
+//! Who runs what (see README.md, "Architecture"):
+//! - [`reactor`]: one thread per core; owns its listener, connections,
+//!   timer wheel and inbox. Network I/O happens only here.
+//! - [`processor`]: a pool answering charge-point CALLs.
+//! - [`pipeline`]: the messages and channels that cross between them.
+//! - [`logging`]: the log writer thread.
+//! - [`ocpp`]: pure protocol code, no I/O.
+//! - [`config`]: the TOML file.
+//! - [`gateway`]: wires it all together; what `main` and the tests start.
+
+pub mod config;
+pub mod gateway;
+pub mod logging;
+pub mod metrics;
 pub mod ocpp;
+pub mod pipeline;
+pub mod processor;
+pub mod reactor;
+
+pub use config::Config;
+pub use gateway::{Extensions, GatewayHandle, start, start_with};

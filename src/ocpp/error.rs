@@ -120,6 +120,9 @@ mod tests {
             ErrorCode::OccurrenceConstraintViolation.as_str(V201),
             "OccurrenceConstraintViolation"
         );
-        assert_eq!(ErrorCode::RpcFrameworkError.as_str(V16), "FormationViolation");
+        assert_eq!(
+            ErrorCode::RpcFrameworkError.as_str(V16),
+            "FormationViolation"
+        );
     }
 }

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{ErrorCode, OcppVersion, Violation};
@@ -59,7 +59,10 @@ pub enum FrameErrorKind {
     NotJson,
     NotArray,
     /// The array has the wrong number of elements for its message type.
-    WrongArity { type_id: i64, len: usize },
+    WrongArity {
+        type_id: i64,
+        len: usize,
+    },
     /// An element has the wrong JSON type (`messageTypeId` not an integer, …).
     BadElement(&'static str),
     MessageIdTooLong(usize),
@@ -406,10 +409,22 @@ mod tests {
             kind(r#"[2,"a","B",{},1,2,3]"#),
             FrameErrorKind::WrongArity { type_id: 2, len: 7 }
         );
-        assert_eq!(kind(r#"["2","a","B",{}]"#), FrameErrorKind::BadElement("messageTypeId"));
-        assert_eq!(kind(r#"[2,1,"B",{}]"#), FrameErrorKind::BadElement("messageId"));
-        assert_eq!(kind(r#"[2,"a",7,{}]"#), FrameErrorKind::BadElement("action"));
-        assert_eq!(kind(r#"[2,"a","B",[]]"#), FrameErrorKind::BadElement("payload"));
+        assert_eq!(
+            kind(r#"["2","a","B",{}]"#),
+            FrameErrorKind::BadElement("messageTypeId")
+        );
+        assert_eq!(
+            kind(r#"[2,1,"B",{}]"#),
+            FrameErrorKind::BadElement("messageId")
+        );
+        assert_eq!(
+            kind(r#"[2,"a",7,{}]"#),
+            FrameErrorKind::BadElement("action")
+        );
+        assert_eq!(
+            kind(r#"[2,"a","B",[]]"#),
+            FrameErrorKind::BadElement("payload")
+        );
         assert_eq!(kind(r#"[7,"a",{}]"#), FrameErrorKind::UnknownMessageType(7));
         let long = format!(r#"[2,"{}","Heartbeat",{{}}]"#, "x".repeat(37));
         let err = parse(&long).unwrap_err();
@@ -423,7 +438,10 @@ mod tests {
         let v16 = frame_error_reply(OcppVersion::V16, &err).unwrap();
         assert!(v16.starts_with(r#"[4,"m1","FormationViolation","#), "{v16}");
         let v201 = frame_error_reply(OcppVersion::V201, &err).unwrap();
-        assert!(v201.starts_with(r#"[4,"m1","RpcFrameworkError","#), "{v201}");
+        assert!(
+            v201.starts_with(r#"[4,"m1","RpcFrameworkError","#),
+            "{v201}"
+        );
         let unreadable = parse("garbage").unwrap_err();
         assert_eq!(frame_error_reply(OcppVersion::V16, &unreadable), None);
         assert!(

@@ -6,6 +6,7 @@
 
 pub mod error;
 pub mod frame;
+pub mod handshake;
 pub mod version;
 
 pub use error::{ErrorCode, Violation};

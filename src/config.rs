@@ -1,0 +1,578 @@
+//! The one configuration file: schema, defaults, validation, error messages.
+//!
+//! Every table rejects unknown keys (`deny_unknown_fields`): a misspelt or
+//! unsupported key is an error naming the key and its line, never a setting
+//! that is silently ignored. Values are range-checked after parsing, and
+//! those errors name the key and line as well.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::de::{DeTable, DeValue};
+
+use crate::ocpp::OcppVersion;
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: ListenConfig,
+    pub reactors: ReactorsConfig,
+    pub websocket: WebSocketConfig,
+    pub channels: ChannelsConfig,
+    pub processors: ProcessorsConfig,
+    pub ocpp: OcppConfig,
+    pub log: LogConfig,
+    pub shutdown: ShutdownConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// Address charge points connect to.
+    pub address: SocketAddr,
+    /// URL path before the charge point id: `/ocpp` serves `/ocpp/{id}`.
+    pub path_prefix: String,
+    /// Listen backlog per reactor (the kernel caps it at net.core.somaxconn).
+    pub backlog: u32,
+    /// Open WebSocket connections, all reactors together; beyond it HTTP 503.
+    pub max_connections: usize,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            address: SocketAddr::from(([0, 0, 0, 0], 8180)),
+            path_prefix: "/ocpp".into(),
+            backlog: 4096,
+            max_connections: 20_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReactorsConfig {
+    /// Event loops; 0 = one per core.
+    pub count: usize,
+    /// Pin reactor N to core N (mod cores).
+    pub pin_cores: bool,
+    /// Timer wheel resolution: timeouts fire at most this late.
+    #[serde(with = "duration_text")]
+    pub timer_tick: Duration,
+}
+
+impl Default for ReactorsConfig {
+    fn default() -> Self {
+        ReactorsConfig {
+            count: 0,
+            pin_cores: true,
+            timer_tick: Duration::from_millis(100),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSocketConfig {
+    /// Largest message (and frame) accepted; beyond it the connection is closed 1009.
+    pub max_message_size: usize,
+    /// Initial read buffer per connection. It is resident memory for every
+    /// connection, so it is small; it grows only to hold a larger frame.
+    pub read_buffer_size: usize,
+    /// Outgoing bytes held for a charge point that does not read, before the
+    /// connection is closed.
+    pub max_write_buffer_size: usize,
+    #[serde(with = "duration_text")]
+    pub handshake_timeout: Duration,
+    #[serde(with = "duration_text")]
+    pub ping_interval: Duration,
+    /// Dead peer: nothing received for `ping_interval + pong_timeout`.
+    #[serde(with = "duration_text")]
+    pub pong_timeout: Duration,
+    /// How long to wait for the peer's close frame after sending ours.
+    #[serde(with = "duration_text")]
+    pub close_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            max_message_size: 1 << 20,
+            read_buffer_size: 1024,
+            max_write_buffer_size: 4 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelsConfig {
+    /// Capacity of every bounded channel in the program.
+    pub capacity: usize,
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        ChannelsConfig { capacity: 8192 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessorsConfig {
+    /// Threads answering charge-point CALLs.
+    pub threads: usize,
+}
+
+impl Default for ProcessorsConfig {
+    fn default() -> Self {
+        ProcessorsConfig { threads: 2 }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MissingSubprotocol {
+    /// OCPP-J: accept the upgrade without a subprotocol, then close 1002.
+    Close,
+    /// Let old firmware that offers no subprotocol in as OCPP 1.6.
+    #[serde(rename = "assume-ocpp1.6")]
+    AssumeOcpp16,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OcppConfig {
+    /// Subprotocols the gateway accepts; the client's order picks among them.
+    pub subprotocols: Vec<OcppVersion>,
+    pub missing_subprotocol: MissingSubprotocol,
+    /// `interval` returned in BootNotification.conf.
+    #[serde(with = "duration_text")]
+    pub heartbeat_interval: Duration,
+    /// Longest charge point id accepted in the URL.
+    pub max_id_length: usize,
+    /// DataTransfer vendorIds answered `Accepted`; others get `UnknownVendorId`.
+    pub data_transfer_vendors: Vec<String>,
+    /// Holds the high-water mark of issued transactionIds, so ids stay unique
+    /// across restarts.
+    pub transaction_id_file: PathBuf,
+}
+
+impl Default for OcppConfig {
+    fn default() -> Self {
+        OcppConfig {
+            subprotocols: vec![OcppVersion::V16],
+            missing_subprotocol: MissingSubprotocol::Close,
+            heartbeat_interval: Duration::from_secs(300),
+            max_id_length: 48,
+            data_transfer_vendors: Vec::new(),
+            transaction_id_file: PathBuf::from("ocpp-gateway.txid"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn filter(self) -> log::LevelFilter {
+        match self {
+            LogLevel::Off => log::LevelFilter::Off,
+            LogLevel::Error => log::LevelFilter::Error,
+            LogLevel::Warn => log::LevelFilter::Warn,
+            LogLevel::Info => log::LevelFilter::Info,
+            LogLevel::Debug => log::LevelFilter::Debug,
+            LogLevel::Trace => log::LevelFilter::Trace,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub level: LogLevel,
+    /// `stdout`, `stderr`, or a file path (reopened on SIGHUP).
+    pub output: String,
+    pub format: LogFormat,
+    /// The writer thread flushes its buffer at least this often.
+    #[serde(with = "duration_text")]
+    pub flush_interval: Duration,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: LogLevel::Info,
+            output: "stdout".into(),
+            format: LogFormat::Text,
+            flush_interval: Duration::from_millis(100),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShutdownConfig {
+    /// On SIGTERM: time for charge points to finish the close handshake and
+    /// for queues to drain before connections are cut.
+    #[serde(with = "duration_text")]
+    pub grace: Duration,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A configuration error, located: file, line (when the key is in the
+/// file), key path, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError {
+                file: path.to_owned(),
+                line: None,
+                key: None,
+                message: format!("cannot read the configuration file: {e}"),
+            }]
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` only labels errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start);
+            vec![ConfigError {
+                file: path.to_owned(),
+                line: offset.map(|o| line_of(text, o)),
+                key: offset.and_then(|o| key_at(text, o)),
+                message: e.message().trim().to_owned(),
+            }]
+        })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            return Ok(config);
+        }
+        Err(problems
+            .into_iter()
+            .map(|(key, message)| ConfigError {
+                file: path.to_owned(),
+                line: key_offset(text, key).map(|o| line_of(text, o)),
+                key: Some(key.to_owned()),
+                message,
+            })
+            .collect())
+    }
+
+    /// Range and consistency checks that the types alone cannot express.
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut check = |ok: bool, key: &'static str, message: &str| {
+            if !ok {
+                out.push((key, message.to_owned()));
+            }
+        };
+        let l = &self.listen;
+        check(
+            l.path_prefix.starts_with('/') && !l.path_prefix.ends_with('/')
+                || l.path_prefix.is_empty(),
+            "listen.path_prefix",
+            "must start with `/` and not end with `/` (e.g. \"/ocpp\"), or be \"\" to serve /{id}",
+        );
+        check(
+            (1..=1 << 20).contains(&l.backlog),
+            "listen.backlog",
+            "must be between 1 and 1048576",
+        );
+        check(
+            (1..=10_000_000).contains(&l.max_connections),
+            "listen.max_connections",
+            "must be between 1 and 10000000",
+        );
+        check(
+            self.reactors.count <= 1024,
+            "reactors.count",
+            "must be 0 (one per core) to 1024",
+        );
+        check(
+            ms(self.reactors.timer_tick) >= 1 && ms(self.reactors.timer_tick) <= 1000,
+            "reactors.timer_tick",
+            "must be between 1ms and 1s",
+        );
+        let w = &self.websocket;
+        check(
+            (64..=64 << 20).contains(&w.max_message_size),
+            "websocket.max_message_size",
+            "must be between 64 bytes and 64 MiB",
+        );
+        check(
+            (256..=1 << 20).contains(&w.read_buffer_size),
+            "websocket.read_buffer_size",
+            "must be between 256 bytes and 1 MiB",
+        );
+        check(
+            w.max_write_buffer_size >= w.max_message_size + 16,
+            "websocket.max_write_buffer_size",
+            "must exceed websocket.max_message_size, or the largest answer could never be sent",
+        );
+        for (key, value) in [
+            ("websocket.handshake_timeout", w.handshake_timeout),
+            ("websocket.ping_interval", w.ping_interval),
+            ("websocket.pong_timeout", w.pong_timeout),
+            ("websocket.close_timeout", w.close_timeout),
+        ] {
+            check(
+                value >= self.reactors.timer_tick && value <= Duration::from_secs(86_400),
+                key,
+                "must be at least reactors.timer_tick and at most 24h",
+            );
+        }
+        check(
+            (1..=1 << 24).contains(&self.channels.capacity),
+            "channels.capacity",
+            "must be between 1 and 16777216",
+        );
+        check(
+            (1..=1024).contains(&self.processors.threads),
+            "processors.threads",
+            "must be between 1 and 1024",
+        );
+        let o = &self.ocpp;
+        check(
+            !o.subprotocols.is_empty(),
+            "ocpp.subprotocols",
+            "must name at least one of \"ocpp1.6\", \"ocpp2.0.1\"",
+        );
+        check(
+            o.missing_subprotocol == MissingSubprotocol::Close
+                || o.subprotocols.contains(&OcppVersion::V16),
+            "ocpp.missing_subprotocol",
+            "\"assume-ocpp1.6\" needs \"ocpp1.6\" in ocpp.subprotocols",
+        );
+        let hb = o.heartbeat_interval.as_secs();
+        check(
+            (1..=i32::MAX as u64).contains(&hb) && o.heartbeat_interval.subsec_nanos() == 0,
+            "ocpp.heartbeat_interval",
+            "must be a whole number of seconds, at least 1s",
+        );
+        check(
+            (1..=255).contains(&o.max_id_length),
+            "ocpp.max_id_length",
+            "must be between 1 and 255",
+        );
+        check(
+            o.data_transfer_vendors
+                .iter()
+                .all(|v| !v.is_empty() && v.len() <= 255),
+            "ocpp.data_transfer_vendors",
+            "vendor ids must be 1 to 255 characters",
+        );
+        check(
+            !o.transaction_id_file.as_os_str().is_empty(),
+            "ocpp.transaction_id_file",
+            "must be a file path",
+        );
+        let log = &self.log;
+        check(
+            !log.output.is_empty(),
+            "log.output",
+            "must be stdout, stderr or a file path",
+        );
+        check(
+            ms(log.flush_interval) >= 1 && log.flush_interval <= Duration::from_secs(60),
+            "log.flush_interval",
+            "must be between 1ms and 60s",
+        );
+        check(
+            self.shutdown.grace <= Duration::from_secs(3600),
+            "shutdown.grace",
+            "must be at most 1h",
+        );
+        out
+    }
+
+    /// Reactors to run: the configured count, or one per core.
+    pub fn reactor_count(&self) -> usize {
+        match self.reactors.count {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// The effective configuration as TOML, defaults filled in.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
+    }
+}
+
+fn ms(d: Duration) -> u128 {
+    d.as_millis()
+}
+
+/// 1-based line number of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The dotted key path whose key or value covers `offset`, deepest first.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    fn walk(table: &DeTable<'_>, offset: usize, prefix: &str) -> Option<String> {
+        for (key, value) in table.iter() {
+            let path = if prefix.is_empty() {
+                key.get_ref().to_string()
+            } else {
+                format!("{prefix}.{}", key.get_ref())
+            };
+            if let DeValue::Table(inner) = value.get_ref()
+                && let Some(found) = walk(inner, offset, &path)
+            {
+                return Some(found);
+            }
+            if key.span().contains(&offset) || value.span().contains(&offset) {
+                return Some(path);
+            }
+        }
+        None
+    }
+    let (doc, _) = DeTable::parse_recoverable(text);
+    walk(doc.get_ref(), offset, "")
+}
+
+/// Byte offset of a dotted key path in the file, if it is written there.
+fn key_offset(text: &str, path: &str) -> Option<usize> {
+    let (doc, _) = DeTable::parse_recoverable(text);
+    let mut table = doc.get_ref();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        if parts.peek().is_none() {
+            return Some(key.span().start);
+        }
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Durations are written as text: "100ms", "30s", "5m".
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            D::Error::custom(format!(
+                "`{text}` is not a duration ({e}); write it like \"100ms\", \"30s\" or \"5m\""
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<ConfigError> {
+        Config::parse(text, Path::new("g.toml")).unwrap_err()
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let c = Config::parse("", Path::new("g.toml")).unwrap();
+        assert_eq!(c.websocket.read_buffer_size, 1024);
+        assert_eq!(c.ocpp.subprotocols, vec![OcppVersion::V16]);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = errors("[log]\nlevel = \"info\"\nasync = true\n");
+        assert_eq!(e[0].line, Some(3), "{e:?}");
+        assert_eq!(e[0].key.as_deref(), Some("log.async"));
+        assert!(e[0].message.contains("unknown field"), "{}", e[0]);
+    }
+
+    #[test]
+    fn out_of_range_names_key_and_line() {
+        let e = errors("[channels]\n\ncapacity = 0\n");
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, Some(3));
+        assert_eq!(e[0].key.as_deref(), Some("channels.capacity"));
+        assert_eq!(e[0].to_string().split(':').nth(1), Some("3"));
+    }
+
+    #[test]
+    fn bad_duration_is_explained() {
+        let e = errors("[websocket]\nping_interval = \"soon\"\n");
+        assert_eq!(e[0].line, Some(2));
+        assert!(e[0].message.contains("not a duration"), "{}", e[0]);
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        let c = Config::default();
+        let again = Config::parse(&c.to_toml(), Path::new("x")).unwrap();
+        assert_eq!(again.to_toml(), c.to_toml());
+    }
+}

@@ -1,0 +1,156 @@
+//! The `ocpp-gateway` binary: parse arguments, load the configuration,
+//! start the gateway, then wait for signals on the main thread.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use log::{error, info, warn};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use ocpp_gateway::{Config, logging};
+
+const USAGE: &str = "\
+ocpp-gateway — thread-per-core OCPP-J WebSocket gateway
+
+USAGE:
+    ocpp-gateway [--config PATH]            run the gateway
+    ocpp-gateway [--config PATH] --check-config
+                                            validate the file, print the effective
+                                            configuration (defaults filled in), exit 0/1
+    ocpp-gateway --help | --version
+
+OPTIONS:
+    -c, --config PATH   configuration file [default: gateway.toml]
+
+SIGNALS:
+    SIGTERM, SIGINT     close every connection (1001), drain, exit 0
+    SIGHUP              reopen the log file, apply log.level from the file
+";
+
+struct Args {
+    config: PathBuf,
+    check_only: bool,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut args = Args {
+        config: PathBuf::from("gateway.toml"),
+        check_only: false,
+    };
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            "-V" | "--version" => {
+                println!("ocpp-gateway {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            "-c" | "--config" => {
+                let path = argv.next().ok_or("--config needs a file path")?;
+                args.config = PathBuf::from(path);
+            }
+            "--check-config" => args.check_only = true,
+            other => match other.strip_prefix("--config=") {
+                Some(path) => args.config = PathBuf::from(path),
+                None => return Err(format!("unknown argument {other:?}; see --help")),
+            },
+        }
+    }
+    Ok(Some(args))
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errors| {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!(
+            "{} configuration error(s); nothing was started",
+            errors.len()
+        );
+        ExitCode::from(2)
+    })
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(args)) => args,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match load(&args.config) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    if args.check_only {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    // Block the signals before any thread starts, so none is lost in between.
+    let mut signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let log = match logging::init(&config.log, config.channels.capacity) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let grace = config.shutdown.grace;
+    let gateway = match ocpp_gateway::start(config) {
+        Ok(g) => g,
+        Err(e) => {
+            error!("cannot start: {e}");
+            log.shutdown();
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for signal in signals.forever() {
+        match signal {
+            SIGHUP => match Config::load(&args.config) {
+                Ok(new) => {
+                    log.set_level(new.log.level.filter());
+                    log.reopen();
+                    info!("SIGHUP: reopened log, level {:?}", new.log.level);
+                }
+                Err(errors) => {
+                    for e in errors {
+                        warn!("SIGHUP: configuration not reloaded: {e}");
+                    }
+                    log.reopen();
+                }
+            },
+            _ => {
+                info!("signal {signal}: shutting down (grace {grace:?})");
+                break;
+            }
+        }
+    }
+    gateway.shutdown();
+    let finished = gateway.join(grace + Duration::from_secs(2));
+    if finished {
+        info!("stopped");
+    } else {
+        warn!("threads still busy after the grace period; exiting anyway");
+    }
+    log.shutdown();
+    if finished {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,128 @@
+//! Everything that crosses threads, and nothing else.
+//!
+//! ```text
+//! reactor --InboundCall--> processor queue (one bounded MPMC) --> processor
+//! reactor <--ToReactor---- reactor inbox (bounded, one per reactor) <-- processor, main
+//! ```
+//! Every channel is bounded by `[channels] capacity`. A connection lives on
+//! one reactor only; other threads name it by [`ConnRef`] and send messages.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+
+use crossbeam_channel::{Receiver, SendError, Sender, TrySendError};
+use tungstenite::Utf8Bytes;
+
+use crate::ocpp::OcppVersion;
+
+/// Names one connection for its whole life: the owning reactor, its slot,
+/// and the slot's generation. A reused slot has a new generation, so a
+/// message for a closed connection is recognised and dropped by the owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnRef {
+    pub reactor: u16,
+    pub slot: u32,
+    pub generation: u32,
+}
+
+/// A charge-point CALL, handed to the processors. The reactor has checked the
+/// envelope; the processor parses it again (cheap, borrowed) and decides.
+#[derive(Debug)]
+pub struct InboundCall {
+    pub conn: ConnRef,
+    pub version: OcppVersion,
+    pub frame: Utf8Bytes,
+}
+
+/// Messages a reactor receives in its inbox.
+#[derive(Debug)]
+pub enum ToReactor {
+    /// The answer to the connection's in-flight CALL (a CALLRESULT or CALLERROR
+    /// frame). It also releases the connection to read its next frame.
+    Answer { conn: ConnRef, frame: String },
+}
+
+/// The sending side of one reactor's inbox, held by processors and main.
+///
+/// Wake protocol: the reactor sets `asleep` before it blocks in `poll` and
+/// re-checks its inbox; a sender pushes, then wakes the reactor only if it
+/// finds `asleep` set. A busy reactor is never woken (no eventfd write); it
+/// drains its inbox in batches between `poll` turns.
+#[derive(Clone)]
+pub struct ReactorHandle {
+    inbox: Sender<ToReactor>,
+    waker: Arc<mio::Waker>,
+    asleep: Arc<AtomicBool>,
+}
+
+/// The reactor's side of the wake protocol.
+pub struct Inbox {
+    pub receiver: Receiver<ToReactor>,
+    asleep: Arc<AtomicBool>,
+}
+
+pub fn reactor_inbox(capacity: usize, waker: mio::Waker) -> (ReactorHandle, Inbox) {
+    let (tx, rx) = crossbeam_channel::bounded(capacity);
+    let asleep = Arc::new(AtomicBool::new(false));
+    (
+        ReactorHandle {
+            inbox: tx,
+            waker: Arc::new(waker),
+            asleep: asleep.clone(),
+        },
+        Inbox {
+            receiver: rx,
+            asleep,
+        },
+    )
+}
+
+impl ReactorHandle {
+    /// Sends, waiting while the inbox is full (only non-reactor threads call
+    /// this; the reactor always drains its inbox, so the wait is bounded).
+    pub fn send(&self, msg: ToReactor) -> Result<(), SendError<ToReactor>> {
+        self.inbox.send(msg)?;
+        self.wake_if_asleep();
+        Ok(())
+    }
+
+    pub fn try_send(&self, msg: ToReactor) -> Result<(), TrySendError<ToReactor>> {
+        self.inbox.try_send(msg)?;
+        self.wake_if_asleep();
+        Ok(())
+    }
+
+    /// Wakes the reactor unconditionally (shutdown, reload).
+    pub fn wake(&self) {
+        // A failed eventfd write leaves the reactor to notice at its next tick.
+        let _ = self.waker.wake();
+    }
+
+    fn wake_if_asleep(&self) {
+        // Pairs with the fence in `Inbox::prepare_sleep`: either the reactor
+        // sees our message, or we see its `asleep` flag.
+        fence(Ordering::SeqCst);
+        if self.asleep.swap(false, Ordering::AcqRel) {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+impl Inbox {
+    /// Called right before `poll`: returns false (do not block) if messages
+    /// are already waiting.
+    pub fn prepare_sleep(&self) -> bool {
+        self.asleep.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if self.receiver.is_empty() {
+            true
+        } else {
+            self.asleep.store(false, Ordering::Relaxed);
+            false
+        }
+    }
+
+    pub fn woke(&self) {
+        self.asleep.store(false, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,143 @@
+//! One charge point's connection, as its reactor holds it.
+//!
+//! Owned by exactly one reactor thread for its whole life; every field is
+//! touched only there. Other threads refer to it by `ConnRef`.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use tungstenite::handshake::MidHandshake;
+use tungstenite::handshake::server::ServerHandshake;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Error as WsError, Message, Utf8Bytes, WebSocket};
+
+use super::handshake::GateCallback;
+use crate::ocpp::OcppVersion;
+
+pub type PendingHandshake = MidHandshake<ServerHandshake<TcpStream, GateCallback>>;
+
+pub enum Link {
+    Handshaking(PendingHandshake),
+    Open(WebSocket<TcpStream>),
+    /// Transient, while a handshake step owns the stream.
+    Detached,
+}
+
+pub struct Connection {
+    pub link: Link,
+    pub peer: SocketAddr,
+    /// Empty until the handshake has named the charge point.
+    pub charge_point: Box<str>,
+    pub version: OcppVersion,
+    /// Counts in the gateway-wide `open_connections` (released on removal).
+    pub counted: bool,
+    /// Last frame of any kind (data, ping, pong, close) from the peer.
+    pub last_rx: Instant,
+    /// A CALL of this connection is with the processors. Until its answer
+    /// comes back the connection is not read: answers leave in order and one
+    /// charge point cannot fill the shared queue.
+    pub in_flight: bool,
+    /// A CALL the processor queue refused (full): retried, never dropped.
+    pub held: Option<Utf8Bytes>,
+    /// We sent a close frame; waiting for the peer's, or the close deadline.
+    pub closing: bool,
+    /// Close once the in-flight answer has been sent (graceful shutdown).
+    pub close_after_answer: Option<(CloseCode, &'static str)>,
+}
+
+/// What an I/O step means for the connection's life.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fate {
+    Keep,
+    /// The socket is finished (closed cleanly, reset, or broken): remove it.
+    Drop(&'static str),
+}
+
+impl Connection {
+    pub fn new(peer: SocketAddr, now: Instant) -> Connection {
+        Connection {
+            link: Link::Detached,
+            peer,
+            charge_point: Box::from(""),
+            version: OcppVersion::V16,
+            counted: false,
+            last_rx: now,
+            in_flight: false,
+            held: None,
+            closing: false,
+            close_after_answer: None,
+        }
+    }
+
+    /// May the reactor read the next frame of this connection?
+    pub fn wants_read(&self) -> bool {
+        self.closing || (!self.in_flight && self.held.is_none())
+    }
+
+    /// Queues a text frame and tries to send it; what the socket does not
+    /// take now leaves on the next writable event.
+    pub fn send_text(&mut self, text: Utf8Bytes) -> Fate {
+        let Link::Open(ws) = &mut self.link else {
+            return Fate::Keep;
+        };
+        if !ws.can_write() {
+            return Fate::Keep;
+        }
+        match ws.write(Message::Text(text)) {
+            Ok(()) => self.flush(),
+            Err(e) => fate_of(e),
+        }
+    }
+
+    pub fn send_ping(&mut self) -> Fate {
+        let Link::Open(ws) = &mut self.link else {
+            return Fate::Keep;
+        };
+        if !ws.can_write() {
+            return Fate::Keep;
+        }
+        match ws.write(Message::Ping(Default::default())) {
+            Ok(()) => self.flush(),
+            Err(e) => fate_of(e),
+        }
+    }
+
+    pub fn flush(&mut self) -> Fate {
+        let Link::Open(ws) = &mut self.link else {
+            return Fate::Keep;
+        };
+        match ws.flush() {
+            Ok(()) => Fate::Keep,
+            Err(e) => fate_of(e),
+        }
+    }
+
+    /// Starts the closing handshake (RFC 6455 §7.1.2).
+    pub fn start_close(&mut self, code: CloseCode, reason: &'static str) -> Fate {
+        let Link::Open(ws) = &mut self.link else {
+            return Fate::Drop("closed during handshake");
+        };
+        self.closing = true;
+        match ws.close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })) {
+            Ok(()) => Fate::Keep,
+            Err(e) => fate_of(e),
+        }
+    }
+}
+
+/// Maps a tungstenite error to the connection's fate. WouldBlock means the
+/// frame is buffered inside tungstenite and goes out on the next writable event.
+pub fn fate_of(error: WsError) -> Fate {
+    match error {
+        WsError::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock => Fate::Keep,
+        WsError::ConnectionClosed | WsError::AlreadyClosed => Fate::Drop("closed"),
+        WsError::WriteBufferFull(_) => Fate::Drop("peer does not read: write buffer full"),
+        WsError::Io(_) => Fate::Drop("socket error"),
+        _ => Fate::Drop("protocol error"),
+    }
+}

@@ -1,0 +1,141 @@
+//! The tungstenite handshake callback: applies the OCPP-J upgrade rules of
+//! [`crate::ocpp::handshake`] to one request and records what was decided.
+//!
+//! `Callback::on_request` consumes the callback, so the decision is passed
+//! out through the reactor-owned [`Gate`]: the reactor collects it right
+//! after each `handshake()` step on the same thread, before any other
+//! connection's handshake can run.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
+use tungstenite::http::{HeaderValue, StatusCode};
+
+use crate::config::{Config, MissingSubprotocol};
+use crate::ocpp::OcppVersion;
+use crate::ocpp::handshake::{Refusal, SubprotocolChoice, charge_point_id, choose_subprotocol};
+
+/// What the gate decided for one accepted upgrade.
+#[derive(Debug)]
+pub struct Upgrade {
+    pub charge_point: Box<str>,
+    /// `None`: no acceptable subprotocol; the connection is closed 1002 at once.
+    pub version: Option<OcppVersion>,
+}
+
+/// Reactor-wide handshake policy plus the slot the callback writes into.
+pub struct Gate {
+    config: Arc<Config>,
+    /// Established connections over all reactors, for `max_connections`.
+    open_connections: Arc<AtomicUsize>,
+    decided: RefCell<Option<Upgrade>>,
+    refused: RefCell<Option<Refusal>>,
+}
+
+impl Gate {
+    pub fn new(config: Arc<Config>, open_connections: Arc<AtomicUsize>) -> Rc<Gate> {
+        Rc::new(Gate {
+            config,
+            open_connections,
+            decided: RefCell::new(None),
+            refused: RefCell::new(None),
+        })
+    }
+
+    /// The upgrade decided by the last `handshake()` step, if it decided one.
+    /// The connection it belongs to now counts in `open_connections`.
+    pub fn take_upgrade(&self) -> Option<Upgrade> {
+        self.decided.borrow_mut().take()
+    }
+
+    /// The refusal decided by the last `handshake()` step, for logging.
+    pub fn take_refusal(&self) -> Option<Refusal> {
+        self.refused.borrow_mut().take()
+    }
+
+    /// Releases the place of a counted connection that has gone.
+    pub fn release(&self) {
+        self.open_connections.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn decide(&self, request: &Request, response: &mut Response) -> Result<Upgrade, Refusal> {
+        let ocpp = &self.config.ocpp;
+        let id = charge_point_id(
+            request.uri().path(),
+            &self.config.listen.path_prefix,
+            ocpp.max_id_length,
+        )?;
+        let offered = request
+            .headers()
+            .get_all("Sec-WebSocket-Protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let assume = ocpp.missing_subprotocol == MissingSubprotocol::AssumeOcpp16;
+        let version = match choose_subprotocol(offered, &ocpp.subprotocols, assume) {
+            SubprotocolChoice::Selected(v) => {
+                response.headers_mut().insert(
+                    "Sec-WebSocket-Protocol",
+                    HeaderValue::from_static(v.subprotocol()),
+                );
+                Some(v)
+            }
+            SubprotocolChoice::Assumed(v) => Some(v),
+            SubprotocolChoice::Unacceptable => None,
+        };
+        let max = self.config.listen.max_connections;
+        if self.open_connections.fetch_add(1, Ordering::AcqRel) >= max {
+            self.open_connections.fetch_sub(1, Ordering::AcqRel);
+            return Err(Refusal {
+                status: 503,
+                reason: format!("gateway is at its limit of {max} connections"),
+            });
+        }
+        Ok(Upgrade {
+            charge_point: id.into_boxed_str(),
+            version,
+        })
+    }
+}
+
+/// The per-connection callback handed to tungstenite.
+pub struct GateCallback(pub Rc<Gate>);
+
+impl Callback for GateCallback {
+    fn on_request(
+        self,
+        request: &Request,
+        mut response: Response,
+    ) -> Result<Response, ErrorResponse> {
+        match self.0.decide(request, &mut response) {
+            Ok(upgrade) => {
+                *self.0.decided.borrow_mut() = Some(upgrade);
+                Ok(response)
+            }
+            Err(refusal) => {
+                let response = error_response(&refusal);
+                *self.0.refused.borrow_mut() = Some(refusal);
+                Err(response)
+            }
+        }
+    }
+}
+
+fn error_response(refusal: &Refusal) -> ErrorResponse {
+    let body = format!("{}\n", refusal.reason);
+    let mut response = ErrorResponse::new(Some(body.clone()));
+    *response.status_mut() =
+        StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert(
+        "Content-Type",
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert("Connection", HeaderValue::from_static("close"));
+    if let Ok(len) = HeaderValue::from_str(&body.len().to_string()) {
+        headers.insert("Content-Length", len);
+    }
+    response
+}

@@ -1,0 +1,738 @@
+//! A reactor: one thread, one mio event loop, one listener, the connections
+//! it accepted, their timers and its inbox.
+//!
+//! Nothing else touches a connection. Sockets are non-blocking and the only
+//! channel operation on this thread is `try_send`, so a reactor never
+//! blocks except in `poll`. A connection, its ping timer and its close all
+//! live here, which is why a ping can never race a close.
+
+mod connection;
+mod handshake;
+mod listener;
+pub mod slab;
+pub mod timer_wheel;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Sender, TryRecvError, TrySendError};
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token};
+use tungstenite::handshake::HandshakeError;
+use tungstenite::protocol::WebSocketConfig as WsConfig;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, Utf8Bytes};
+
+use self::connection::{Connection, Fate, Link, fate_of};
+use self::handshake::{Gate, GateCallback};
+use self::slab::{Slab, SlotKey};
+use self::timer_wheel::TimerWheel;
+use crate::config::Config;
+use crate::metrics::{ReactorCounters, ReactorStats};
+use crate::ocpp::frame::{self, Frame};
+use crate::pipeline::{ConnRef, InboundCall, Inbox, ToReactor};
+
+pub use listener::bind_listeners;
+
+const WAKER: Token = Token(usize::MAX);
+const LISTENER: Token = Token(usize::MAX - 1);
+/// Buckets of the timer wheel: with a 100 ms tick, one turn is ~100 s.
+const WHEEL_BUCKETS: usize = 1024;
+/// Readiness events taken from the kernel per `poll` call.
+const EVENTS_PER_POLL: usize = 1024;
+
+/// Everything a reactor thread is started with.
+pub struct ReactorSetup {
+    pub index: u16,
+    pub config: Arc<Config>,
+    pub poll: Poll,
+    pub listener: TcpListener,
+    pub inbox: Inbox,
+    pub processors: Sender<InboundCall>,
+    pub open_connections: Arc<AtomicUsize>,
+    pub stopping: Arc<AtomicBool>,
+    pub stats: Arc<ReactorStats>,
+}
+
+impl ReactorSetup {
+    pub fn waker(poll: &Poll) -> io::Result<mio::Waker> {
+        mio::Waker::new(poll.registry(), WAKER)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimerKind {
+    Handshake,
+    Ping,
+    /// Dead-peer check: nothing received for `ping_interval + pong_timeout`.
+    Idle,
+    CloseDeadline,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct TimerKey {
+    key: SlotKey,
+    kind: TimerKind,
+}
+
+struct Reactor {
+    index: u16,
+    config: Arc<Config>,
+    ws_config: WsConfig,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    /// Accepting hit the fd limit; retried at the next tick.
+    accept_paused: bool,
+    gate: std::rc::Rc<Gate>,
+    conns: Slab<Connection>,
+    wheel: TimerWheel<TimerKey>,
+    /// Expired timers, reused every tick.
+    due: Vec<TimerKey>,
+    inbox: Inbox,
+    processors: Sender<InboundCall>,
+    /// Connections holding a CALL the full processor queue refused, oldest first.
+    stalled: Vec<SlotKey>,
+    stopping: Arc<AtomicBool>,
+    /// Set once shutdown has begun: when everything must be gone.
+    shutdown_deadline: Option<Instant>,
+    counters: ReactorCounters,
+    stats: Arc<ReactorStats>,
+    last_publish: Instant,
+    /// Time at the start of the current loop turn.
+    now: Instant,
+}
+
+fn token_of(key: SlotKey) -> Token {
+    Token(((key.generation as usize) << 32) | key.slot as usize)
+}
+
+fn key_of(token: Token) -> SlotKey {
+    SlotKey {
+        slot: token.0 as u32,
+        generation: (token.0 >> 32) as u32,
+    }
+}
+
+/// Runs one reactor until shutdown completes. Called on the reactor's thread.
+pub fn run(setup: ReactorSetup) {
+    let now = Instant::now();
+    let config = setup.config.clone();
+    let ws = &config.websocket;
+    let ws_config = WsConfig::default()
+        .read_buffer_size(ws.read_buffer_size)
+        .write_buffer_size(0)
+        .max_write_buffer_size(ws.max_write_buffer_size)
+        .max_message_size(Some(ws.max_message_size))
+        .max_frame_size(Some(ws.max_message_size));
+    let mut listener = setup.listener;
+    if let Err(e) = setup
+        .poll
+        .registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+    {
+        warn!("reactor {}: cannot register listener: {e}", setup.index);
+        return;
+    }
+    let mut reactor = Reactor {
+        index: setup.index,
+        gate: Gate::new(config.clone(), setup.open_connections),
+        wheel: TimerWheel::new(WHEEL_BUCKETS, config.reactors.timer_tick, now),
+        config,
+        ws_config,
+        poll: setup.poll,
+        listener: Some(listener),
+        accept_paused: false,
+        conns: Slab::default(),
+        due: Vec::new(),
+        inbox: setup.inbox,
+        processors: setup.processors,
+        stalled: Vec::new(),
+        stopping: setup.stopping,
+        shutdown_deadline: None,
+        counters: ReactorCounters::default(),
+        stats: setup.stats,
+        last_publish: now,
+        now,
+    };
+    reactor.run();
+}
+
+impl Reactor {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(EVENTS_PER_POLL);
+        let tick = self.config.reactors.timer_tick;
+        loop {
+            self.now = Instant::now();
+            self.expire_timers();
+            self.drain_inbox();
+            self.retry_stalled();
+            if self.accept_paused {
+                self.accept_paused = false;
+                self.accept();
+            }
+            if self.stopping.load(Ordering::Acquire) && self.shutdown_deadline.is_none() {
+                self.begin_shutdown();
+            }
+            if let Some(deadline) = self.shutdown_deadline
+                && (self.conns.is_empty() || self.now >= deadline)
+            {
+                self.force_close_all();
+                self.publish();
+                info!("reactor {} stopped", self.index);
+                return;
+            }
+            if self.now.duration_since(self.last_publish) >= tick {
+                self.publish();
+            }
+            let next_tick = self.wheel.next_expiry().unwrap_or(self.now + tick);
+            let mut timeout = next_tick.saturating_duration_since(self.now).min(tick);
+            if !self.inbox.prepare_sleep() {
+                timeout = Duration::ZERO;
+            }
+            let polled = self.poll.poll(&mut events, Some(timeout));
+            self.inbox.woke();
+            if let Err(e) = polled {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    warn!("reactor {}: poll failed: {e}", self.index);
+                }
+                continue;
+            }
+            self.now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    LISTENER => self.accept(),
+                    token => {
+                        let readable =
+                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        self.on_ready(key_of(token), readable, event.is_writable());
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        self.counters.connections_open = self.conns.len() as u64;
+        self.stats.publish(&self.counters);
+        self.last_publish = self.now;
+    }
+
+    fn conn_ref(&self, key: SlotKey) -> ConnRef {
+        ConnRef {
+            reactor: self.index,
+            slot: key.slot,
+            generation: key.generation,
+        }
+    }
+
+    fn schedule(&mut self, after: Duration, key: SlotKey, kind: TimerKind) {
+        self.wheel
+            .schedule(self.now + after, TimerKey { key, kind });
+    }
+
+    // ---- accepting and handshaking -------------------------------------
+
+    fn accept(&mut self) {
+        loop {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.start_handshake(stream, peer),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    // EMFILE and friends: the pending connection stays in the
+                    // backlog; edge-triggered readiness will not fire again, so
+                    // retry at the next tick.
+                    warn!("reactor {}: accept failed: {e}; retrying", self.index);
+                    self.accept_paused = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn start_handshake(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
+        // Small frames both ways: do not let Nagle hold answers back.
+        let _ = stream.set_nodelay(true);
+        let key = self.conns.insert(Connection::new(peer, self.now));
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, token_of(key), interest)
+        {
+            warn!("reactor {}: cannot register {peer}: {e}", self.index);
+            self.conns.remove(key);
+            return;
+        }
+        self.schedule(
+            self.config.websocket.handshake_timeout,
+            key,
+            TimerKind::Handshake,
+        );
+        let step = tungstenite::accept_hdr_with_config(
+            stream,
+            GateCallback(self.gate.clone()),
+            Some(self.ws_config),
+        );
+        self.after_handshake_step(key, step);
+    }
+
+    fn continue_handshake(&mut self, key: SlotKey) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Link::Handshaking(mid) = std::mem::replace(&mut conn.link, Link::Detached) else {
+            return;
+        };
+        let step = mid.handshake();
+        self.after_handshake_step(key, step);
+    }
+
+    fn after_handshake_step(
+        &mut self,
+        key: SlotKey,
+        step: Result<
+            tungstenite::WebSocket<TcpStream>,
+            HandshakeError<
+                tungstenite::handshake::server::ServerHandshake<TcpStream, GateCallback>,
+            >,
+        >,
+    ) {
+        let upgrade = self.gate.take_upgrade();
+        let refusal = self.gate.take_refusal();
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if let Some(upgrade) = upgrade {
+            conn.counted = true;
+            conn.charge_point = upgrade.charge_point;
+            if let Some(v) = upgrade.version {
+                conn.version = v;
+            } else {
+                conn.close_after_answer = Some((CloseCode::Protocol, "no supported subprotocol"));
+            }
+        }
+        match step {
+            Ok(ws) => {
+                conn.link = Link::Open(ws);
+                self.on_open(key);
+            }
+            Err(HandshakeError::Interrupted(mid)) => conn.link = Link::Handshaking(mid),
+            Err(HandshakeError::Failure(e)) => {
+                if let Some(refusal) = refusal {
+                    self.counters.handshakes_refused += 1;
+                    info!(
+                        "refused {} with HTTP {}: {}",
+                        conn.peer, refusal.status, refusal.reason
+                    );
+                } else {
+                    self.counters.handshakes_failed += 1;
+                    debug!("handshake with {} failed: {e}", conn.peer);
+                }
+                self.remove(key, "handshake failed");
+            }
+        }
+    }
+
+    fn on_open(&mut self, key: SlotKey) {
+        self.counters.handshakes_accepted += 1;
+        let ws = &self.config.websocket;
+        let (ping, dead) = (ws.ping_interval, ws.ping_interval + ws.pong_timeout);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        conn.last_rx = self.now;
+        if let Some((code, reason)) = conn.close_after_answer.take() {
+            info!(
+                "{} from {}: {reason}; closing",
+                conn.charge_point, conn.peer
+            );
+            self.close(key, code, reason);
+            return;
+        }
+        info!(
+            "connected {} from {} ({}) on reactor {}",
+            conn.charge_point, conn.peer, conn.version, self.index
+        );
+        self.schedule(ping, key, TimerKind::Ping);
+        self.schedule(dead, key, TimerKind::Idle);
+    }
+
+    // ---- readiness -------------------------------------------------------
+
+    fn on_ready(&mut self, key: SlotKey, readable: bool, writable: bool) {
+        // A stale token (its connection gone, its slot reused) finds nothing.
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match conn.link {
+            Link::Handshaking(_) => self.continue_handshake(key),
+            Link::Open(_) => {
+                if writable && conn.flush() != Fate::Keep {
+                    self.remove(key, "write failed");
+                    return;
+                }
+                if readable {
+                    self.read_frames(key);
+                }
+            }
+            Link::Detached => {}
+        }
+    }
+
+    /// Reads frames until the socket would block or the connection must wait
+    /// (a CALL in flight). Edge-triggered readiness: whoever stops reading
+    /// early must come back here, which `on_answer` does.
+    fn read_frames(&mut self, key: SlotKey) {
+        loop {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            if !conn.wants_read() {
+                return;
+            }
+            let Link::Open(ws) = &mut conn.link else {
+                return;
+            };
+            let message = match ws.read() {
+                Ok(message) => message,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if conn.flush() != Fate::Keep {
+                        self.remove(key, "write failed");
+                    }
+                    return;
+                }
+                Err(tungstenite::Error::Capacity(e)) => {
+                    debug!("{}: {e}", conn.charge_point);
+                    self.close(key, CloseCode::Size, "message too big");
+                    return;
+                }
+                Err(tungstenite::Error::Utf8(_)) => {
+                    self.close(key, CloseCode::Invalid, "text frame is not UTF-8");
+                    return;
+                }
+                Err(tungstenite::Error::Protocol(e)) if !conn.closing => {
+                    debug!("{}: WebSocket protocol error: {e}", conn.charge_point);
+                    self.close(key, CloseCode::Protocol, "WebSocket protocol error");
+                    return;
+                }
+                Err(e) => {
+                    let why = match fate_of(e) {
+                        Fate::Drop(why) => why,
+                        Fate::Keep => "closed",
+                    };
+                    self.remove(key, why);
+                    return;
+                }
+            };
+            conn.last_rx = self.now;
+            match message {
+                Message::Text(text) => {
+                    self.counters.frames_in += 1;
+                    if !conn.closing {
+                        self.on_text(key, text);
+                    }
+                }
+                Message::Binary(_) => {
+                    self.close(
+                        key,
+                        CloseCode::Unsupported,
+                        "OCPP-J accepts text frames only",
+                    );
+                }
+                // Pongs to pings are queued by tungstenite and flushed above.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+                // tungstenite queued the close reply; the next read ends it.
+                Message::Close(_) => conn.closing = true,
+            }
+        }
+    }
+
+    fn on_text(&mut self, key: SlotKey, text: Utf8Bytes) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let version = conn.version;
+        let reply = match frame::parse(text.as_str()) {
+            Ok(Frame::Call { .. }) => {
+                self.dispatch(key, text);
+                return;
+            }
+            Ok(Frame::CallResult { id, .. }) | Ok(Frame::CallError { id, .. }) => {
+                self.counters.unsolicited_results += 1;
+                debug!(
+                    "{}: result for unknown message id {id:?} ignored",
+                    conn.charge_point
+                );
+                return;
+            }
+            Err(e) => {
+                self.counters.frame_errors += 1;
+                debug!("{}: bad frame: {e}", conn.charge_point);
+                frame::frame_error_reply(version, &e)
+            }
+        };
+        if let Some(reply) = reply {
+            self.send(key, reply.into());
+        }
+    }
+
+    /// Hands a CALL to the processors, or holds it while their queue is full.
+    fn dispatch(&mut self, key: SlotKey, frame: Utf8Bytes) {
+        let conn_ref = self.conn_ref(key);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let call = InboundCall {
+            conn: conn_ref,
+            version: conn.version,
+            frame,
+        };
+        match self.processors.try_send(call) {
+            Ok(()) => {
+                conn.in_flight = true;
+                self.counters.calls_dispatched += 1;
+            }
+            Err(TrySendError::Full(call)) => {
+                // Backpressure: keep the frame, stop reading this connection
+                // (TCP then slows the charge point), retry every turn.
+                conn.held = Some(call.frame);
+                self.stalled.push(key);
+                self.counters.backpressure_stalls += 1;
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.close(key, CloseCode::Away, "gateway shutting down");
+            }
+        }
+    }
+
+    fn retry_stalled(&mut self) {
+        if self.stalled.is_empty() {
+            return;
+        }
+        let mut stalled = std::mem::take(&mut self.stalled);
+        let mut sent = 0;
+        for &key in &stalled {
+            let conn_ref = self.conn_ref(key);
+            let Some(conn) = self.conns.get_mut(key) else {
+                sent += 1;
+                continue;
+            };
+            let Some(frame) = conn.held.take() else {
+                sent += 1;
+                continue;
+            };
+            let call = InboundCall {
+                conn: conn_ref,
+                version: conn.version,
+                frame,
+            };
+            match self.processors.try_send(call) {
+                Ok(()) => {
+                    conn.in_flight = true;
+                    self.counters.calls_dispatched += 1;
+                    sent += 1;
+                }
+                Err(TrySendError::Full(call)) | Err(TrySendError::Disconnected(call)) => {
+                    conn.held = Some(call.frame);
+                    break;
+                }
+            }
+        }
+        stalled.drain(..sent);
+        // New stalls may have been added meanwhile; they queue behind the old.
+        stalled.append(&mut self.stalled);
+        self.stalled = stalled;
+    }
+
+    fn send(&mut self, key: SlotKey, text: Utf8Bytes) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        self.counters.frames_out += 1;
+        if let Fate::Drop(why) = conn.send_text(text) {
+            self.remove(key, why);
+        }
+    }
+
+    // ---- inbox -----------------------------------------------------------
+
+    fn drain_inbox(&mut self) {
+        // Bounded: a flood of answers cannot starve the sockets.
+        for _ in 0..self.config.channels.capacity {
+            match self.inbox.receiver.try_recv() {
+                Ok(ToReactor::Answer { conn, frame }) => self.on_answer(conn, frame),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn on_answer(&mut self, conn_ref: ConnRef, frame: String) {
+        let key = SlotKey {
+            slot: conn_ref.slot,
+            generation: conn_ref.generation,
+        };
+        let Some(conn) = self.conns.get_mut(key) else {
+            self.counters.answers_for_closed += 1;
+            return;
+        };
+        conn.in_flight = false;
+        let close_after = conn.close_after_answer.take();
+        if !frame.is_empty() {
+            self.send(key, frame.into());
+        }
+        if let Some((code, reason)) = close_after {
+            self.close(key, code, reason);
+        }
+        // The connection stopped reading while its CALL was out: resume.
+        self.read_frames(key);
+    }
+
+    // ---- timers ----------------------------------------------------------
+
+    fn expire_timers(&mut self) {
+        let mut due = std::mem::take(&mut self.due);
+        self.wheel.expire(self.now, &mut due);
+        for timer in due.drain(..) {
+            self.on_timer(timer);
+        }
+        self.due = due;
+    }
+
+    fn on_timer(&mut self, timer: TimerKey) {
+        let key = timer.key;
+        // A timer of a closed connection, or of its slot's previous occupant,
+        // finds nothing: that is the whole of cancellation.
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let ws = &self.config.websocket;
+        match timer.kind {
+            TimerKind::Handshake => {
+                if matches!(conn.link, Link::Handshaking(_)) {
+                    self.counters.handshake_timeouts += 1;
+                    debug!("handshake with {} timed out", conn.peer);
+                    self.remove(key, "handshake timeout");
+                }
+            }
+            TimerKind::Ping => {
+                if conn.closing {
+                    return;
+                }
+                let interval = ws.ping_interval;
+                self.counters.pings_sent += 1;
+                if let Fate::Drop(why) = conn.send_ping() {
+                    self.remove(key, why);
+                    return;
+                }
+                self.schedule(interval, key, TimerKind::Ping);
+            }
+            TimerKind::Idle => {
+                let dead_after = ws.ping_interval + ws.pong_timeout;
+                let silent = self.now.saturating_duration_since(conn.last_rx);
+                if silent >= dead_after {
+                    self.counters.dead_peer_closes += 1;
+                    info!(
+                        "{} from {}: nothing received for {:?}; dropping dead peer",
+                        conn.charge_point, conn.peer, silent
+                    );
+                    self.remove(key, "dead peer");
+                } else {
+                    let at = conn.last_rx + dead_after;
+                    self.wheel.schedule(
+                        at,
+                        TimerKey {
+                            key,
+                            kind: TimerKind::Idle,
+                        },
+                    );
+                }
+            }
+            TimerKind::CloseDeadline => {
+                self.counters.close_timeouts += 1;
+                self.remove(key, "no close reply");
+            }
+        }
+    }
+
+    // ---- closing ---------------------------------------------------------
+
+    /// Sends a close frame and waits (up to `close_timeout`) for the reply.
+    fn close(&mut self, key: SlotKey, code: CloseCode, reason: &'static str) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.closing {
+            return;
+        }
+        self.counters.closes_sent += 1;
+        debug!("closing {} ({code}: {reason})", conn.charge_point);
+        match conn.start_close(code, reason) {
+            Fate::Keep => {
+                let timeout = self.config.websocket.close_timeout;
+                self.schedule(timeout, key, TimerKind::CloseDeadline);
+                self.read_frames(key);
+            }
+            Fate::Drop(why) => self.remove(key, why),
+        }
+    }
+
+    fn remove(&mut self, key: SlotKey, why: &str) {
+        let Some(conn) = self.conns.remove(key) else {
+            return;
+        };
+        if conn.counted {
+            self.gate.release();
+            info!(
+                "disconnected {} from {}: {why}",
+                conn.charge_point, conn.peer
+            );
+        }
+        // Dropping the stream closes the socket, which also removes it from epoll.
+    }
+
+    fn begin_shutdown(&mut self) {
+        let grace = self.config.shutdown.grace;
+        self.shutdown_deadline = Some(self.now + grace);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        info!(
+            "reactor {}: shutting down, closing {} connections",
+            self.index,
+            self.conns.len()
+        );
+        let keys: Vec<SlotKey> = self.conns.keys().collect();
+        for key in keys {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            match conn.link {
+                Link::Open(_) if conn.in_flight => {
+                    // Let the processors answer first, then close.
+                    conn.close_after_answer = Some((CloseCode::Away, "gateway shutting down"));
+                }
+                Link::Open(_) => self.close(key, CloseCode::Away, "gateway shutting down"),
+                _ => self.remove(key, "gateway shutting down"),
+            }
+        }
+    }
+
+    fn force_close_all(&mut self) {
+        let keys: Vec<SlotKey> = self.conns.keys().collect();
+        for key in keys {
+            self.remove(key, "shutdown grace period over");
+        }
+    }
+}
