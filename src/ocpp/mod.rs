@@ -6,6 +6,9 @@
 
 pub mod error;
 pub mod frame;
+pub mod schema;
+pub mod v16;
+pub mod v201;
 pub mod handshake;
 pub mod version;
 
