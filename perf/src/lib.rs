@@ -1,1 +1,19 @@
-//! placeholder
+//! Load generator and baseline server for the OCPP-J 1.6 gateway.
+//!
+//! Which thread runs what:
+//! - `scenario` runs on the main thread of `loadgen`: it sets phases,
+//!   samples the server once a second and writes the report.
+//! - `worker` (with `client`, `ocpp`, `net`) runs on each load-generator
+//!   thread: one mio loop owning its connections.
+//! - `baseline` is the reference server: one mio loop per thread.
+//! - `stats` and `procfs` are shared helpers.
+
+pub mod baseline;
+pub mod cli;
+pub mod client;
+pub mod net;
+pub mod ocpp;
+pub mod procfs;
+pub mod scenario;
+pub mod stats;
+pub mod worker;
