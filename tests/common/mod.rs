@@ -250,7 +250,8 @@ pub fn binary() -> &'static str {
 
 impl GatewayProcess {
     /// Starts the binary with `config_toml` (`@DIR@` is replaced by a scratch
-    /// directory) and waits for its "listening on" log line to learn the port.
+    /// directory) and waits for its "listening on" log line (level info or
+    /// finer) to learn the port.
     pub fn start(name: &str, config_toml: &str) -> GatewayProcess {
         let dir = scratch_dir(name);
         let path = dir.join("gateway.toml");
