@@ -1,0 +1,119 @@
+//! Configuration errors stop the gateway before it opens a socket, and say
+//! which key on which line is wrong.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+fn check(config: &str) -> (bool, String, String) {
+    let dir = scratch_dir("config");
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(binary())
+        .args(["--check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_shipped_gateway_toml_passes_check_config() {
+    let out = Command::new(binary())
+        .arg("--check-config")
+        .arg("--config")
+        .arg(manifest_dir().join("gateway.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let effective = String::from_utf8_lossy(&out.stdout);
+    // The effective configuration is printed, every table present.
+    for table in [
+        "[listen]",
+        "[reactors]",
+        "[websocket]",
+        "[channels]",
+        "[processors]",
+        "[ocpp]",
+        "[log]",
+        "[shutdown]",
+    ] {
+        assert!(
+            effective.contains(table),
+            "{table} missing from:\n{effective}"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_is_an_error_naming_key_and_line() {
+    // The Go gateway's failure: `async` was silently ignored.
+    let (ok, _, stderr) = check("[log]\nlevel = \"info\"\nasync = true\n");
+    assert!(!ok);
+    assert!(stderr.contains("gateway.toml:3"), "{stderr}");
+    assert!(stderr.contains("log.async"), "{stderr}");
+}
+
+#[test]
+fn an_out_of_range_value_is_an_error_naming_key_and_line() {
+    let (ok, _, stderr) =
+        check("[listen]\naddress = \"127.0.0.1:0\"\n\n[channels]\ncapacity = 0\n");
+    assert!(!ok);
+    assert!(stderr.contains("gateway.toml:5"), "{stderr}");
+    assert!(stderr.contains("channels.capacity"), "{stderr}");
+}
+
+#[test]
+fn a_bad_value_type_and_an_unknown_table_are_errors() {
+    let (ok, _, stderr) = check("[websocket]\nping_interval = 30\n");
+    assert!(!ok);
+    assert!(stderr.contains(":2"), "{stderr}");
+    let (ok, _, stderr) = check("[bogus]\nx = 1\n");
+    assert!(!ok);
+    assert!(stderr.contains("bogus"), "{stderr}");
+}
+
+#[test]
+fn running_with_a_bad_config_exits_nonzero_without_listening() {
+    // A port that a started gateway would occupy: it must stay free.
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let dir = scratch_dir("badrun");
+    let path = dir.join("gateway.toml");
+    std::fs::write(
+        &path,
+        format!("[listen]\naddress = \"127.0.0.1:{port}\"\n\n[reactors]\ncount = 99999\n"),
+    )
+    .unwrap();
+    let out = Command::new(binary())
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reactors.count"), "{stderr}");
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+}
+
+#[test]
+fn help_describes_the_flags() {
+    let out = Command::new(binary()).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--config") && text.contains("--check-config"),
+        "{text}"
+    );
+}

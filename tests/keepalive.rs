@@ -1,0 +1,129 @@
+//! Pings on schedule, dead peers dropped, client pings answered.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tungstenite::Message;
+
+fn keepalive_config(ping_ms: u64, pong_ms: u64) -> ocpp_gateway::Config {
+    let mut config = test_config();
+    config.reactors.timer_tick = Duration::from_millis(20);
+    config.websocket.ping_interval = Duration::from_millis(ping_ms);
+    config.websocket.pong_timeout = Duration::from_millis(pong_ms);
+    config
+}
+
+#[test]
+fn server_pings_arrive_at_the_configured_interval() {
+    let gw = start(keepalive_config(200, 1000));
+    let mut cp = ChargePoint::connect(gw.local_addr(), "CP-PING");
+    let opened = Instant::now();
+    let mut arrivals = Vec::new();
+    while arrivals.len() < 4 {
+        if let Message::Ping(_) = cp.ws.read().expect("read") {
+            arrivals.push(opened.elapsed());
+        }
+    }
+    // Each ping fires one interval after the last, never early, at most a
+    // tick late (plus scheduling slack on a shared machine).
+    let mut previous = Duration::ZERO;
+    for at in arrivals {
+        let gap = at - previous;
+        assert!(gap >= Duration::from_millis(170), "ping after {gap:?}");
+        assert!(gap <= Duration::from_millis(600), "ping after {gap:?}");
+        previous = at;
+    }
+    cp.close();
+    stop(gw);
+}
+
+#[test]
+fn a_silent_peer_is_dropped_after_ping_interval_plus_pong_timeout() {
+    let gw = start(keepalive_config(300, 300));
+    let mut cp = ChargePoint::connect(gw.local_addr(), "CP-SILENT");
+    cp.boot();
+    // From now on the client reads raw bytes and never answers a ping.
+    let silent_since = Instant::now();
+    let mut raw = cp.ws.get_ref().try_clone().unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 256];
+    let closed_after = loop {
+        match raw.read(&mut buf) {
+            Ok(0) | Err(_) => break silent_since.elapsed(),
+            Ok(_) => continue, // pings and the gateway's close frame, unanswered
+        }
+    };
+    assert!(
+        closed_after >= Duration::from_millis(560),
+        "dropped after {closed_after:?}, before 600 ms of silence"
+    );
+    assert!(
+        closed_after <= Duration::from_millis(600 + 20 + 500),
+        "still open after {closed_after:?}"
+    );
+    wait_for("dead-peer counter", Duration::from_secs(2), || {
+        gw.reactor_counters()
+            .iter()
+            .map(|c| c.dead_peer_closes)
+            .sum::<u64>()
+            == 1
+    });
+    stop(gw);
+}
+
+#[test]
+fn a_peer_that_answers_pings_stays() {
+    let gw = start(keepalive_config(100, 100));
+    let mut cp = ChargePoint::connect(gw.local_addr(), "CP-ALIVE");
+    // tungstenite answers each ping while we read; 1 s is five dead-peer periods.
+    let until = Instant::now() + Duration::from_secs(1);
+    let mut pings = 0;
+    cp.ws
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    while Instant::now() < until {
+        match cp.ws.read() {
+            Ok(Message::Ping(_)) => pings += 1,
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("connection lost: {e}"),
+        }
+    }
+    assert!(pings >= 5, "only {pings} pings");
+    cp.ws
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert_eq!(cp.boot()["status"], "Accepted");
+    cp.close();
+    stop(gw);
+}
+
+#[test]
+fn a_client_ping_gets_a_pong() {
+    let gw = start(test_config());
+    let mut cp = ChargePoint::connect(gw.local_addr(), "CP-PONG");
+    cp.ws
+        .send(Message::Ping(b"are you there".to_vec().into()))
+        .unwrap();
+    loop {
+        match cp.ws.read().expect("read") {
+            Message::Pong(data) => {
+                assert_eq!(&data[..], b"are you there");
+                break;
+            }
+            Message::Ping(_) => continue,
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+    cp.close();
+    stop(gw);
+}

@@ -1,0 +1,73 @@
+//! SIGTERM: every charge point sees 1001 Going Away, the process exits 0
+//! within the grace period.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+#[test]
+fn sigterm_closes_a_hundred_charge_points_with_1001_and_exits_0() {
+    let mut gw = GatewayProcess::start(
+        "shutdown",
+        &process_config("[reactors]\ncount = 2\npin_cores = false\n\n[shutdown]\ngrace = \"5s\"\n"),
+    );
+    let addr = gw.addr;
+    let mut cps: Vec<ChargePoint> = (0..100)
+        .map(|i| {
+            let mut cp = ChargePoint::connect(addr, &format!("CP-TERM-{i}"));
+            assert_eq!(cp.boot()["status"], "Accepted");
+            cp
+        })
+        .collect();
+    let signalled = Instant::now();
+    gw.signal("TERM");
+    let readers: Vec<_> = cps
+        .drain(..)
+        .map(|mut cp| {
+            std::thread::spawn(move || {
+                let code = cp.expect_close();
+                // Complete the close handshake like a well-behaved charge point.
+                let _ = cp.ws.flush();
+                code
+            })
+        })
+        .collect();
+    for reader in readers {
+        assert_eq!(reader.join().unwrap(), Some(1001));
+    }
+    let status = loop {
+        if let Some(status) = gw.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(6),
+            "still running after the 5 s grace period"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn a_client_that_ignores_the_close_is_cut_at_the_grace_period() {
+    let mut gw = GatewayProcess::start(
+        "shutdown-stubborn",
+        &process_config(
+            "[reactors]\ncount = 1\npin_cores = false\n\n[websocket]\nclose_timeout = \"30s\"\n\n\
+             [shutdown]\ngrace = \"1s\"\n",
+        ),
+    );
+    let mut cp = ChargePoint::connect(gw.addr, "CP-STUBBORN");
+    cp.boot();
+    let signalled = Instant::now();
+    gw.signal("TERM");
+    // Never answer the close frame: only the grace period ends this.
+    let status = gw.child.wait().unwrap();
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    assert!(took >= Duration::from_millis(900), "exited after {took:?}");
+    assert!(took < Duration::from_secs(4), "exited after {took:?}");
+    drop(cp);
+}
