@@ -1,15 +1,21 @@
 //! The local answer policy: what the gateway itself answers to a
-//! charge-point CALL when no backend decides. Pure functions of the message
-//! and the configuration (plus the transactionId counter).
+//! charge-point CALL when no backend decides.
+//!
+//! Order of checks, per DESIGN.md: an action unknown to the connection's
+//! version is `NotImplemented`; a known action that a charge point may not
+//! send, or that the gateway does not handle, is `NotSupported`; a payload
+//! that breaks the action's schema gets the violation's code and field.
+//! Only then is an answer decided. Answers are written as JSON text
+//! directly (no intermediate tree); a unit test checks every one against
+//! the action's response schema.
 
 use std::time::SystemTime;
 
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::transaction_ids::TransactionIds;
 use crate::config::Config;
-use crate::ocpp::{ErrorCode, OcppVersion, Violation};
+use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
 
 pub struct Policy {
     heartbeat_interval_secs: u64,
@@ -17,62 +23,23 @@ pub struct Policy {
     transaction_ids: TransactionIds,
 }
 
-/// OCPP 1.6 actions a charge point may send (OCPP 1.6 §4 plus the security
-/// extension); everything else known to 1.6 is a central-system action.
-const V16_FROM_CHARGE_POINT: &[&str] = &[
-    "Authorize",
-    "BootNotification",
-    "DataTransfer",
-    "DiagnosticsStatusNotification",
-    "FirmwareStatusNotification",
-    "Heartbeat",
-    "MeterValues",
-    "StartTransaction",
-    "StatusNotification",
-    "StopTransaction",
-    "LogStatusNotification",
-    "SecurityEventNotification",
-    "SignCertificate",
-    "SignedFirmwareStatusNotification",
-];
-
-const V16_FROM_CENTRAL_SYSTEM: &[&str] = &[
-    "CancelReservation",
-    "ChangeAvailability",
-    "ChangeConfiguration",
-    "ClearCache",
-    "ClearChargingProfile",
-    "GetCompositeSchedule",
-    "GetConfiguration",
-    "GetDiagnostics",
-    "GetLocalListVersion",
-    "RemoteStartTransaction",
-    "RemoteStopTransaction",
-    "ReserveNow",
-    "Reset",
-    "SendLocalList",
-    "SetChargingProfile",
-    "TriggerMessage",
-    "UnlockConnector",
-    "UpdateFirmware",
-    "CertificateSigned",
-    "DeleteCertificate",
-    "ExtendedTriggerMessage",
-    "GetInstalledCertificateIds",
-    "GetLog",
-    "InstallCertificate",
-    "SignedUpdateFirmware",
-];
-
 /// RFC 3339 UTC with milliseconds, as OCPP's `dateTime`.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
-#[derive(Deserialize)]
-struct DataTransferRequest<'a> {
-    #[serde(rename = "vendorId", borrow)]
-    vendor_id: std::borrow::Cow<'a, str>,
+const ACCEPTED_ID_TAG: &str = r#"{"idTagInfo":{"status":"Accepted"}}"#;
+const ACCEPTED_ID_TOKEN: &str = r#"{"idTokenInfo":{"status":"Accepted"}}"#;
+
+fn unknown_action(version: OcppVersion, action: &str) -> Violation {
+    Violation::new(
+        ErrorCode::NotImplemented,
+        format!("action {action:?} is not part of {version}"),
+    )
+}
+
+fn not_handled(action: &str, why: &str) -> Violation {
+    Violation::new(ErrorCode::NotSupported, format!("action {action} {why}"))
 }
 
 impl Policy {
@@ -92,59 +59,200 @@ impl Policy {
         payload: &RawValue,
     ) -> Result<String, Violation> {
         match version {
-            OcppVersion::V16 => self.answer_v16(action, payload),
-            OcppVersion::V201 => Err(unknown_action(action)),
+            OcppVersion::V16 => self.answer_v16(action, payload.get()),
+            OcppVersion::V201 => self.answer_v201(action, payload.get()),
         }
     }
 
-    fn answer_v16(&self, action: &str, payload: &RawValue) -> Result<String, Violation> {
-        let accepted = r#"{"idTagInfo":{"status":"Accepted"}}"#;
-        Ok(match action {
-            "BootNotification" => format!(
-                r#"{{"status":"Accepted","currentTime":"{}","interval":{}}}"#,
-                now_rfc3339(),
-                self.heartbeat_interval_secs
-            ),
-            "Heartbeat" => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339()),
-            "StatusNotification"
-            | "MeterValues"
-            | "DiagnosticsStatusNotification"
-            | "FirmwareStatusNotification" => "{}".to_owned(),
-            "Authorize" | "StopTransaction" => accepted.to_owned(),
-            "StartTransaction" => {
+    fn data_transfer_status(&self, vendor_id: &str) -> String {
+        let known = self.data_transfer_vendors.iter().any(|v| v == vendor_id);
+        let status = if known { "Accepted" } else { "UnknownVendorId" };
+        format!(r#"{{"status":"{status}"}}"#)
+    }
+
+    fn boot_answer(&self) -> String {
+        format!(
+            r#"{{"status":"Accepted","currentTime":"{}","interval":{}}}"#,
+            now_rfc3339(),
+            self.heartbeat_interval_secs
+        )
+    }
+
+    fn answer_v16(&self, name: &str, payload: &str) -> Result<String, Violation> {
+        use v16::{Action, Request};
+        let action =
+            Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V16, name))?;
+        if action.sender() == v16::Sender::CentralSystem {
+            return Err(not_handled(
+                name,
+                "is sent by a central system, not a charge point",
+            ));
+        }
+        let request = v16::parse_request(action, payload)?;
+        Ok(match request {
+            Request::BootNotification(_) => self.boot_answer(),
+            Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339()),
+            Request::StatusNotification(_)
+            | Request::MeterValues(_)
+            | Request::DiagnosticsStatusNotification(_)
+            | Request::FirmwareStatusNotification(_)
+            | Request::LogStatusNotification(_)
+            | Request::SecurityEventNotification(_)
+            | Request::SignedFirmwareStatusNotification(_) => "{}".to_owned(),
+            Request::Authorize(_) | Request::StopTransaction(_) => ACCEPTED_ID_TAG.to_owned(),
+            Request::StartTransaction(_) => {
                 let id = self.transaction_ids.next().map_err(|e| {
                     Violation::new(ErrorCode::InternalError, format!("no transactionId: {e}"))
                 })?;
                 format!(r#"{{"idTagInfo":{{"status":"Accepted"}},"transactionId":{id}}}"#)
             }
-            "DataTransfer" => {
-                let request: DataTransferRequest =
-                    serde_json::from_str(payload.get()).map_err(|e| {
-                        Violation::new(ErrorCode::FormatViolation, e.to_string()).at("vendorId")
-                    })?;
-                let known = self
-                    .data_transfer_vendors
-                    .iter()
-                    .any(|v| *v == request.vendor_id);
-                let status = if known { "Accepted" } else { "UnknownVendorId" };
-                format!(r#"{{"status":"{status}"}}"#)
+            Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
+            _ => return Err(not_handled(name, "is not handled by this gateway")),
+        })
+    }
+
+    fn answer_v201(&self, name: &str, payload: &str) -> Result<String, Violation> {
+        use v201::{Action, Request};
+        let action =
+            Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V201, name))?;
+        if action.sender() == v201::Sender::Csms {
+            return Err(not_handled(
+                name,
+                "is sent by a CSMS, not a charging station",
+            ));
+        }
+        if !action.is_typed() {
+            return Err(not_handled(name, "is not handled by this gateway"));
+        }
+        let request = v201::parse_request(action, payload)?;
+        Ok(match request {
+            Request::BootNotification(_) => self.boot_answer(),
+            Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339()),
+            Request::StatusNotification(_)
+            | Request::MeterValues(_)
+            | Request::NotifyEvent(_)
+            | Request::NotifyReport(_)
+            | Request::SecurityEventNotification(_)
+            | Request::FirmwareStatusNotification(_)
+            | Request::LogStatusNotification(_) => "{}".to_owned(),
+            Request::Authorize(_) => ACCEPTED_ID_TOKEN.to_owned(),
+            // idTokenInfo answers an idToken; without one there is nothing to authorise.
+            Request::TransactionEvent(request) if request.id_token.is_some() => {
+                ACCEPTED_ID_TOKEN.to_owned()
             }
-            _ if V16_FROM_CHARGE_POINT.contains(&action)
-                || V16_FROM_CENTRAL_SYSTEM.contains(&action) =>
-            {
-                return Err(Violation::new(
-                    ErrorCode::NotSupported,
-                    format!("action {action} is not handled by this gateway"),
-                ));
-            }
-            _ => return Err(unknown_action(action)),
+            Request::TransactionEvent(_) => "{}".to_owned(),
+            Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
+            _ => return Err(not_handled(name, "is not handled by this gateway")),
         })
     }
 }
 
-fn unknown_action(action: &str) -> Violation {
-    Violation::new(
-        ErrorCode::NotImplemented,
-        format!("action {action:?} is not known to this protocol version"),
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("policy-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut config = Config::default();
+        config.ocpp.transaction_id_file = dir.join("txid");
+        config.ocpp.data_transfer_vendors = vec!["acme".into()];
+        Policy::new(&config).unwrap()
+    }
+
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).unwrap()
+    }
+
+    /// Every local answer is valid against the action's response schema.
+    #[test]
+    fn every_answer_is_schema_valid() {
+        let p = policy();
+        let v16_calls = [
+            (
+                "BootNotification",
+                r#"{"chargePointVendor":"v","chargePointModel":"m"}"#,
+            ),
+            ("Heartbeat", "{}"),
+            (
+                "StatusNotification",
+                r#"{"connectorId":0,"errorCode":"NoError","status":"Available"}"#,
+            ),
+            (
+                "MeterValues",
+                r#"{"connectorId":1,"meterValue":[{"timestamp":"2026-01-01T00:00:00Z","sampledValue":[{"value":"1"}]}]}"#,
+            ),
+            ("DiagnosticsStatusNotification", r#"{"status":"Idle"}"#),
+            ("FirmwareStatusNotification", r#"{"status":"Idle"}"#),
+            ("Authorize", r#"{"idTag":"T"}"#),
+            (
+                "StartTransaction",
+                r#"{"connectorId":1,"idTag":"T","meterStart":0,"timestamp":"2026-01-01T00:00:00Z"}"#,
+            ),
+            (
+                "StopTransaction",
+                r#"{"transactionId":1,"meterStop":5,"timestamp":"2026-01-01T00:00:00Z"}"#,
+            ),
+            ("DataTransfer", r#"{"vendorId":"acme"}"#),
+            (
+                "SecurityEventNotification",
+                r#"{"type":"x","timestamp":"2026-01-01T00:00:00Z"}"#,
+            ),
+        ];
+        for (name, payload) in v16_calls {
+            let answer = p
+                .answer(OcppVersion::V16, name, &raw(payload))
+                .unwrap_or_else(|v| panic!("{name}: {v:?}"));
+            let action = v16::Action::from_name(name).unwrap();
+            v16::parse_response(action, &answer)
+                .unwrap_or_else(|v| panic!("{name} answer {answer} is invalid: {v:?}"));
+        }
+        let v201_calls = [
+            (
+                "BootNotification",
+                r#"{"chargingStation":{"model":"m","vendorName":"v"},"reason":"PowerUp"}"#,
+            ),
+            ("Heartbeat", "{}"),
+            (
+                "Authorize",
+                r#"{"idToken":{"idToken":"T","type":"ISO14443"}}"#,
+            ),
+            ("DataTransfer", r#"{"vendorId":"other"}"#),
+        ];
+        for (name, payload) in v201_calls {
+            let answer = p
+                .answer(OcppVersion::V201, name, &raw(payload))
+                .unwrap_or_else(|v| panic!("{name}: {v:?}"));
+            let action = v201::Action::from_name(name).unwrap();
+            v201::parse_response(action, &answer)
+                .unwrap_or_else(|v| panic!("2.0.1 {name} answer {answer} is invalid: {v:?}"));
+        }
+    }
+
+    #[test]
+    fn refusals_in_the_order_of_the_design() {
+        let p = policy();
+        let code = |v, name, payload| p.answer(v, name, &raw(payload)).unwrap_err().code;
+        use OcppVersion::*;
+        assert_eq!(code(V16, "Teleport", "{}"), ErrorCode::NotImplemented);
+        assert_eq!(
+            code(V16, "Reset", r#"{"type":"Soft"}"#),
+            ErrorCode::NotSupported
+        );
+        assert_eq!(
+            code(V16, "Authorize", "{}"),
+            ErrorCode::OccurrenceConstraintViolation
+        );
+        assert_eq!(
+            code(V16, "Authorize", r#"{"idTag":5}"#),
+            ErrorCode::TypeConstraintViolation
+        );
+        assert_eq!(code(V201, "Teleport", "{}"), ErrorCode::NotImplemented);
+        assert_eq!(
+            code(V201, "NotifyChargingLimit", "{}"),
+            ErrorCode::NotSupported
+        );
+    }
 }
