@@ -6,10 +6,10 @@
 
 pub mod error;
 pub mod frame;
+pub mod handshake;
 pub mod schema;
 pub mod v16;
 pub mod v201;
-pub mod handshake;
 pub mod version;
 
 pub use error::{ErrorCode, Violation};
