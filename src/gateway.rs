@@ -8,11 +8,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::RecvTimeoutError;
 use log::{info, warn};
 
 use crate::config::Config;
 use crate::metrics::{ReactorCounters, ReactorStats};
-use crate::pipeline::{ReactorHandle, reactor_inbox};
+use crate::pipeline::{
+    ReactorHandle, ServerCallOutcome, ServerCallRequest, ToReactor, reactor_inbox,
+};
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
 use crate::reactor::{self, ReactorSetup};
 
@@ -158,6 +161,59 @@ impl GatewayHandle {
     /// Established WebSocket connections, all reactors together.
     pub fn open_connections(&self) -> usize {
         self.open_connections.load(Ordering::Acquire)
+    }
+
+    /// Sends a CALL to a connected charge point and waits for its answer.
+    ///
+    /// The request goes to every reactor's inbox; the one holding the charge
+    /// point validates `payload` (JSON object text) against the action's
+    /// request schema for the connection's version, sends it when no other
+    /// server CALL is outstanding on that connection (later ones queue), and
+    /// replies with the validated answer, a CALLERROR, or `Timeout` after
+    /// `timeout`. No registry is shared: each reactor knows its own charge points.
+    pub fn call(
+        &self,
+        charge_point: &str,
+        action: &str,
+        payload: &str,
+        timeout: Duration,
+    ) -> ServerCallOutcome {
+        let (reply_tx, reply_rx) = crossbeam_channel::bounded(self.reactors.len());
+        let request = ServerCallRequest {
+            charge_point: charge_point.into(),
+            action: action.into(),
+            payload: payload.into(),
+            timeout,
+            reply: reply_tx,
+        };
+        let mut waiting = 0;
+        for reactor in self.reactors.iter() {
+            let message = ToReactor::ServerCall(Box::new(request.clone()));
+            if reactor.send(message).is_ok() {
+                waiting += 1;
+            }
+        }
+        // Every reactor either replies once or drops its copy of the reply
+        // sender (it stopped, or the connection closed): so this wait ends,
+        // after the call's own timeout at the latest, plus the time calls
+        // queued before it take.
+        drop(request);
+        // (A request left in the inbox of a reactor that has just exited
+        // keeps its sender alive: hence the check on the threads.)
+        let poll_every = self.config.reactors.timer_tick;
+        while waiting > 0 {
+            match reply_rx.recv_timeout(poll_every) {
+                Ok(reply) if reply.outcome == ServerCallOutcome::NotConnected => waiting -= 1,
+                Ok(reply) => return reply.outcome,
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.reactor_threads.iter().all(|t| t.is_finished()) {
+                        return ServerCallOutcome::Closed;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return ServerCallOutcome::Closed,
+            }
+        }
+        ServerCallOutcome::NotConnected
     }
 
     /// Begins a graceful shutdown: stop accepting, close every connection

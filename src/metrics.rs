@@ -60,6 +60,12 @@ reactor_counters! {
     closes_sent,
     /// Connections dropped at the close deadline without a close reply.
     close_timeouts,
+    /// Server-initiated CALLs written to a charge point.
+    server_calls_sent,
+    /// Server-initiated CALLs answered (CALLRESULT or CALLERROR) in time.
+    server_calls_answered,
+    /// Server-initiated CALLs not answered within their timeout.
+    server_calls_timed_out,
 }
 
 impl ReactorStats {

@@ -40,6 +40,57 @@ pub enum ToReactor {
     /// The answer to the connection's in-flight CALL (a CALLRESULT or CALLERROR
     /// frame). It also releases the connection to read its next frame.
     Answer { conn: ConnRef, frame: String },
+    /// A CALL for a charge point, sent to every reactor: the one holding the
+    /// charge point sends it; the others answer `NotConnected`.
+    ServerCall(Box<ServerCallRequest>),
+}
+
+/// A server-initiated CALL on its way to the reactor that holds the charge point.
+#[derive(Debug, Clone)]
+pub struct ServerCallRequest {
+    pub charge_point: Box<str>,
+    pub action: Box<str>,
+    /// JSON object text, validated by the reactor against the action's
+    /// request schema for the connection's version before anything is sent.
+    pub payload: Box<str>,
+    pub timeout: std::time::Duration,
+    /// Each reactor sends exactly one reply; the channel holds one per reactor.
+    pub reply: Sender<ServerCallReply>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerCallReply {
+    pub reactor: u16,
+    pub outcome: ServerCallOutcome,
+}
+
+/// What became of a server-initiated CALL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerCallOutcome {
+    /// The charge point answered with this CALLRESULT payload (JSON text),
+    /// valid against the action's response schema.
+    Result(String),
+    /// The charge point answered with a CALLERROR.
+    Error {
+        code: String,
+        description: String,
+        details: String,
+    },
+    /// The charge point answered, but the payload breaks the response schema.
+    InvalidResponse {
+        payload: String,
+        violation: crate::ocpp::Violation,
+    },
+    /// Refused before sending: the payload or action is not valid.
+    InvalidRequest(crate::ocpp::Violation),
+    /// No answer within the timeout; a late answer will be ignored.
+    Timeout,
+    /// The charge point is not connected (to this reactor, for one reply).
+    NotConnected,
+    /// The connection closed before the answer came.
+    Closed,
+    /// Too many calls already queued for this charge point.
+    QueueFull,
 }
 
 /// The sending side of one reactor's inbox, held by processors and main.

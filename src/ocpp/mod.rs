@@ -8,6 +8,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod schema;
+pub mod server_call;
 pub mod v16;
 pub mod v201;
 pub mod version;

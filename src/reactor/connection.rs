@@ -14,6 +14,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error as WsError, Message, Utf8Bytes, WebSocket};
 
 use super::handshake::GateCallback;
+use super::server_calls::ServerCalls;
 use crate::ocpp::OcppVersion;
 
 pub type PendingHandshake = MidHandshake<ServerHandshake<TcpStream, GateCallback>>;
@@ -45,6 +46,8 @@ pub struct Connection {
     pub closing: bool,
     /// Close once the in-flight answer has been sent (graceful shutdown).
     pub close_after_answer: Option<(CloseCode, &'static str)>,
+    /// Server-initiated CALLs; allocated only while there are some.
+    pub server_calls: Option<Box<ServerCalls>>,
 }
 
 /// What an I/O step means for the connection's life.
@@ -68,6 +71,7 @@ impl Connection {
             held: None,
             closing: false,
             close_after_answer: None,
+            server_calls: None,
         }
     }
 

@@ -9,9 +9,11 @@
 mod connection;
 mod handshake;
 mod listener;
+mod server_calls;
 pub mod slab;
 pub mod timer_wheel;
 
+use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -28,12 +30,16 @@ use tungstenite::{Message, Utf8Bytes};
 
 use self::connection::{Connection, Fate, Link, fate_of};
 use self::handshake::{Gate, GateCallback};
+use self::server_calls::{Outstanding, reply};
 use self::slab::{Slab, SlotKey};
 use self::timer_wheel::TimerWheel;
 use crate::config::Config;
 use crate::metrics::{ReactorCounters, ReactorStats};
 use crate::ocpp::frame::{self, Frame};
-use crate::pipeline::{ConnRef, InboundCall, Inbox, ToReactor};
+use crate::ocpp::server_call;
+use crate::pipeline::{
+    ConnRef, InboundCall, Inbox, ServerCallOutcome, ServerCallRequest, ToReactor,
+};
 
 pub use listener::bind_listeners;
 
@@ -70,6 +76,8 @@ enum TimerKind {
     /// Dead-peer check: nothing received for `ping_interval + pong_timeout`.
     Idle,
     CloseDeadline,
+    /// The server-initiated CALL with this sequence number timed out.
+    ServerCall(u32),
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -88,6 +96,10 @@ struct Reactor {
     accept_paused: bool,
     gate: std::rc::Rc<Gate>,
     conns: Slab<Connection>,
+    /// Charge point id -> its connection on this reactor (open ones only).
+    ids: HashMap<Box<str>, SlotKey>,
+    /// Sequence of server-initiated CALLs; also their message ids.
+    next_call_seq: u32,
     wheel: TimerWheel<TimerKey>,
     /// Expired timers, reused every tick.
     due: Vec<TimerKey>,
@@ -146,6 +158,8 @@ pub fn run(setup: ReactorSetup) {
         listener: Some(listener),
         accept_paused: false,
         conns: Slab::default(),
+        ids: HashMap::new(),
+        next_call_seq: 0,
         due: Vec::new(),
         inbox: setup.inbox,
         processors: setup.processors,
@@ -365,6 +379,7 @@ impl Reactor {
             "connected {} from {} ({}) on reactor {}",
             conn.charge_point, conn.peer, conn.version, self.index
         );
+        self.ids.insert(conn.charge_point.clone(), key);
         self.schedule(ping, key, TimerKind::Ping);
         self.schedule(dead, key, TimerKind::Idle);
     }
@@ -469,12 +484,22 @@ impl Reactor {
                 self.dispatch(key, text);
                 return;
             }
-            Ok(Frame::CallResult { id, .. }) | Ok(Frame::CallError { id, .. }) => {
-                self.counters.unsolicited_results += 1;
-                debug!(
-                    "{}: result for unknown message id {id:?} ignored",
-                    conn.charge_point
-                );
+            Ok(Frame::CallResult { id, payload }) => {
+                self.on_call_answer(key, &id, Ok(payload.get()));
+                return;
+            }
+            Ok(Frame::CallError {
+                id,
+                code,
+                description,
+                details,
+            }) => {
+                let error = ServerCallOutcome::Error {
+                    code: code.into_owned(),
+                    description: description.into_owned(),
+                    details: details.get().to_owned(),
+                };
+                self.on_call_answer(key, &id, Err(error));
                 return;
             }
             Err(e) => {
@@ -573,6 +598,7 @@ impl Reactor {
         for _ in 0..self.config.channels.capacity {
             match self.inbox.receiver.try_recv() {
                 Ok(ToReactor::Answer { conn, frame }) => self.on_answer(conn, frame),
+                Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
             }
         }
@@ -663,6 +689,18 @@ impl Reactor {
                 self.counters.close_timeouts += 1;
                 self.remove(key, "no close reply");
             }
+            TimerKind::ServerCall(seq) => {
+                let Some(calls) = conn.server_calls.as_mut() else {
+                    return;
+                };
+                if calls.outstanding.as_ref().is_some_and(|o| o.seq == seq) {
+                    if let Some(call) = calls.outstanding.take() {
+                        self.counters.server_calls_timed_out += 1;
+                        reply(&call.reply, self.index, ServerCallOutcome::Timeout);
+                    }
+                    self.send_next_server_call(key);
+                }
+            }
         }
     }
 
@@ -689,9 +727,15 @@ impl Reactor {
     }
 
     fn remove(&mut self, key: SlotKey, why: &str) {
-        let Some(conn) = self.conns.remove(key) else {
+        let Some(mut conn) = self.conns.remove(key) else {
             return;
         };
+        if self.ids.get(&conn.charge_point) == Some(&key) {
+            self.ids.remove(&conn.charge_point);
+        }
+        if let Some(calls) = conn.server_calls.as_mut() {
+            calls.fail_all(self.index, &ServerCallOutcome::Closed);
+        }
         if conn.counted {
             self.gate.release();
             info!(
@@ -700,6 +744,115 @@ impl Reactor {
             );
         }
         // Dropping the stream closes the socket, which also removes it from epoll.
+    }
+
+    // ---- server-initiated calls -----------------------------------------
+
+    fn on_server_call(&mut self, request: ServerCallRequest) {
+        let open = self
+            .ids
+            .get(&*request.charge_point)
+            .copied()
+            .filter(|&key| {
+                self.conns
+                    .get_mut(key)
+                    .is_some_and(|c| matches!(c.link, Link::Open(_)) && !c.closing)
+            });
+        let Some(key) = open else {
+            reply(&request.reply, self.index, ServerCallOutcome::NotConnected);
+            return;
+        };
+        let capacity = self.config.channels.capacity;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if let Err(violation) =
+            server_call::check_request(conn.version, &request.action, &request.payload)
+        {
+            let outcome = ServerCallOutcome::InvalidRequest(violation);
+            reply(&request.reply, self.index, outcome);
+            return;
+        }
+        let calls = conn.server_calls.get_or_insert_with(Box::default);
+        if calls.outstanding.is_none() {
+            self.send_server_call(key, request);
+        } else if calls.queued.len() < capacity {
+            // OCPP-J §4.1.1: one CALL at a time; the rest wait their turn.
+            calls.queued.push_back(request);
+        } else {
+            reply(&request.reply, self.index, ServerCallOutcome::QueueFull);
+        }
+    }
+
+    fn send_server_call(&mut self, key: SlotKey, request: ServerCallRequest) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            reply(&request.reply, self.index, ServerCallOutcome::Closed);
+            return;
+        };
+        let seq = self.next_call_seq;
+        self.next_call_seq = self.next_call_seq.wrapping_add(1);
+        let message_id = format!("gw{}-{seq}", self.index);
+        let mut text = String::with_capacity(request.payload.len() + 64);
+        frame::write_call(&mut text, &message_id, &request.action, &request.payload);
+        let calls = conn.server_calls.get_or_insert_with(Box::default);
+        calls.outstanding = Some(Outstanding {
+            message_id: message_id.into_boxed_str(),
+            seq,
+            action: request.action,
+            reply: request.reply,
+        });
+        self.counters.server_calls_sent += 1;
+        self.schedule(request.timeout, key, TimerKind::ServerCall(seq));
+        self.send(key, text.into());
+    }
+
+    fn send_next_server_call(&mut self, key: SlotKey) {
+        let next = self
+            .conns
+            .get_mut(key)
+            .and_then(|c| c.server_calls.as_mut())
+            .and_then(|calls| calls.queued.pop_front());
+        if let Some(request) = next {
+            self.send_server_call(key, request);
+        }
+    }
+
+    /// A CALLRESULT (`Ok(payload)`) or CALLERROR from the charge point.
+    fn on_call_answer(&mut self, key: SlotKey, id: &str, answer: Result<&str, ServerCallOutcome>) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let version = conn.version;
+        let ours = conn
+            .server_calls
+            .as_mut()
+            .filter(|c| c.outstanding.as_ref().is_some_and(|o| &*o.message_id == id))
+            .and_then(|c| c.outstanding.take());
+        let Some(call) = ours else {
+            // Not an answer to anything we sent, or one after its timeout.
+            self.counters.unsolicited_results += 1;
+            debug!(
+                "{}: result for unknown message id {id:?} ignored",
+                conn.charge_point
+            );
+            return;
+        };
+        let outcome = match answer {
+            Ok(payload) => match server_call::check_response(version, &call.action, payload) {
+                Ok(()) => ServerCallOutcome::Result(payload.to_owned()),
+                Err(violation) => ServerCallOutcome::InvalidResponse {
+                    payload: payload.to_owned(),
+                    violation,
+                },
+            },
+            Err(error) => error,
+        };
+        self.counters.server_calls_answered += 1;
+        reply(&call.reply, self.index, outcome);
+        if conn.server_calls.as_ref().is_some_and(|c| c.is_idle()) {
+            conn.server_calls = None;
+        }
+        self.send_next_server_call(key);
     }
 
     fn begin_shutdown(&mut self) {

@@ -1,0 +1,85 @@
+//! Rules for calls the gateway sends to a charge point (server-initiated
+//! CALLs): which actions may be sent, and whether a request or an answer is
+//! valid for the connection's version. Pure functions; the reactor applies
+//! them, the admin API and the library API call them first.
+
+use super::{ErrorCode, OcppVersion, Violation, v16, v201};
+
+/// Checks that `action` is one a central system sends and that `payload`
+/// (JSON object text) is a valid request for it.
+pub fn check_request(version: OcppVersion, action: &str, payload: &str) -> Result<(), Violation> {
+    match version {
+        OcppVersion::V16 => {
+            let a = v16::Action::from_name(action).ok_or_else(|| unknown(version, action))?;
+            if a.sender() == v16::Sender::ChargePoint {
+                return Err(not_ours(action));
+            }
+            v16::parse_request(a, payload).map(|_| ())
+        }
+        OcppVersion::V201 => {
+            let a = v201::Action::from_name(action).ok_or_else(|| unknown(version, action))?;
+            if a.sender() == v201::Sender::ChargingStation {
+                return Err(not_ours(action));
+            }
+            if !a.is_typed() {
+                return Err(Violation::new(
+                    ErrorCode::NotSupported,
+                    format!("the gateway cannot validate {action} requests yet"),
+                ));
+            }
+            v201::parse_request(a, payload).map(|_| ())
+        }
+    }
+}
+
+/// Checks a CALLRESULT payload against the action's response schema.
+pub fn check_response(version: OcppVersion, action: &str, payload: &str) -> Result<(), Violation> {
+    match version {
+        OcppVersion::V16 => {
+            let a = v16::Action::from_name(action).ok_or_else(|| unknown(version, action))?;
+            v16::parse_response(a, payload).map(|_| ())
+        }
+        OcppVersion::V201 => {
+            let a = v201::Action::from_name(action).ok_or_else(|| unknown(version, action))?;
+            v201::parse_response(a, payload).map(|_| ())
+        }
+    }
+}
+
+fn unknown(version: OcppVersion, action: &str) -> Violation {
+    Violation::new(
+        ErrorCode::NotImplemented,
+        format!("action {action:?} is not part of {version}"),
+    )
+}
+
+fn not_ours(action: &str) -> Violation {
+    Violation::new(
+        ErrorCode::NotSupported,
+        format!("{action} is sent by charge points, not to them"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OcppVersion::*;
+
+    #[test]
+    fn requests_and_responses_are_checked() {
+        assert!(check_request(V16, "Reset", r#"{"type":"Soft"}"#).is_ok());
+        let bad = check_request(V16, "Reset", r#"{"type":"Sideways"}"#).unwrap_err();
+        assert_eq!(bad.code, ErrorCode::PropertyConstraintViolation);
+        assert_eq!(
+            check_request(V16, "Heartbeat", "{}").unwrap_err().code,
+            ErrorCode::NotSupported
+        );
+        assert_eq!(
+            check_request(V16, "Warp", "{}").unwrap_err().code,
+            ErrorCode::NotImplemented
+        );
+        assert!(check_response(V16, "Reset", r#"{"status":"Accepted"}"#).is_ok());
+        assert!(check_response(V16, "Reset", r#"{"status":"Maybe"}"#).is_err());
+        assert!(check_request(V201, "Reset", r#"{"type":"Immediate"}"#).is_ok());
+    }
+}
