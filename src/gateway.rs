@@ -1,5 +1,9 @@
 //! Starting and stopping a gateway: the one place that creates threads and
 //! channels and wires them together.
+//!
+//! [`Control`] is what other threads (admin, tests, main) may use while the
+//! gateway runs: it sends messages to reactors and reads published
+//! counters; it never touches a connection.
 
 use std::io;
 use std::net::SocketAddr;
@@ -8,13 +12,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::RecvTimeoutError;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 
 use crate::config::Config;
-use crate::metrics::{ReactorCounters, ReactorStats};
+use crate::metrics::{AnswerCounts, ProcessorStats, ReactorCounters, ReactorStats};
 use crate::pipeline::{
-    ReactorHandle, ServerCallOutcome, ServerCallRequest, ToReactor, reactor_inbox,
+    ConnectionInfo, InboundCall, ReactorHandle, ServerCallOutcome, ServerCallRequest, ToReactor,
+    reactor_inbox,
 };
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
 use crate::reactor::{self, ReactorSetup};
@@ -26,20 +31,34 @@ pub struct Extensions {
     pub before_answer: Option<BeforeAnswer>,
 }
 
-/// A running gateway. Dropping it does not stop it: call [`shutdown`] and
-/// [`join`].
-///
-/// [`shutdown`]: GatewayHandle::shutdown
-/// [`join`]: GatewayHandle::join
-pub struct GatewayHandle {
-    local_addr: SocketAddr,
-    config: Arc<Config>,
+/// The running gateway as other threads see it.
+pub struct Control {
+    pub config: Arc<Config>,
+    pub local_addr: SocketAddr,
     reactors: Arc<[ReactorHandle]>,
-    stats: Vec<Arc<ReactorStats>>,
+    reactor_stats: Vec<Arc<ReactorStats>>,
+    processor_stats: Vec<Arc<ProcessorStats>>,
+    /// Held only to read the processor queue's depth.
+    calls_queue: Receiver<InboundCall>,
     open_connections: Arc<AtomicUsize>,
-    stopping: Arc<AtomicBool>,
+    stopping: AtomicBool,
+    /// Reactor threads still running.
+    reactors_running: AtomicUsize,
+}
+
+/// A running gateway. Dropping it does not stop it: call
+/// [`shutdown`](Control::shutdown) and [`join`](GatewayHandle::join).
+pub struct GatewayHandle {
+    control: Arc<Control>,
     reactor_threads: Vec<JoinHandle<()>>,
     processor_threads: Vec<JoinHandle<()>>,
+}
+
+impl std::ops::Deref for GatewayHandle {
+    type Target = Control;
+    fn deref(&self) -> &Control {
+        &self.control
+    }
 }
 
 pub fn start(config: Config) -> io::Result<GatewayHandle> {
@@ -69,43 +88,44 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
     let local_addr = listeners[0].local_addr()?;
     let (calls_tx, calls_rx) = crossbeam_channel::bounded(capacity);
     let open_connections = Arc::new(AtomicUsize::new(0));
-    let stopping = Arc::new(AtomicBool::new(false));
 
     let mut setups = Vec::with_capacity(count);
     let mut handles = Vec::with_capacity(count);
-    let mut stats = Vec::with_capacity(count);
+    let mut reactor_stats = Vec::with_capacity(count);
     for (index, listener) in listeners.into_iter().enumerate() {
         let poll = mio::Poll::new()?;
         let waker = ReactorSetup::waker(&poll)?;
         let (handle, inbox) = reactor_inbox(capacity, waker);
-        let reactor_stats = Arc::new(ReactorStats::default());
+        let stats = Arc::new(ReactorStats::default());
         handles.push(handle);
-        stats.push(reactor_stats.clone());
-        setups.push(ReactorSetup {
-            index: u16::try_from(index).unwrap_or(u16::MAX),
-            config: config.clone(),
-            poll,
-            listener,
-            inbox,
-            processors: calls_tx.clone(),
-            open_connections: open_connections.clone(),
-            stopping: stopping.clone(),
-            stats: reactor_stats,
-        });
+        reactor_stats.push(stats.clone());
+        setups.push((index, listener, poll, inbox, stats));
     }
-    // Reactors hold the only senders: when they have all stopped, the
-    // processors drain the queue and stop.
-    drop(calls_tx);
     let reactors: Arc<[ReactorHandle]> = handles.into();
+    let processor_stats: Vec<Arc<ProcessorStats>> = (0..config.processors.threads)
+        .map(|_| Arc::default())
+        .collect();
+    let control = Arc::new(Control {
+        config: config.clone(),
+        local_addr,
+        reactors: reactors.clone(),
+        reactor_stats,
+        processor_stats: processor_stats.clone(),
+        calls_queue: calls_rx.clone(),
+        open_connections: open_connections.clone(),
+        stopping: AtomicBool::new(false),
+        reactors_running: AtomicUsize::new(count),
+    });
 
     let processor_threads = processor::spawn(
-        config.processors.threads,
         ProcessorSetup {
             calls: calls_rx,
-            reactors: reactors.clone(),
+            reactors,
             policy,
             before_answer: extensions.before_answer,
+            publish_every: config.reactors.timer_tick,
         },
+        &processor_stats,
     )?;
     let cores = if config.reactors.pin_cores {
         core_affinity::get_core_ids().unwrap_or_default()
@@ -113,116 +133,51 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         Vec::new()
     };
     let mut reactor_threads = Vec::with_capacity(count);
-    for setup in setups {
-        let core = (!cores.is_empty()).then(|| cores[usize::from(setup.index) % cores.len()]);
+    for (index, listener, poll, inbox, stats) in setups {
+        let setup = ReactorSetup {
+            index: u16::try_from(index).unwrap_or(u16::MAX),
+            config: config.clone(),
+            poll,
+            listener,
+            inbox,
+            // Reactors hold the only senders: when they have all stopped,
+            // the processors drain the queue and stop.
+            processors: calls_tx.clone(),
+            open_connections: open_connections.clone(),
+            control: control.clone(),
+            stats,
+        };
+        let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
+        let running = control.clone();
         let thread = std::thread::Builder::new()
-            .name(format!("reactor-{}", setup.index))
+            .name(format!("reactor-{index}"))
             .spawn(move || {
                 if let Some(core) = core
                     && !core_affinity::set_for_current(core)
                 {
-                    warn!("reactor {}: cannot pin to core {}", setup.index, core.id);
+                    warn!("reactor {index}: cannot pin to core {}", core.id);
                 }
-                reactor::run(setup)
+                reactor::run(setup);
+                running.reactors_running.fetch_sub(1, Ordering::AcqRel);
             })?;
         reactor_threads.push(thread);
     }
+    drop(calls_tx);
     info!(
         "listening on {local_addr}{}/{{id}} with {count} reactors, {} processors",
         config.listen.path_prefix, config.processors.threads
     );
     Ok(GatewayHandle {
-        local_addr,
-        config,
-        reactors,
-        stats,
-        open_connections,
-        stopping,
+        control,
         reactor_threads,
         processor_threads,
     })
 }
 
 impl GatewayHandle {
-    /// The address charge points connect to (the real port when configured as 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    /// Each reactor's counters, at most one timer tick old.
-    pub fn reactor_counters(&self) -> Vec<ReactorCounters> {
-        self.stats.iter().map(|s| s.snapshot()).collect()
-    }
-
-    /// Established WebSocket connections, all reactors together.
-    pub fn open_connections(&self) -> usize {
-        self.open_connections.load(Ordering::Acquire)
-    }
-
-    /// Sends a CALL to a connected charge point and waits for its answer.
-    ///
-    /// The request goes to every reactor's inbox; the one holding the charge
-    /// point validates `payload` (JSON object text) against the action's
-    /// request schema for the connection's version, sends it when no other
-    /// server CALL is outstanding on that connection (later ones queue), and
-    /// replies with the validated answer, a CALLERROR, or `Timeout` after
-    /// `timeout`. No registry is shared: each reactor knows its own charge points.
-    pub fn call(
-        &self,
-        charge_point: &str,
-        action: &str,
-        payload: &str,
-        timeout: Duration,
-    ) -> ServerCallOutcome {
-        let (reply_tx, reply_rx) = crossbeam_channel::bounded(self.reactors.len());
-        let request = ServerCallRequest {
-            charge_point: charge_point.into(),
-            action: action.into(),
-            payload: payload.into(),
-            timeout,
-            reply: reply_tx,
-        };
-        let mut waiting = 0;
-        for reactor in self.reactors.iter() {
-            let message = ToReactor::ServerCall(Box::new(request.clone()));
-            if reactor.send(message).is_ok() {
-                waiting += 1;
-            }
-        }
-        // Every reactor either replies once or drops its copy of the reply
-        // sender (it stopped, or the connection closed): so this wait ends,
-        // after the call's own timeout at the latest, plus the time calls
-        // queued before it take.
-        drop(request);
-        // (A request left in the inbox of a reactor that has just exited
-        // keeps its sender alive: hence the check on the threads.)
-        let poll_every = self.config.reactors.timer_tick;
-        while waiting > 0 {
-            match reply_rx.recv_timeout(poll_every) {
-                Ok(reply) if reply.outcome == ServerCallOutcome::NotConnected => waiting -= 1,
-                Ok(reply) => return reply.outcome,
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.reactor_threads.iter().all(|t| t.is_finished()) {
-                        return ServerCallOutcome::Closed;
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => return ServerCallOutcome::Closed,
-            }
-        }
-        ServerCallOutcome::NotConnected
-    }
-
-    /// Begins a graceful shutdown: stop accepting, close every connection
-    /// with 1001 (after its in-flight answer), force-close at `shutdown.grace`.
-    pub fn shutdown(&self) {
-        self.stopping.store(true, Ordering::Release);
-        for reactor in self.reactors.iter() {
-            reactor.wake();
-        }
+    /// What other threads (an admin server, a signal handler) may share.
+    pub fn control(&self) -> Arc<Control> {
+        self.control.clone()
     }
 
     /// Waits for every thread to finish; gives up after `timeout` and
@@ -243,5 +198,169 @@ impl GatewayHandle {
             let _ = thread.join();
         }
         true
+    }
+}
+
+impl Control {
+    /// The address charge points connect to (the real port when configured as 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Each reactor's counters, at most one timer tick old.
+    pub fn reactor_counters(&self) -> Vec<ReactorCounters> {
+        self.reactor_stats.iter().map(|s| s.snapshot()).collect()
+    }
+
+    /// Wall-clock time (Unix ms) of each reactor's last published tick.
+    pub fn reactor_last_ticks(&self) -> Vec<u64> {
+        self.reactor_stats
+            .iter()
+            .map(|s| s.last_tick_unix_ms())
+            .collect()
+    }
+
+    /// Answers by (action, outcome), all processors together, at most one
+    /// tick old.
+    pub fn answer_counts(&self) -> AnswerCounts {
+        let mut total = AnswerCounts::new();
+        for stats in &self.processor_stats {
+            for (label, n) in stats.snapshot() {
+                *total.entry(label).or_insert(0) += n;
+            }
+        }
+        total
+    }
+
+    /// CALLs waiting in the processor queue.
+    pub fn processor_queue_depth(&self) -> usize {
+        self.calls_queue.len()
+    }
+
+    /// Established WebSocket connections, all reactors together.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections.load(Ordering::Acquire)
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Asks every reactor and collects one reply from each (or until all
+    /// have stopped). `message` builds the request around a reply sender.
+    fn ask_all<T>(
+        &self,
+        mut message: impl FnMut(crossbeam_channel::Sender<T>) -> ToReactor,
+        mut keep: impl FnMut(T) -> Option<T>,
+    ) -> Option<T> {
+        let (reply_tx, reply_rx) = crossbeam_channel::bounded(self.reactors.len());
+        let mut waiting = 0;
+        for reactor in self.reactors.iter() {
+            if reactor.send(message(reply_tx.clone())).is_ok() {
+                waiting += 1;
+            }
+        }
+        drop(reply_tx);
+        // Every reactor replies once or drops its sender. A request left in
+        // the inbox of a reactor that has just exited keeps its sender
+        // alive: hence the check on running reactors.
+        let poll_every = self.config.reactors.timer_tick;
+        while waiting > 0 {
+            match reply_rx.recv_timeout(poll_every) {
+                Ok(reply) => {
+                    waiting -= 1;
+                    if let Some(found) = keep(reply) {
+                        return Some(found);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.reactors_running.load(Ordering::Acquire) == 0 {
+                        return None;
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+        None
+    }
+
+    /// Sends a CALL to a connected charge point and waits for its answer.
+    ///
+    /// The request goes to every reactor's inbox; the one holding the charge
+    /// point validates `payload` (JSON object text) against the action's
+    /// request schema for the connection's version, sends it when no other
+    /// server CALL is outstanding on that connection (later ones queue), and
+    /// replies with the validated answer, a CALLERROR, or `Timeout` after
+    /// `timeout`. No registry is shared: each reactor knows its own charge
+    /// points, and the others reply `NotConnected`.
+    pub fn call(
+        &self,
+        charge_point: &str,
+        action: &str,
+        payload: &str,
+        timeout: Duration,
+    ) -> ServerCallOutcome {
+        let found = self.ask_all(
+            |reply| {
+                ToReactor::ServerCall(Box::new(ServerCallRequest {
+                    charge_point: charge_point.into(),
+                    action: action.into(),
+                    payload: payload.into(),
+                    timeout,
+                    reply,
+                }))
+            },
+            |reply: crate::pipeline::ServerCallReply| {
+                (reply.outcome != ServerCallOutcome::NotConnected).then_some(reply)
+            },
+        );
+        match found {
+            Some(reply) => reply.outcome,
+            None if self.reactors_running.load(Ordering::Acquire) == 0 => ServerCallOutcome::Closed,
+            None => ServerCallOutcome::NotConnected,
+        }
+    }
+
+    /// Open connections (all, or the one of `charge_point`), sorted by id.
+    pub fn connections(&self, charge_point: Option<&str>) -> Vec<ConnectionInfo> {
+        let mut all = Vec::new();
+        self.ask_all(
+            |reply| ToReactor::Inspect {
+                charge_point: charge_point.map(Into::into),
+                reply,
+            },
+            |list: Vec<ConnectionInfo>| {
+                all.extend(list);
+                None
+            },
+        );
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    /// Closes a charge point's connection with `code`; false if not connected.
+    pub fn close(&self, charge_point: &str, code: u16) -> bool {
+        self.ask_all(
+            |reply| ToReactor::Close {
+                charge_point: charge_point.into(),
+                code,
+                reply,
+            },
+            |found: bool| found.then_some(true),
+        )
+        .is_some()
+    }
+
+    /// Begins a graceful shutdown: stop accepting, close every connection
+    /// with 1001 (after its in-flight answer), force-close at `shutdown.grace`.
+    pub fn shutdown(&self) {
+        self.stopping.store(true, Ordering::Release);
+        for reactor in self.reactors.iter() {
+            reactor.wake();
+        }
     }
 }

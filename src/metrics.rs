@@ -35,8 +35,18 @@ reactor_counters! {
     connections_open,
     /// WebSocket connections established (101 sent).
     handshakes_accepted,
-    /// Handshakes refused with an HTTP status (400, 404, 409, 503…).
+    /// Handshakes refused with an HTTP status, all statuses.
     handshakes_refused,
+    /// ... by status: 400 bad path or id.
+    refused_400,
+    /// ... 401 missing or wrong credentials.
+    refused_401,
+    /// ... 404 path outside the prefix, or unknown charge point.
+    refused_404,
+    /// ... 409 id already connected (`duplicate_id = "reject"`).
+    refused_409,
+    /// ... 503 `max_connections` reached.
+    refused_503,
     /// Handshakes that failed: bad request, peer gone, timeout.
     handshakes_failed,
     handshake_timeouts,
@@ -56,8 +66,25 @@ reactor_counters! {
     dead_peer_closes,
     /// Times a connection stopped reading because the processor queue was full.
     backpressure_stalls,
-    /// Connections closed by the gateway with a close frame.
+    /// Connections closed by the gateway with a close frame, all codes.
     closes_sent,
+    /// ... by code: 1000 normal (admin), 1001 going away (shutdown).
+    close_1000,
+    close_1001,
+    /// ... 1002 protocol error (no subprotocol, broken WebSocket framing).
+    close_1002,
+    /// ... 1003 binary frame.
+    close_1003,
+    /// ... 1007 text frame not UTF-8.
+    close_1007,
+    /// ... 1008 policy (replaced by a newer connection with the same id).
+    close_1008,
+    /// ... 1009 message too big.
+    close_1009,
+    /// ... any other code (given through the admin API).
+    close_other,
+    /// CALLERRORs received from charge points (answers to server CALLs).
+    callerrors_received,
     /// Connections dropped at the close deadline without a close reply.
     close_timeouts,
     /// Server-initiated CALLs written to a charge point.
@@ -79,4 +106,60 @@ pub fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl ReactorCounters {
+    /// Counts a close frame sent with `code`.
+    pub fn count_close(&mut self, code: u16) {
+        self.closes_sent += 1;
+        match code {
+            1000 => self.close_1000 += 1,
+            1001 => self.close_1001 += 1,
+            1002 => self.close_1002 += 1,
+            1003 => self.close_1003 += 1,
+            1007 => self.close_1007 += 1,
+            1008 => self.close_1008 += 1,
+            1009 => self.close_1009 += 1,
+            _ => self.close_other += 1,
+        }
+    }
+
+    /// Counts a handshake refused with HTTP `status`.
+    pub fn count_refusal(&mut self, status: u16) {
+        self.handshakes_refused += 1;
+        match status {
+            400 => self.refused_400 += 1,
+            401 => self.refused_401 += 1,
+            404 => self.refused_404 += 1,
+            409 => self.refused_409 += 1,
+            503 => self.refused_503 += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Answers decided by one processor thread, by action and outcome
+/// (`"result"` or the CALLERROR code). The thread counts into its own map
+/// and publishes it here at most once per timer tick, so the lock is taken
+/// per tick, not per call. Action labels are the protocol's own names (or
+/// `"unknown"`), so their number is bounded.
+#[derive(Debug, Default)]
+pub struct ProcessorStats {
+    answers: std::sync::Mutex<std::collections::HashMap<(&'static str, &'static str), u64>>,
+}
+
+pub type AnswerCounts = std::collections::HashMap<(&'static str, &'static str), u64>;
+
+impl ProcessorStats {
+    pub fn publish(&self, counts: &AnswerCounts) {
+        let mut shared = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        shared.clone_from(counts);
+    }
+
+    pub fn snapshot(&self) -> AnswerCounts {
+        self.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }

@@ -39,10 +39,53 @@ pub struct InboundCall {
 pub enum ToReactor {
     /// The answer to the connection's in-flight CALL (a CALLRESULT or CALLERROR
     /// frame). It also releases the connection to read its next frame.
-    Answer { conn: ConnRef, frame: String },
+    Answer {
+        conn: ConnRef,
+        frame: String,
+        /// Set when the CALL was an accepted BootNotification: what the
+        /// charge point said about itself, kept for the admin API.
+        boot: Option<Box<BootInfo>>,
+    },
+    /// Describe the connections of this reactor (all, or one charge point).
+    Inspect {
+        charge_point: Option<Box<str>>,
+        reply: Sender<Vec<ConnectionInfo>>,
+    },
+    /// Close a charge point's connection with this code, if this reactor holds it.
+    Close {
+        charge_point: Box<str>,
+        code: u16,
+        reply: Sender<bool>,
+    },
     /// A CALL for a charge point, sent to every reactor: the one holding the
     /// charge point sends it; the others answer `NotConnected`.
     ServerCall(Box<ServerCallRequest>),
+}
+
+/// What a charge point said about itself in its last accepted BootNotification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BootInfo {
+    pub vendor: String,
+    pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firmware_version: Option<String>,
+}
+
+/// One connection as the admin API shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConnectionInfo {
+    pub id: String,
+    pub remote_address: String,
+    pub subprotocol: &'static str,
+    pub reactor: u16,
+    /// RFC 3339 UTC.
+    pub connected_at: String,
+    /// RFC 3339 UTC: the last frame of any kind from the charge point.
+    pub last_frame_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<BootInfo>,
 }
 
 /// A server-initiated CALL on its way to the reactor that holds the charge point.

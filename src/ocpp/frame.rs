@@ -261,6 +261,10 @@ pub fn frame_error_reply(version: OcppVersion, err: &FrameError) -> Option<Strin
         (FrameErrorKind::UnknownMessageType(_), OcppVersion::V201) => {
             ErrorCode::MessageTypeNotSupported
         }
+        // DESIGN.md: a payload that is not an object is a payload error
+        // (FormationViolation on 1.6, FormatViolation on 2.0.1), not a
+        // broken frame.
+        (FrameErrorKind::BadElement("payload"), _) => ErrorCode::FormatViolation,
         _ => ErrorCode::RpcFrameworkError,
     };
     let id = match (&err.message_id, version) {
@@ -448,6 +452,12 @@ mod tests {
             frame_error_reply(OcppVersion::V201, &unreadable)
                 .unwrap()
                 .starts_with(r#"[4,"-1","RpcFrameworkError""#)
+        );
+        let not_object = parse(r#"[2,"m3","Heartbeat",[]]"#).unwrap_err();
+        assert!(
+            frame_error_reply(OcppVersion::V201, &not_object)
+                .unwrap()
+                .starts_with(r#"[4,"m3","FormatViolation""#)
         );
         let unknown = parse(r#"[5,"m2",{}]"#).unwrap_err();
         assert_eq!(frame_error_reply(OcppVersion::V16, &unknown), None);

@@ -11,15 +11,17 @@ mod transaction_ids;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{error, warn};
 
-pub use policy::{Policy, now_rfc3339};
+pub use policy::{Answer, Policy, now_rfc3339};
 
+use crate::metrics::{AnswerCounts, ProcessorStats};
 use crate::ocpp::frame::{self, Frame};
-use crate::ocpp::{ErrorCode, Violation};
-use crate::pipeline::{InboundCall, ReactorHandle, ToReactor};
+use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
+use crate::pipeline::{BootInfo, InboundCall, ReactorHandle, ToReactor};
 
 /// Called with the action name before each answer is decided. An extension
 /// point for embedding and tests (slow or failing handlers); `None` in the binary.
@@ -30,26 +32,51 @@ pub struct ProcessorSetup {
     pub reactors: Arc<[ReactorHandle]>,
     pub policy: Arc<Policy>,
     pub before_answer: Option<BeforeAnswer>,
+    /// How often each thread publishes its counts.
+    pub publish_every: Duration,
 }
 
-pub fn spawn(threads: usize, setup: ProcessorSetup) -> std::io::Result<Vec<JoinHandle<()>>> {
+/// Starts `stats.len()` processor threads, each publishing into its own stats.
+pub fn spawn(
+    setup: ProcessorSetup,
+    stats: &[Arc<ProcessorStats>],
+) -> std::io::Result<Vec<JoinHandle<()>>> {
     let setup = Arc::new(setup);
-    (0..threads)
-        .map(|i| {
+    stats
+        .iter()
+        .enumerate()
+        .map(|(i, stats)| {
             let setup = setup.clone();
+            let stats = stats.clone();
             std::thread::Builder::new()
                 .name(format!("processor-{i}"))
-                .spawn(move || run(&setup))
+                .spawn(move || run(&setup, &stats))
         })
         .collect()
 }
 
-fn run(setup: &ProcessorSetup) {
-    // Ends when every reactor has dropped its sender and the queue is drained.
+fn run(setup: &ProcessorSetup, stats: &ProcessorStats) {
+    let mut counts = AnswerCounts::new();
+    let mut last_publish = Instant::now();
     let mut out = String::new();
-    while let Ok(call) = setup.calls.recv() {
+    // Ends when every reactor has dropped its sender and the queue is drained.
+    loop {
+        let call = match setup.calls.recv_timeout(setup.publish_every) {
+            Ok(call) => call,
+            Err(RecvTimeoutError::Timeout) => {
+                stats.publish(&counts);
+                last_publish = Instant::now();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         out.clear();
-        answer(setup, &call, &mut out);
+        let (label, boot) = answer(setup, &call, &mut out);
+        *counts.entry(label).or_insert(0) += 1;
+        if last_publish.elapsed() >= setup.publish_every {
+            stats.publish(&counts);
+            last_publish = Instant::now();
+        }
         let Some(reactor) = setup.reactors.get(usize::from(call.conn.reactor)) else {
             error!("call from unknown reactor {}", call.conn.reactor);
             continue;
@@ -59,12 +86,29 @@ fn run(setup: &ProcessorSetup) {
         let _ = reactor.send(ToReactor::Answer {
             conn: call.conn,
             frame,
+            boot,
         });
     }
+    stats.publish(&counts);
 }
 
-/// Writes the answer frame (CALLRESULT or CALLERROR) for one CALL into `out`.
-fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) {
+/// The metric label of an action name: the protocol's own spelling, or
+/// "unknown", so a charge point cannot invent label values.
+fn action_label(version: OcppVersion, name: &str) -> &'static str {
+    match version {
+        OcppVersion::V16 => v16::Action::from_name(name).map(v16::Action::name),
+        OcppVersion::V201 => v201::Action::from_name(name).map(v201::Action::name),
+    }
+    .unwrap_or("unknown")
+}
+
+/// Writes the answer frame (CALLRESULT or CALLERROR) for one CALL into
+/// `out`; returns the (action, outcome) metric labels and any boot info.
+fn answer(
+    setup: &ProcessorSetup,
+    call: &InboundCall,
+    out: &mut String,
+) -> ((&'static str, &'static str), Option<Box<BootInfo>>) {
     // The reactor only forwards frames that parsed as CALLs.
     let Ok(Frame::Call {
         id,
@@ -73,8 +117,9 @@ fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) {
     }) = frame::parse(call.frame.as_str())
     else {
         warn!("processor received a frame that is not a CALL");
-        return;
+        return (("unknown", "InternalError"), None);
     };
+    let label = action_label(call.version, &action);
     let decided = catch_unwind(AssertUnwindSafe(|| {
         if let Some(hook) = &setup.before_answer {
             hook(&action);
@@ -94,7 +139,13 @@ fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) {
         ))
     });
     match result {
-        Ok(payload) => frame::write_call_result(out, &id, &payload),
-        Err(violation) => frame::write_violation(out, call.version, &id, &violation),
+        Ok(answer) => {
+            frame::write_call_result(out, &id, &answer.payload);
+            ((label, "result"), answer.boot)
+        }
+        Err(violation) => {
+            frame::write_violation(out, call.version, &id, &violation);
+            ((label, violation.code.as_str(call.version)), None)
+        }
     }
 }

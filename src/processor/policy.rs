@@ -16,6 +16,25 @@ use serde_json::value::RawValue;
 use super::transaction_ids::TransactionIds;
 use crate::config::Config;
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
+use crate::pipeline::BootInfo;
+
+/// A decided CALLRESULT.
+#[derive(Debug)]
+pub struct Answer {
+    /// JSON object text.
+    pub payload: String,
+    /// Set for an accepted BootNotification.
+    pub boot: Option<Box<BootInfo>>,
+}
+
+impl From<String> for Answer {
+    fn from(payload: String) -> Answer {
+        Answer {
+            payload,
+            boot: None,
+        }
+    }
+}
 
 pub struct Policy {
     heartbeat_interval_secs: u64,
@@ -51,13 +70,13 @@ impl Policy {
         })
     }
 
-    /// The CALLRESULT payload (JSON object text) for a CALL, or why not.
+    /// The CALLRESULT for a CALL, or why not.
     pub fn answer(
         &self,
         version: OcppVersion,
         action: &str,
         payload: &RawValue,
-    ) -> Result<String, Violation> {
+    ) -> Result<Answer, Violation> {
         match version {
             OcppVersion::V16 => self.answer_v16(action, payload.get()),
             OcppVersion::V201 => self.answer_v201(action, payload.get()),
@@ -78,7 +97,7 @@ impl Policy {
         )
     }
 
-    fn answer_v16(&self, name: &str, payload: &str) -> Result<String, Violation> {
+    fn answer_v16(&self, name: &str, payload: &str) -> Result<Answer, Violation> {
         use v16::{Action, Request};
         let action =
             Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V16, name))?;
@@ -89,8 +108,18 @@ impl Policy {
             ));
         }
         let request = v16::parse_request(action, payload)?;
-        Ok(match request {
-            Request::BootNotification(_) => self.boot_answer(),
+        Ok(Answer::from(match request {
+            Request::BootNotification(boot) => {
+                return Ok(Answer {
+                    payload: self.boot_answer(),
+                    boot: Some(Box::new(BootInfo {
+                        vendor: boot.charge_point_vendor.to_string(),
+                        model: boot.charge_point_model.to_string(),
+                        serial_number: boot.charge_point_serial_number.map(|s| s.to_string()),
+                        firmware_version: boot.firmware_version.map(|s| s.to_string()),
+                    })),
+                });
+            }
             Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339()),
             Request::StatusNotification(_)
             | Request::MeterValues(_)
@@ -108,10 +137,10 @@ impl Policy {
             }
             Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
             _ => return Err(not_handled(name, "is not handled by this gateway")),
-        })
+        }))
     }
 
-    fn answer_v201(&self, name: &str, payload: &str) -> Result<String, Violation> {
+    fn answer_v201(&self, name: &str, payload: &str) -> Result<Answer, Violation> {
         use v201::{Action, Request};
         let action =
             Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V201, name))?;
@@ -125,8 +154,19 @@ impl Policy {
             return Err(not_handled(name, "is not handled by this gateway"));
         }
         let request = v201::parse_request(action, payload)?;
-        Ok(match request {
-            Request::BootNotification(_) => self.boot_answer(),
+        Ok(Answer::from(match request {
+            Request::BootNotification(boot) => {
+                let station = boot.charging_station;
+                return Ok(Answer {
+                    payload: self.boot_answer(),
+                    boot: Some(Box::new(BootInfo {
+                        vendor: station.vendor_name.to_string(),
+                        model: station.model.to_string(),
+                        serial_number: station.serial_number.map(|s| s.to_string()),
+                        firmware_version: station.firmware_version.map(|s| s.to_string()),
+                    })),
+                });
+            }
             Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339()),
             Request::StatusNotification(_)
             | Request::MeterValues(_)
@@ -143,7 +183,7 @@ impl Policy {
             Request::TransactionEvent(_) => "{}".to_owned(),
             Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
             _ => return Err(not_handled(name, "is not handled by this gateway")),
-        })
+        }))
     }
 }
 
@@ -206,8 +246,8 @@ mod tests {
                 .answer(OcppVersion::V16, name, &raw(payload))
                 .unwrap_or_else(|v| panic!("{name}: {v:?}"));
             let action = v16::Action::from_name(name).unwrap();
-            v16::parse_response(action, &answer)
-                .unwrap_or_else(|v| panic!("{name} answer {answer} is invalid: {v:?}"));
+            v16::parse_response(action, &answer.payload)
+                .unwrap_or_else(|v| panic!("{name} answer {} is invalid: {v:?}", answer.payload));
         }
         let v201_calls = [
             (
@@ -226,8 +266,9 @@ mod tests {
                 .answer(OcppVersion::V201, name, &raw(payload))
                 .unwrap_or_else(|v| panic!("{name}: {v:?}"));
             let action = v201::Action::from_name(name).unwrap();
-            v201::parse_response(action, &answer)
-                .unwrap_or_else(|v| panic!("2.0.1 {name} answer {answer} is invalid: {v:?}"));
+            v201::parse_response(action, &answer.payload).unwrap_or_else(|v| {
+                panic!("2.0.1 {name} answer {} is invalid: {v:?}", answer.payload)
+            });
         }
     }
 

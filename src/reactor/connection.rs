@@ -16,6 +16,7 @@ use tungstenite::{Error as WsError, Message, Utf8Bytes, WebSocket};
 use super::handshake::GateCallback;
 use super::server_calls::ServerCalls;
 use crate::ocpp::OcppVersion;
+use crate::pipeline::BootInfo;
 
 pub type PendingHandshake = MidHandshake<ServerHandshake<TcpStream, GateCallback>>;
 
@@ -48,6 +49,9 @@ pub struct Connection {
     pub close_after_answer: Option<(CloseCode, &'static str)>,
     /// Server-initiated CALLs; allocated only while there are some.
     pub server_calls: Option<Box<ServerCalls>>,
+    pub connected_at: Instant,
+    /// From the last accepted BootNotification (allocated once booted).
+    pub boot: Option<Box<BootInfo>>,
 }
 
 /// What an I/O step means for the connection's life.
@@ -72,6 +76,8 @@ impl Connection {
             closing: false,
             close_after_answer: None,
             server_calls: None,
+            connected_at: now,
+            boot: None,
         }
     }
 

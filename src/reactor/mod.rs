@@ -16,7 +16,7 @@ pub mod timer_wheel;
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TryRecvError, TrySendError};
@@ -38,7 +38,8 @@ use crate::metrics::{ReactorCounters, ReactorStats};
 use crate::ocpp::frame::{self, Frame};
 use crate::ocpp::server_call;
 use crate::pipeline::{
-    ConnRef, InboundCall, Inbox, ServerCallOutcome, ServerCallRequest, ToReactor,
+    BootInfo, ConnRef, ConnectionInfo, InboundCall, Inbox, ServerCallOutcome, ServerCallRequest,
+    ToReactor,
 };
 
 pub use listener::bind_listeners;
@@ -59,7 +60,8 @@ pub struct ReactorSetup {
     pub inbox: Inbox,
     pub processors: Sender<InboundCall>,
     pub open_connections: Arc<AtomicUsize>,
-    pub stopping: Arc<AtomicBool>,
+    /// Read for the shutdown flag only.
+    pub control: Arc<crate::gateway::Control>,
     pub stats: Arc<ReactorStats>,
 }
 
@@ -107,7 +109,7 @@ struct Reactor {
     processors: Sender<InboundCall>,
     /// Connections holding a CALL the full processor queue refused, oldest first.
     stalled: Vec<SlotKey>,
-    stopping: Arc<AtomicBool>,
+    control: Arc<crate::gateway::Control>,
     /// Set once shutdown has begun: when everything must be gone.
     shutdown_deadline: Option<Instant>,
     counters: ReactorCounters,
@@ -164,7 +166,7 @@ pub fn run(setup: ReactorSetup) {
         inbox: setup.inbox,
         processors: setup.processors,
         stalled: Vec::new(),
-        stopping: setup.stopping,
+        control: setup.control,
         shutdown_deadline: None,
         counters: ReactorCounters::default(),
         stats: setup.stats,
@@ -187,7 +189,7 @@ impl Reactor {
                 self.accept_paused = false;
                 self.accept();
             }
-            if self.stopping.load(Ordering::Acquire) && self.shutdown_deadline.is_none() {
+            if self.control.is_stopping() && self.shutdown_deadline.is_none() {
                 self.begin_shutdown();
             }
             if let Some(deadline) = self.shutdown_deadline
@@ -345,7 +347,7 @@ impl Reactor {
             Err(HandshakeError::Interrupted(mid)) => conn.link = Link::Handshaking(mid),
             Err(HandshakeError::Failure(e)) => {
                 if let Some(refusal) = refusal {
-                    self.counters.handshakes_refused += 1;
+                    self.counters.count_refusal(refusal.status);
                     info!(
                         "refused {} with HTTP {}: {}",
                         conn.peer, refusal.status, refusal.reason
@@ -494,6 +496,7 @@ impl Reactor {
                 description,
                 details,
             }) => {
+                self.counters.callerrors_received += 1;
                 let error = ServerCallOutcome::Error {
                     code: code.into_owned(),
                     description: description.into_owned(),
@@ -597,14 +600,32 @@ impl Reactor {
         // Bounded: a flood of answers cannot starve the sockets.
         for _ in 0..self.config.channels.capacity {
             match self.inbox.receiver.try_recv() {
-                Ok(ToReactor::Answer { conn, frame }) => self.on_answer(conn, frame),
+                Ok(ToReactor::Answer { conn, frame, boot }) => self.on_answer(conn, frame, boot),
+                Ok(ToReactor::Inspect {
+                    charge_point,
+                    reply,
+                }) => {
+                    // The reply channel has a place per reactor: never blocks.
+                    let _ = reply.try_send(self.inspect(charge_point.as_deref()));
+                }
+                Ok(ToReactor::Close {
+                    charge_point,
+                    code,
+                    reply,
+                }) => {
+                    let found = self.ids.get(&*charge_point).copied();
+                    if let Some(key) = found {
+                        self.close(key, CloseCode::from(code), "closed by the operator");
+                    }
+                    let _ = reply.try_send(found.is_some());
+                }
                 Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
             }
         }
     }
 
-    fn on_answer(&mut self, conn_ref: ConnRef, frame: String) {
+    fn on_answer(&mut self, conn_ref: ConnRef, frame: String, boot: Option<Box<BootInfo>>) {
         let key = SlotKey {
             slot: conn_ref.slot,
             generation: conn_ref.generation,
@@ -614,6 +635,9 @@ impl Reactor {
             return;
         };
         conn.in_flight = false;
+        if boot.is_some() {
+            conn.boot = boot;
+        }
         let close_after = conn.close_after_answer.take();
         if !frame.is_empty() {
             self.send(key, frame.into());
@@ -714,7 +738,7 @@ impl Reactor {
         if conn.closing {
             return;
         }
-        self.counters.closes_sent += 1;
+        self.counters.count_close(code.into());
         debug!("closing {} ({code}: {reason})", conn.charge_point);
         match conn.start_close(code, reason) {
             Fate::Keep => {
@@ -744,6 +768,38 @@ impl Reactor {
             );
         }
         // Dropping the stream closes the socket, which also removes it from epoll.
+    }
+
+    // ---- inspection --------------------------------------------------------
+
+    /// Open connections of this reactor, for the admin API (allocates only
+    /// when asked).
+    fn inspect(&mut self, charge_point: Option<&str>) -> Vec<ConnectionInfo> {
+        let wall_now = std::time::SystemTime::now();
+        let wall = |at: Instant| {
+            let ago = self.now.saturating_duration_since(at);
+            humantime::format_rfc3339_millis(wall_now - ago).to_string()
+        };
+        let keys: Vec<SlotKey> = match charge_point {
+            Some(id) => self.ids.get(id).copied().into_iter().collect(),
+            None => self.ids.values().copied().collect(),
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(conn) = self.conns.get_mut(key) else {
+                continue;
+            };
+            out.push(ConnectionInfo {
+                id: conn.charge_point.to_string(),
+                remote_address: conn.peer.to_string(),
+                subprotocol: conn.version.subprotocol(),
+                reactor: self.index,
+                connected_at: wall(conn.connected_at),
+                last_frame_at: wall(conn.last_rx),
+                boot: conn.boot.as_deref().cloned(),
+            });
+        }
+        out
     }
 
     // ---- server-initiated calls -----------------------------------------
