@@ -26,6 +26,37 @@ pub struct Config {
     pub ocpp: OcppConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
+    pub admin: AdminConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Serve the admin HTTP API (health, metrics, connections, commands).
+    pub enabled: bool,
+    /// Keep it on loopback or a management network: it can command charge points.
+    pub address: SocketAddr,
+    /// When set, every route but /health requires `Authorization: Bearer <token>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<String>,
+    /// /health answers 503 when a reactor has not ticked for this long.
+    #[serde(with = "duration_text")]
+    pub stall_after: Duration,
+    /// Timeout of a command to a charge point when the request names none.
+    #[serde(with = "duration_text")]
+    pub call_timeout: Duration,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            enabled: true,
+            address: SocketAddr::from(([127, 0, 0, 1], 8181)),
+            bearer_token: None,
+            stall_after: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -437,6 +468,23 @@ impl Config {
             self.shutdown.grace <= Duration::from_secs(3600),
             "shutdown.grace",
             "must be at most 1h",
+        );
+        let admin = &self.admin;
+        check(
+            admin.bearer_token.as_ref().is_none_or(|t| t.len() >= 16),
+            "admin.bearer_token",
+            "must be at least 16 characters (or left out)",
+        );
+        check(
+            admin.stall_after >= self.reactors.timer_tick * 2,
+            "admin.stall_after",
+            "must be at least two reactors.timer_tick",
+        );
+        check(
+            admin.call_timeout >= Duration::from_millis(1)
+                && admin.call_timeout <= Duration::from_secs(3600),
+            "admin.call_timeout",
+            "must be between 1ms and 1h",
         );
         out
     }

@@ -50,6 +50,7 @@ pub struct Control {
 /// [`shutdown`](Control::shutdown) and [`join`](GatewayHandle::join).
 pub struct GatewayHandle {
     control: Arc<Control>,
+    admin: Option<crate::admin::Admin>,
     reactor_threads: Vec<JoinHandle<()>>,
     processor_threads: Vec<JoinHandle<()>>,
 }
@@ -163,12 +164,25 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         reactor_threads.push(thread);
     }
     drop(calls_tx);
+    let admin = if config.admin.enabled {
+        match crate::admin::start(control.clone()) {
+            Ok(admin) => Some(admin),
+            Err(e) => {
+                // Do not leave a half-started gateway behind.
+                control.shutdown();
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
     info!(
         "listening on {local_addr}{}/{{id}} with {count} reactors, {} processors",
         config.listen.path_prefix, config.processors.threads
     );
     Ok(GatewayHandle {
         control,
+        admin,
         reactor_threads,
         processor_threads,
     })
@@ -178,6 +192,11 @@ impl GatewayHandle {
     /// What other threads (an admin server, a signal handler) may share.
     pub fn control(&self) -> Arc<Control> {
         self.control.clone()
+    }
+
+    /// Where the admin API listens, when enabled.
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|a| a.address)
     }
 
     /// Waits for every thread to finish; gives up after `timeout` and
@@ -196,6 +215,15 @@ impl GatewayHandle {
                 std::thread::sleep(Duration::from_millis(5));
             }
             let _ = thread.join();
+        }
+        if let Some(admin) = self.admin {
+            while !admin.is_finished() {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            admin.join();
         }
         true
     }

@@ -10,6 +10,7 @@
 //! - [`config`]: the TOML file.
 //! - [`gateway`]: wires it all together; what `main` and the tests start.
 
+pub mod admin;
 pub mod config;
 pub mod gateway;
 pub mod logging;

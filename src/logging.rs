@@ -18,9 +18,16 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::config::{LogConfig, LogFormat};
 
-/// Shared between the fern callback (any thread) and the writer.
+/// Lines dropped because the log queue was full, since start. The logger
+/// is process-global, and so is this count.
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+pub fn dropped_lines() -> u64 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+/// Shared between main and the writer.
 struct LogState {
-    dropped: AtomicU64,
     reopen: AtomicBool,
 }
 
@@ -79,11 +86,9 @@ pub fn init(config: &LogConfig, capacity: usize) -> Result<LogHandle, String> {
     let (lines_tx, lines_rx) = crossbeam_channel::bounded::<String>(capacity);
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(capacity);
     let state = Arc::new(LogState {
-        dropped: AtomicU64::new(0),
         reopen: AtomicBool::new(false),
     });
     let format = config.format;
-    let callback_state = state.clone();
     fern::Dispatch::new()
         // Filtering is done by log::max_level, which SIGHUP can change.
         .level(log::LevelFilter::Trace)
@@ -91,7 +96,7 @@ pub fn init(config: &LogConfig, capacity: usize) -> Result<LogHandle, String> {
         .chain(fern::Output::call(move |record| {
             let line = format_line(format, record);
             if let Err(TrySendError::Full(_)) = lines_tx.try_send(line) {
-                callback_state.dropped.fetch_add(1, Ordering::Relaxed);
+                DROPPED.fetch_add(1, Ordering::Relaxed);
             }
         }))
         .apply()
@@ -159,7 +164,7 @@ fn write_lines(
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
-        let dropped = state.dropped.load(Ordering::Relaxed);
+        let dropped = dropped_lines();
         if dropped != reported_dropped {
             let note = format!(
                 "{} WARN  ocpp_gateway::logging log queue full: dropped {} lines\n",
@@ -189,11 +194,6 @@ impl LogHandle {
 
     pub fn set_level(&self, level: log::LevelFilter) {
         log::set_max_level(level);
-    }
-
-    /// Lines dropped because the queue was full, since start.
-    pub fn dropped(&self) -> u64 {
-        self.state.dropped.load(Ordering::Relaxed)
     }
 
     /// Writes out everything queued so far and stops the writer.

@@ -60,7 +60,8 @@ pub fn charge_point_id(path: &str, prefix: &str, max_len: usize) -> Result<Strin
     Ok(id)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+/// Decodes `%XX` escapes; `None` if they are malformed or not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
     if !s.contains('%') {
         return Some(s.to_owned());
     }

@@ -613,7 +613,7 @@ impl Reactor {
                     code,
                     reply,
                 }) => {
-                    let found = self.ids.get(&*charge_point).copied();
+                    let found = self.open_key(&charge_point);
                     if let Some(key) = found {
                         self.close(key, CloseCode::from(code), "closed by the operator");
                     }
@@ -786,7 +786,7 @@ impl Reactor {
         };
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
-            let Some(conn) = self.conns.get_mut(key) else {
+            let Some(conn) = self.conns.get_mut(key).filter(|c| !c.closing) else {
                 continue;
             };
             out.push(ConnectionInfo {
@@ -804,17 +804,15 @@ impl Reactor {
 
     // ---- server-initiated calls -----------------------------------------
 
+    /// The open (not closing) connection of a charge point on this reactor.
+    fn open_key(&mut self, charge_point: &str) -> Option<SlotKey> {
+        let key = self.ids.get(charge_point).copied()?;
+        let conn = self.conns.get_mut(key)?;
+        (matches!(conn.link, Link::Open(_)) && !conn.closing).then_some(key)
+    }
+
     fn on_server_call(&mut self, request: ServerCallRequest) {
-        let open = self
-            .ids
-            .get(&*request.charge_point)
-            .copied()
-            .filter(|&key| {
-                self.conns
-                    .get_mut(key)
-                    .is_some_and(|c| matches!(c.link, Link::Open(_)) && !c.closing)
-            });
-        let Some(key) = open else {
+        let Some(key) = self.open_key(&request.charge_point) else {
             reply(&request.reply, self.index, ServerCallOutcome::NotConnected);
             return;
         };

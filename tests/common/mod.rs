@@ -40,6 +40,9 @@ pub fn test_config() -> Config {
     // Test clients often do not answer the gateway's close: keep stops short.
     config.websocket.close_timeout = Duration::from_millis(500);
     config.shutdown.grace = Duration::from_secs(3);
+    // Tests that use the admin API turn it on (on a free port).
+    config.admin.enabled = false;
+    config.admin.address = "127.0.0.1:0".parse().unwrap();
     config
 }
 
@@ -311,7 +314,8 @@ impl Drop for GatewayProcess {
 /// transactionId file. Tests append their own tables (not these two).
 pub fn process_config(rest: &str) -> String {
     format!(
-        "[listen]\naddress = \"127.0.0.1:0\"\n\n[ocpp]\ntransaction_id_file = \"@DIR@/txid\"\n\n{rest}\n"
+        "[listen]\naddress = \"127.0.0.1:0\"\n\n[ocpp]\ntransaction_id_file = \"@DIR@/txid\"\n\n\
+         [admin]\naddress = \"127.0.0.1:0\"\n\n{rest}\n"
     )
 }
 

@@ -1,0 +1,253 @@
+//! `/metrics`: the gateway's counters in the Prometheus/OpenMetrics text
+//! format, built from the published snapshots at scrape time (reactors and
+//! processors never touch this code or a shared metric on their frame path).
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::gateway::Control;
+use crate::metrics::ReactorCounters;
+
+type Labels = Vec<(&'static str, String)>;
+/// Reads one counter out of a reactor's snapshot.
+type CounterOf = fn(&ReactorCounters) -> u64;
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// One counter family labelled by reactor, filled from each reactor's snapshot.
+fn per_reactor(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    counters: &[ReactorCounters],
+    value: impl Fn(&ReactorCounters) -> u64,
+) {
+    let family = Family::<Labels, Counter>::default();
+    registry.register(name, help, family.clone());
+    for (i, c) in counters.iter().enumerate() {
+        family
+            .get_or_create(&vec![("reactor", i.to_string())])
+            .inc_by(value(c));
+    }
+}
+
+/// A counter family with one extra label whose values come from a table.
+fn per_reactor_by(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    counters: &[ReactorCounters],
+    values: &[(&str, CounterOf)],
+) {
+    let family = Family::<Labels, Counter>::default();
+    registry.register(name, help, family.clone());
+    for (i, c) in counters.iter().enumerate() {
+        for (label_value, value) in values {
+            family
+                .get_or_create(&vec![
+                    ("reactor", i.to_string()),
+                    (label, (*label_value).to_owned()),
+                ])
+                .inc_by(value(c));
+        }
+    }
+}
+
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
+    let g = Gauge::<i64>::default();
+    g.set(value);
+    registry.register(name, help, g);
+}
+
+fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let c = Counter::<u64>::default();
+    c.inc_by(value);
+    registry.register(name, help, c);
+}
+
+pub fn render(control: &Control) -> String {
+    let mut r = Registry::with_prefix("ocpp_gateway");
+    let counters = control.reactor_counters();
+    let c = &counters;
+
+    let open = Family::<Labels, Gauge>::default();
+    r.register(
+        "connections_open",
+        "Connections held (handshaking or open)",
+        open.clone(),
+    );
+    for (i, rc) in c.iter().enumerate() {
+        open.get_or_create(&vec![("reactor", i.to_string())])
+            .set(i64::try_from(rc.connections_open).unwrap_or(i64::MAX));
+    }
+    per_reactor(
+        &mut r,
+        "handshakes_accepted",
+        "WebSocket upgrades accepted",
+        c,
+        |c| c.handshakes_accepted,
+    );
+    per_reactor_by(
+        &mut r,
+        "handshakes_refused",
+        "Upgrades refused with an HTTP status",
+        "status",
+        c,
+        &[
+            ("400", |c| c.refused_400),
+            ("401", |c| c.refused_401),
+            ("404", |c| c.refused_404),
+            ("409", |c| c.refused_409),
+            ("503", |c| c.refused_503),
+        ],
+    );
+    per_reactor(
+        &mut r,
+        "handshakes_failed",
+        "Upgrades that failed (bad request, peer gone)",
+        c,
+        |c| c.handshakes_failed,
+    );
+    per_reactor(
+        &mut r,
+        "handshake_timeouts",
+        "Upgrades not completed in time",
+        c,
+        |c| c.handshake_timeouts,
+    );
+    per_reactor(&mut r, "frames_in", "Text frames received", c, |c| {
+        c.frames_in
+    });
+    per_reactor(&mut r, "frames_out", "Text frames sent", c, |c| {
+        c.frames_out
+    });
+    per_reactor(
+        &mut r,
+        "frame_errors",
+        "Frames refused at the envelope",
+        c,
+        |c| c.frame_errors,
+    );
+    per_reactor(
+        &mut r,
+        "calls_dispatched",
+        "Charge-point CALLs handed to processors",
+        c,
+        |c| c.calls_dispatched,
+    );
+    per_reactor(
+        &mut r,
+        "unsolicited_results",
+        "CALLRESULT/CALLERROR with an unknown id",
+        c,
+        |c| c.unsolicited_results,
+    );
+    per_reactor(
+        &mut r,
+        "callerrors_received",
+        "CALLERRORs received from charge points",
+        c,
+        |c| c.callerrors_received,
+    );
+    per_reactor(&mut r, "pings_sent", "WebSocket pings sent", c, |c| {
+        c.pings_sent
+    });
+    per_reactor(
+        &mut r,
+        "dead_peer_closes",
+        "Connections dropped as dead peers",
+        c,
+        |c| c.dead_peer_closes,
+    );
+    per_reactor(
+        &mut r,
+        "backpressure_stalls",
+        "Reads paused because the processor queue was full",
+        c,
+        |c| c.backpressure_stalls,
+    );
+    per_reactor_by(
+        &mut r,
+        "closes_sent",
+        "Close frames sent, by close code",
+        "code",
+        c,
+        &[
+            ("1000", |c| c.close_1000),
+            ("1001", |c| c.close_1001),
+            ("1002", |c| c.close_1002),
+            ("1003", |c| c.close_1003),
+            ("1007", |c| c.close_1007),
+            ("1008", |c| c.close_1008),
+            ("1009", |c| c.close_1009),
+            ("other", |c| c.close_other),
+        ],
+    );
+    per_reactor(
+        &mut r,
+        "close_timeouts",
+        "Connections cut without a close reply",
+        c,
+        |c| c.close_timeouts,
+    );
+    per_reactor(
+        &mut r,
+        "server_calls_sent",
+        "Server-initiated CALLs sent",
+        c,
+        |c| c.server_calls_sent,
+    );
+    per_reactor(
+        &mut r,
+        "server_calls_answered",
+        "Server-initiated CALLs answered",
+        c,
+        |c| c.server_calls_answered,
+    );
+    per_reactor(
+        &mut r,
+        "server_calls_timed_out",
+        "Server-initiated CALLs timed out",
+        c,
+        |c| c.server_calls_timed_out,
+    );
+
+    let answers = Family::<Labels, Counter>::default();
+    r.register(
+        "answers",
+        "Charge-point CALLs answered, by action and outcome (result or CALLERROR code)",
+        answers.clone(),
+    );
+    let mut counts: Vec<_> = control.answer_counts().into_iter().collect();
+    counts.sort();
+    for ((action, outcome), n) in counts {
+        answers
+            .get_or_create(&vec![
+                ("action", action.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc_by(n);
+    }
+    gauge(
+        &mut r,
+        "processor_queue_depth",
+        "CALLs waiting for a processor",
+        i64::try_from(control.processor_queue_depth()).unwrap_or(i64::MAX),
+    );
+    counter(
+        &mut r,
+        "log_lines_dropped",
+        "Log lines dropped because the log queue was full",
+        crate::logging::dropped_lines(),
+    );
+
+    let mut out = String::new();
+    if let Err(e) = encode(&mut out, &r) {
+        out = format!("# cannot encode metrics: {e}\n");
+    }
+    out
+}
