@@ -178,12 +178,23 @@ pub enum MissingSubprotocol {
     AssumeOcpp16,
 }
 
+/// What to do when a charge point connects while its id is already connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicateId {
+    /// Close the old connection (1008), keep the new one.
+    Replace,
+    /// Refuse the new one with HTTP 409.
+    Reject,
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OcppConfig {
     /// Subprotocols the gateway accepts; the client's order picks among them.
     pub subprotocols: Vec<OcppVersion>,
     pub missing_subprotocol: MissingSubprotocol,
+    pub duplicate_id: DuplicateId,
     /// `interval` returned in BootNotification.conf.
     #[serde(with = "duration_text")]
     pub heartbeat_interval: Duration,
@@ -201,6 +212,7 @@ impl Default for OcppConfig {
         OcppConfig {
             subprotocols: vec![OcppVersion::V16],
             missing_subprotocol: MissingSubprotocol::Close,
+            duplicate_id: DuplicateId::Replace,
             heartbeat_interval: Duration::from_secs(300),
             max_id_length: 48,
             data_transfer_vendors: Vec::new(),

@@ -5,10 +5,11 @@
 //! gateway runs: it sends messages to reactors and reads published
 //! counters; it never touches a connection.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -18,8 +19,8 @@ use log::{info, warn};
 use crate::config::Config;
 use crate::metrics::{AnswerCounts, ProcessorStats, ReactorCounters, ReactorStats};
 use crate::pipeline::{
-    ConnectionInfo, InboundCall, ReactorHandle, ServerCallOutcome, ServerCallRequest, ToReactor,
-    reactor_inbox,
+    ConnRef, ConnectionInfo, InboundCall, ReactorHandle, ServerCallOutcome, ServerCallRequest,
+    ToReactor, reactor_inbox,
 };
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
 use crate::reactor::{self, ReactorSetup};
@@ -44,6 +45,9 @@ pub struct Control {
     stopping: AtomicBool,
     /// Reactor threads still running.
     reactors_running: AtomicUsize,
+    /// Which connection holds each charge point id, over all reactors.
+    /// Locked at handshake and at disconnect only, never per frame.
+    connected_ids: Mutex<HashMap<Box<str>, ConnRef>>,
 }
 
 /// A running gateway. Dropping it does not stop it: call
@@ -116,6 +120,7 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         open_connections: open_connections.clone(),
         stopping: AtomicBool::new(false),
         reactors_running: AtomicUsize::new(count),
+        connected_ids: Mutex::default(),
     });
 
     let processor_threads = processor::spawn(
@@ -381,6 +386,31 @@ impl Control {
             |found: bool| found.then_some(true),
         )
         .is_some()
+    }
+
+    /// Records `conn` as the holder of `charge_point`; returns the previous
+    /// holder, if any (to be closed by its reactor).
+    pub(crate) fn register_id(&self, charge_point: &str, conn: ConnRef) -> Option<ConnRef> {
+        let mut ids = self.connected_ids.lock().unwrap_or_else(|p| p.into_inner());
+        ids.insert(charge_point.into(), conn)
+    }
+
+    pub(crate) fn id_is_connected(&self, charge_point: &str) -> bool {
+        let ids = self.connected_ids.lock().unwrap_or_else(|p| p.into_inner());
+        ids.contains_key(charge_point)
+    }
+
+    /// Forgets `conn` as the holder of `charge_point` (if it still is).
+    pub(crate) fn unregister_id(&self, charge_point: &str, conn: ConnRef) {
+        let mut ids = self.connected_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if ids.get(charge_point) == Some(&conn) {
+            ids.remove(charge_point);
+        }
+    }
+
+    /// The inbox of reactor `index`.
+    pub(crate) fn reactor(&self, index: u16) -> Option<&ReactorHandle> {
+        self.reactors.get(usize::from(index))
     }
 
     /// Begins a graceful shutdown: stop accepting, close every connection

@@ -85,6 +85,8 @@ reactor_counters! {
     close_other,
     /// CALLERRORs received from charge points (answers to server CALLs).
     callerrors_received,
+    /// Connections closed because the same id connected again (replace).
+    replaced_connections,
     /// Connections dropped at the close deadline without a close reply.
     close_timeouts,
     /// Server-initiated CALLs written to a charge point.

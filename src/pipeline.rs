@@ -57,6 +57,9 @@ pub enum ToReactor {
         code: u16,
         reply: Sender<bool>,
     },
+    /// Close this connection: its charge point has connected again
+    /// (`duplicate_id = "replace"`). Stale if the connection is already gone.
+    Evict { conn: ConnRef },
     /// A CALL for a charge point, sent to every reactor: the one holding the
     /// charge point sends it; the others answer `NotConnected`.
     ServerCall(Box<ServerCallRequest>),

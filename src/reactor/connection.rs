@@ -45,6 +45,10 @@ pub struct Connection {
     pub held: Option<Utf8Bytes>,
     /// We sent a close frame; waiting for the peer's, or the close deadline.
     pub closing: bool,
+    /// The WebSocket failed (oversized or malformed frame): our close frame
+    /// is sent and our side shut down; incoming bytes are read raw and
+    /// discarded until EOF. The codec's state is not trusted any more.
+    pub discarding: bool,
     /// Close once the in-flight answer has been sent (graceful shutdown).
     pub close_after_answer: Option<(CloseCode, &'static str)>,
     /// Server-initiated CALLs; allocated only while there are some.
@@ -74,6 +78,7 @@ impl Connection {
             in_flight: false,
             held: None,
             closing: false,
+            discarding: false,
             close_after_answer: None,
             server_calls: None,
             connected_at: now,
@@ -136,6 +141,49 @@ impl Connection {
         })) {
             Ok(()) => Fate::Keep,
             Err(e) => fate_of(e),
+        }
+    }
+}
+
+impl Connection {
+    /// Fails the WebSocket connection (RFC 6455 §7.1.7): sends the close
+    /// frame, shuts down our side (FIN), and from then on only discards
+    /// what arrives. Closing the socket with unread data would send an RST,
+    /// which can destroy the close frame before the peer reads it.
+    pub fn fail(&mut self, code: CloseCode, reason: &'static str) -> Fate {
+        let Link::Open(ws) = &mut self.link else {
+            return Fate::Drop("failed during handshake");
+        };
+        self.closing = true;
+        self.discarding = true;
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if let Err(e) = ws.close(Some(frame)).and_then(|()| ws.flush()) {
+            if let Fate::Drop(why) = fate_of(e) {
+                return Fate::Drop(why);
+            }
+        }
+        let _ = ws.get_ref().shutdown(std::net::Shutdown::Write);
+        self.discard_input()
+    }
+
+    /// Reads and drops raw bytes until the socket would block (Keep) or
+    /// reaches EOF (Drop).
+    pub fn discard_input(&mut self) -> Fate {
+        let Link::Open(ws) = &mut self.link else {
+            return Fate::Drop("closed");
+        };
+        let mut sink = [0u8; 4096];
+        loop {
+            match std::io::Read::read(ws.get_mut(), &mut sink) {
+                Ok(0) => return Fate::Drop("closed after a failed frame"),
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Fate::Keep,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => return Fate::Drop("socket error"),
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 //! after each `handshake()` step on the same thread, before any other
 //! connection's handshake can run.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,9 +14,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 
-use crate::config::{Config, MissingSubprotocol};
+use crate::config::{Config, DuplicateId, MissingSubprotocol};
+use crate::gateway::Control;
 use crate::ocpp::OcppVersion;
 use crate::ocpp::handshake::{Refusal, SubprotocolChoice, charge_point_id, choose_subprotocol};
+use crate::pipeline::ConnRef;
 
 /// What the gate decided for one accepted upgrade.
 #[derive(Debug)]
@@ -31,18 +33,41 @@ pub struct Gate {
     config: Arc<Config>,
     /// Established connections over all reactors, for `max_connections`.
     open_connections: Arc<AtomicUsize>,
+    /// For the gateway-wide id registry (duplicate ids).
+    control: Arc<Control>,
+    /// The connection whose handshake step is running (set by the reactor).
+    pub current: Cell<Option<ConnRef>>,
     decided: RefCell<Option<Upgrade>>,
     refused: RefCell<Option<Refusal>>,
+    /// Older connections of ids just registered again, to be closed 1008.
+    evictions: RefCell<Vec<ConnRef>>,
 }
 
 impl Gate {
-    pub fn new(config: Arc<Config>, open_connections: Arc<AtomicUsize>) -> Rc<Gate> {
+    pub fn new(
+        config: Arc<Config>,
+        open_connections: Arc<AtomicUsize>,
+        control: Arc<Control>,
+    ) -> Rc<Gate> {
         Rc::new(Gate {
             config,
             open_connections,
+            control,
+            current: Cell::new(None),
             decided: RefCell::new(None),
             refused: RefCell::new(None),
+            evictions: RefCell::new(Vec::new()),
         })
+    }
+
+    /// Connections replaced by the last handshake step (`duplicate_id = "replace"`).
+    pub fn take_evictions(&self) -> Vec<ConnRef> {
+        std::mem::take(&mut *self.evictions.borrow_mut())
+    }
+
+    /// Forgets a counted connection's id registration.
+    pub fn unregister(&self, charge_point: &str, conn: ConnRef) {
+        self.control.unregister_id(charge_point, conn);
     }
 
     /// The upgrade decided by the last `handshake()` step, if it decided one.
@@ -85,6 +110,13 @@ impl Gate {
             SubprotocolChoice::Assumed(v) => Some(v),
             SubprotocolChoice::Unacceptable => None,
         };
+        let duplicate = self.config.ocpp.duplicate_id;
+        if duplicate == DuplicateId::Reject && self.control.id_is_connected(&id) {
+            return Err(Refusal {
+                status: 409,
+                reason: format!("{id} is already connected"),
+            });
+        }
         let max = self.config.listen.max_connections;
         if self.open_connections.fetch_add(1, Ordering::AcqRel) >= max {
             self.open_connections.fetch_sub(1, Ordering::AcqRel);
@@ -92,6 +124,13 @@ impl Gate {
                 status: 503,
                 reason: format!("gateway is at its limit of {max} connections"),
             });
+        }
+        if let Some(conn) = self.current.get() {
+            // Under "reject" a racing twin may have registered since the check
+            // above; the newest connection wins either way, the old one is closed.
+            if let Some(old) = self.control.register_id(&id, conn) {
+                self.evictions.borrow_mut().push(old);
+            }
         }
         Ok(Upgrade {
             charge_point: id.into_boxed_str(),

@@ -109,6 +109,8 @@ struct Reactor {
     processors: Sender<InboundCall>,
     /// Connections holding a CALL the full processor queue refused, oldest first.
     stalled: Vec<SlotKey>,
+    /// Evictions for other reactors whose inbox was full; retried every turn.
+    pending_evictions: Vec<ConnRef>,
     control: Arc<crate::gateway::Control>,
     /// Set once shutdown has begun: when everything must be gone.
     shutdown_deadline: Option<Instant>,
@@ -152,7 +154,11 @@ pub fn run(setup: ReactorSetup) {
     }
     let mut reactor = Reactor {
         index: setup.index,
-        gate: Gate::new(config.clone(), setup.open_connections),
+        gate: Gate::new(
+            config.clone(),
+            setup.open_connections,
+            setup.control.clone(),
+        ),
         wheel: TimerWheel::new(WHEEL_BUCKETS, config.reactors.timer_tick, now),
         config,
         ws_config,
@@ -166,6 +172,7 @@ pub fn run(setup: ReactorSetup) {
         inbox: setup.inbox,
         processors: setup.processors,
         stalled: Vec::new(),
+        pending_evictions: Vec::new(),
         control: setup.control,
         shutdown_deadline: None,
         counters: ReactorCounters::default(),
@@ -185,6 +192,7 @@ impl Reactor {
             self.expire_timers();
             self.drain_inbox();
             self.retry_stalled();
+            self.retry_evictions();
             if self.accept_paused {
                 self.accept_paused = false;
                 self.accept();
@@ -296,6 +304,7 @@ impl Reactor {
             key,
             TimerKind::Handshake,
         );
+        self.gate.current.set(Some(self.conn_ref(key)));
         let step = tungstenite::accept_hdr_with_config(
             stream,
             GateCallback(self.gate.clone()),
@@ -311,6 +320,7 @@ impl Reactor {
         let Link::Handshaking(mid) = std::mem::replace(&mut conn.link, Link::Detached) else {
             return;
         };
+        self.gate.current.set(Some(self.conn_ref(key)));
         let step = mid.handshake();
         self.after_handshake_step(key, step);
     }
@@ -327,6 +337,9 @@ impl Reactor {
     ) {
         let upgrade = self.gate.take_upgrade();
         let refusal = self.gate.take_refusal();
+        for old in self.gate.take_evictions() {
+            self.evict(old);
+        }
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
@@ -416,6 +429,12 @@ impl Reactor {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
+            if conn.discarding {
+                if let Fate::Drop(why) = conn.discard_input() {
+                    self.remove(key, why);
+                }
+                return;
+            }
             if !conn.wants_read() {
                 return;
             }
@@ -432,7 +451,7 @@ impl Reactor {
                 }
                 Err(tungstenite::Error::Capacity(e)) => {
                     debug!("{}: {e}", conn.charge_point);
-                    self.close(key, CloseCode::Size, "message too big");
+                    self.fail(key, CloseCode::Size, "message too big");
                     return;
                 }
                 Err(tungstenite::Error::Utf8(_)) => {
@@ -441,7 +460,7 @@ impl Reactor {
                 }
                 Err(tungstenite::Error::Protocol(e)) if !conn.closing => {
                     debug!("{}: WebSocket protocol error: {e}", conn.charge_point);
-                    self.close(key, CloseCode::Protocol, "WebSocket protocol error");
+                    self.fail(key, CloseCode::Protocol, "WebSocket protocol error");
                     return;
                 }
                 Err(e) => {
@@ -620,6 +639,7 @@ impl Reactor {
                     let _ = reply.try_send(found.is_some());
                 }
                 Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
+                Ok(ToReactor::Evict { conn }) => self.evict(conn),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
             }
         }
@@ -750,6 +770,25 @@ impl Reactor {
         }
     }
 
+    /// Fails the connection after a frame the codec could not take (too big,
+    /// malformed): close frame, FIN, discard the rest until EOF or the close
+    /// deadline. The codec is not read again: after such an error its state
+    /// no longer describes the byte stream.
+    fn fail(&mut self, key: SlotKey, code: CloseCode, reason: &'static str) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        self.counters.count_close(code.into());
+        debug!("failing {} ({code}: {reason})", conn.charge_point);
+        match conn.fail(code, reason) {
+            Fate::Keep => {
+                let timeout = self.config.websocket.close_timeout;
+                self.schedule(timeout, key, TimerKind::CloseDeadline);
+            }
+            Fate::Drop(why) => self.remove(key, why),
+        }
+    }
+
     fn remove(&mut self, key: SlotKey, why: &str) {
         let Some(mut conn) = self.conns.remove(key) else {
             return;
@@ -762,12 +801,61 @@ impl Reactor {
         }
         if conn.counted {
             self.gate.release();
+            let conn_ref = self.conn_ref(key);
+            self.gate.unregister(&conn.charge_point, conn_ref);
             info!(
                 "disconnected {} from {}: {why}",
                 conn.charge_point, conn.peer
             );
         }
         // Dropping the stream closes the socket, which also removes it from epoll.
+    }
+
+    // ---- duplicate ids -----------------------------------------------------
+
+    /// Closes `old` (1008): its charge point has connected again. On another
+    /// reactor, asks that reactor; its inbox being full only delays this.
+    fn evict(&mut self, old: ConnRef) {
+        if old.reactor != self.index {
+            self.pending_evictions.push(old);
+            self.retry_evictions();
+            return;
+        }
+        let key = SlotKey {
+            slot: old.slot,
+            generation: old.generation,
+        };
+        let Some(conn) = self.conns.get_mut(key) else {
+            return; // already gone
+        };
+        if conn.closing {
+            return;
+        }
+        info!(
+            "{} from {}: replaced by a newer connection; closing 1008",
+            conn.charge_point, conn.peer
+        );
+        self.counters.replaced_connections += 1;
+        if self.ids.get(&conn.charge_point) == Some(&key) {
+            let id = conn.charge_point.clone();
+            self.ids.remove(&id);
+        }
+        self.close(key, CloseCode::Policy, "replaced by a newer connection");
+    }
+
+    fn retry_evictions(&mut self) {
+        if self.pending_evictions.is_empty() {
+            return;
+        }
+        let control = self.control.clone();
+        self.pending_evictions
+            .retain(|&old| match control.reactor(old.reactor) {
+                Some(reactor) => matches!(
+                    reactor.try_send(ToReactor::Evict { conn: old }),
+                    Err(TrySendError::Full(_))
+                ),
+                None => false,
+            });
     }
 
     // ---- inspection --------------------------------------------------------
