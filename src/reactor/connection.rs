@@ -160,10 +160,10 @@ impl Connection {
             code,
             reason: reason.into(),
         };
-        if let Err(e) = ws.close(Some(frame)).and_then(|()| ws.flush()) {
-            if let Fate::Drop(why) = fate_of(e) {
-                return Fate::Drop(why);
-            }
+        if let Err(e) = ws.close(Some(frame)).and_then(|()| ws.flush())
+            && let Fate::Drop(why) = fate_of(e)
+        {
+            return Fate::Drop(why);
         }
         let _ = ws.get_ref().shutdown(std::net::Shutdown::Write);
         self.discard_input()
