@@ -26,6 +26,7 @@ pub struct Config {
     pub ocpp: OcppConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
+    pub auth: crate::auth::AuthConfig,
     pub admin: AdminConfig,
 }
 
@@ -498,6 +499,7 @@ impl Config {
             "admin.call_timeout",
             "must be between 1ms and 1h",
         );
+        out.extend(self.auth.problems());
         out
     }
 

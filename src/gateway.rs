@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 
+use crate::auth::{AuthConfig, CredentialStore, Credentials};
 use crate::config::Config;
 use crate::metrics::{AnswerCounts, ProcessorStats, ReactorCounters, ReactorStats};
 use crate::pipeline::{
@@ -48,6 +49,8 @@ pub struct Control {
     /// Which connection holds each charge point id, over all reactors.
     /// Locked at handshake and at disconnect only, never per frame.
     connected_ids: Mutex<HashMap<Box<str>, ConnRef>>,
+    /// Basic Auth credentials and allow list; replaced whole on reload.
+    credentials: CredentialStore,
 }
 
 /// A running gateway. Dropping it does not stop it: call
@@ -91,6 +94,8 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
             )
         })?;
     let local_addr = listeners[0].local_addr()?;
+    let credentials = CredentialStore::from_config(&config.auth)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("auth: {e}")))?;
     let (calls_tx, calls_rx) = crossbeam_channel::bounded(capacity);
     let open_connections = Arc::new(AtomicUsize::new(0));
 
@@ -121,6 +126,7 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         stopping: AtomicBool::new(false),
         reactors_running: AtomicUsize::new(count),
         connected_ids: Mutex::default(),
+        credentials,
     });
 
     let processor_threads = processor::spawn(
@@ -406,6 +412,17 @@ impl Control {
         if ids.get(charge_point) == Some(&conn) {
             ids.remove(charge_point);
         }
+    }
+
+    /// The credentials in force (read per handshake, never per frame).
+    pub(crate) fn credentials(&self) -> Arc<Credentials> {
+        self.credentials.current()
+    }
+
+    /// Re-reads the credentials file and allow list (SIGHUP). On error the
+    /// old set stays in force; open connections are never touched.
+    pub fn reload_credentials(&self, auth: &AuthConfig) -> Result<usize, String> {
+        self.credentials.reload(auth)
     }
 
     /// The inbox of reactor `index`.

@@ -11,6 +11,7 @@
 //! - [`gateway`]: wires it all together; what `main` and the tests start.
 
 pub mod admin;
+pub mod auth;
 pub mod config;
 pub mod gateway;
 pub mod logging;

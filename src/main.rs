@@ -19,6 +19,9 @@ USAGE:
     ocpp-gateway [--config PATH] --check-config
                                             validate the file, print the effective
                                             configuration (defaults filled in), exit 0/1
+    ocpp-gateway hash-password --id ID [--hex] [--allow-short]
+                                            read a charge point's password on stdin and
+                                            print its credentials-file line (salted hash)
     ocpp-gateway --help | --version
 
 OPTIONS:
@@ -26,7 +29,8 @@ OPTIONS:
 
 SIGNALS:
     SIGTERM, SIGINT     close every connection (1001), drain, exit 0
-    SIGHUP              reopen the log file, apply log.level from the file
+    SIGHUP              reopen the log file, apply log.level from the file,
+                        reload the credentials file and allow list
 ";
 
 struct Args {
@@ -34,12 +38,34 @@ struct Args {
     check_only: bool,
 }
 
-fn parse_args() -> Result<Option<Args>, String> {
+/// What `parse_args` returns instead of arguments to run the gateway with.
+enum Subcommand {
+    HashPassword(Vec<String>),
+    Error(String),
+}
+
+impl From<String> for Subcommand {
+    fn from(e: String) -> Subcommand {
+        Subcommand::Error(e)
+    }
+}
+
+impl From<&str> for Subcommand {
+    fn from(e: &str) -> Subcommand {
+        Subcommand::Error(e.to_owned())
+    }
+}
+
+fn parse_args() -> Result<Option<Args>, Subcommand> {
     let mut args = Args {
         config: PathBuf::from("gateway.toml"),
         check_only: false,
     };
-    let mut argv = std::env::args().skip(1);
+    let mut argv = std::env::args().skip(1).peekable();
+    if argv.peek().map(String::as_str) == Some("hash-password") {
+        argv.next();
+        return Err(Subcommand::HashPassword(argv.collect()));
+    }
     while let Some(arg) = argv.next() {
         match arg.as_str() {
             "-h" | "--help" => {
@@ -57,7 +83,7 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--check-config" => args.check_only = true,
             other => match other.strip_prefix("--config=") {
                 Some(path) => args.config = PathBuf::from(path),
-                None => return Err(format!("unknown argument {other:?}; see --help")),
+                None => return Err(format!("unknown argument {other:?}; see --help").into()),
             },
         }
     }
@@ -81,7 +107,10 @@ fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(Some(args)) => args,
         Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Subcommand::HashPassword(args)) => {
+            return ocpp_gateway::auth::hash_password_command(args);
+        }
+        Err(Subcommand::Error(e)) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
@@ -90,6 +119,11 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(code) => return code,
     };
+    // The credentials file is part of the configuration: check it now.
+    if let Err(e) = ocpp_gateway::auth::CredentialStore::from_config(&config.auth) {
+        eprintln!("error: auth: {e}");
+        return ExitCode::from(2);
+    }
     if args.check_only {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
@@ -126,6 +160,10 @@ fn main() -> ExitCode {
                     log.set_level(new.log.level.filter());
                     log.reopen();
                     info!("SIGHUP: reopened log, level {:?}", new.log.level);
+                    match gateway.reload_credentials(&new.auth) {
+                        Ok(n) => info!("SIGHUP: credentials reloaded ({n} charge points)"),
+                        Err(e) => warn!("SIGHUP: credentials not reloaded, old set kept: {e}"),
+                    }
                 }
                 Err(errors) => {
                     for e in errors {

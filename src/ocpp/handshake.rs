@@ -8,13 +8,16 @@ use super::OcppVersion;
 pub struct Refusal {
     pub status: u16,
     pub reason: String,
+    /// `WWW-Authenticate` value to send with a 401.
+    pub challenge: Option<&'static str>,
 }
 
 impl Refusal {
-    fn new(status: u16, reason: impl Into<String>) -> Refusal {
+    pub fn new(status: u16, reason: impl Into<String>) -> Refusal {
         Refusal {
             status,
             reason: reason.into(),
+            challenge: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 
+use crate::auth::{AuthDecision, WWW_AUTHENTICATE};
 use crate::config::{Config, DuplicateId, MissingSubprotocol};
 use crate::gateway::Control;
 use crate::ocpp::OcppVersion;
@@ -93,6 +94,30 @@ impl Gate {
             &self.config.listen.path_prefix,
             ocpp.max_id_length,
         )?;
+        // Authentication comes before the duplicate-id rule: otherwise anyone
+        // could disconnect a charge point by connecting with its id.
+        let mut authorization = request.headers().get_all("Authorization").iter();
+        let header = match (authorization.next(), authorization.next()) {
+            (None, _) => None,
+            (Some(value), None) => Some(value.as_bytes()),
+            // Two Authorization headers: ambiguous, refused as malformed.
+            (Some(_), Some(_)) => Some(&b""[..]),
+        };
+        match self.control.credentials().check(&id, header) {
+            AuthDecision::Allowed => {}
+            AuthDecision::UnknownId => {
+                return Err(Refusal::new(
+                    404,
+                    format!("{id} is not a known charge point"),
+                ));
+            }
+            AuthDecision::BadCredentials(why) => {
+                log::info!("{id}: Basic Auth refused: {why}");
+                let mut refusal = Refusal::new(401, "Basic authentication required");
+                refusal.challenge = Some(WWW_AUTHENTICATE);
+                return Err(refusal);
+            }
+        }
         let offered = request
             .headers()
             .get_all("Sec-WebSocket-Protocol")
@@ -112,18 +137,15 @@ impl Gate {
         };
         let duplicate = self.config.ocpp.duplicate_id;
         if duplicate == DuplicateId::Reject && self.control.id_is_connected(&id) {
-            return Err(Refusal {
-                status: 409,
-                reason: format!("{id} is already connected"),
-            });
+            return Err(Refusal::new(409, format!("{id} is already connected")));
         }
         let max = self.config.listen.max_connections;
         if self.open_connections.fetch_add(1, Ordering::AcqRel) >= max {
             self.open_connections.fetch_sub(1, Ordering::AcqRel);
-            return Err(Refusal {
-                status: 503,
-                reason: format!("gateway is at its limit of {max} connections"),
-            });
+            return Err(Refusal::new(
+                503,
+                format!("gateway is at its limit of {max} connections"),
+            ));
         }
         if let Some(conn) = self.current.get() {
             // Under "reject" a racing twin may have registered since the check
@@ -173,6 +195,9 @@ fn error_response(refusal: &Refusal) -> ErrorResponse {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     headers.insert("Connection", HeaderValue::from_static("close"));
+    if let Some(challenge) = refusal.challenge {
+        headers.insert("WWW-Authenticate", HeaderValue::from_static(challenge));
+    }
     if let Ok(len) = HeaderValue::from_str(&body.len().to_string()) {
         headers.insert("Content-Length", len);
     }
