@@ -27,6 +27,7 @@ pub struct Config {
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
     pub auth: crate::auth::AuthConfig,
+    pub journal: crate::journal::JournalConfig,
     pub admin: AdminConfig,
 }
 
@@ -500,6 +501,7 @@ impl Config {
             "must be between 1ms and 1h",
         );
         out.extend(self.auth.problems());
+        out.extend(self.journal.problems());
         out
     }
 

@@ -18,6 +18,7 @@ use log::{info, warn};
 
 use crate::auth::{AuthConfig, CredentialStore, Credentials};
 use crate::config::Config;
+use crate::journal::{Journal, JournalHandle, JournalStats};
 use crate::metrics::{AnswerCounts, ProcessorStats, ReactorCounters, ReactorStats};
 use crate::pipeline::{
     ConnRef, ConnectionInfo, InboundCall, ReactorHandle, ServerCallOutcome, ServerCallRequest,
@@ -51,6 +52,8 @@ pub struct Control {
     connected_ids: Mutex<HashMap<Box<str>, ConnRef>>,
     /// Basic Auth credentials and allow list; replaced whole on reload.
     credentials: CredentialStore,
+    /// The journal writer, for its counters; taken at the end of `join`.
+    journal: Mutex<Option<JournalHandle>>,
 }
 
 /// A running gateway. Dropping it does not stop it: call
@@ -96,6 +99,20 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
     let local_addr = listeners[0].local_addr()?;
     let credentials = CredentialStore::from_config(&config.auth)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("auth: {e}")))?;
+    let (journal_tx, journal_handle) = if config.journal.enabled {
+        let (tx, handle) = Journal::start(&config.journal, capacity).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "journal.directory {}: {e}",
+                    config.journal.directory.display()
+                ),
+            )
+        })?;
+        (Some(tx), Some(handle))
+    } else {
+        (None, None)
+    };
     let (calls_tx, calls_rx) = crossbeam_channel::bounded(capacity);
     let open_connections = Arc::new(AtomicUsize::new(0));
 
@@ -127,6 +144,7 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         reactors_running: AtomicUsize::new(count),
         connected_ids: Mutex::default(),
         credentials,
+        journal: Mutex::new(journal_handle),
     });
 
     let processor_threads = processor::spawn(
@@ -136,6 +154,7 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
             policy,
             before_answer: extensions.before_answer,
             publish_every: config.reactors.timer_tick,
+            journal: journal_tx.clone(),
         },
         &processor_stats,
     )?;
@@ -158,6 +177,7 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
             open_connections: open_connections.clone(),
             control: control.clone(),
             stats,
+            journal: journal_tx.clone(),
         };
         let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
         let running = control.clone();
@@ -175,6 +195,9 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         reactor_threads.push(thread);
     }
     drop(calls_tx);
+    // Reactors and processors hold the only journal senders: the journal
+    // drains after they stop.
+    drop(journal_tx);
     let admin = if config.admin.enabled {
         match crate::admin::start(control.clone()) {
             Ok(admin) => Some(admin),
@@ -226,6 +249,15 @@ impl GatewayHandle {
                 std::thread::sleep(Duration::from_millis(5));
             }
             let _ = thread.join();
+        }
+        // Everyone who could journal has stopped: drain, fsync, close.
+        let journal = self.control.journal.lock().map(|mut j| j.take());
+        if let Ok(Some(journal)) = journal {
+            let stats = journal.shutdown();
+            info!(
+                "journal closed: {} records, {} fsyncs",
+                stats.records_written, stats.fsyncs
+            );
         }
         if let Some(admin) = self.admin {
             while !admin.is_finished() {
@@ -423,6 +455,12 @@ impl Control {
     /// old set stays in force; open connections are never touched.
     pub fn reload_credentials(&self, auth: &AuthConfig) -> Result<usize, String> {
         self.credentials.reload(auth)
+    }
+
+    /// The journal's counters, when it is on.
+    pub fn journal_stats(&self) -> Option<JournalStats> {
+        let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        journal.as_ref().map(JournalHandle::stats)
     }
 
     /// The inbox of reactor `index`.

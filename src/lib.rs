@@ -14,6 +14,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod gateway;
+pub mod journal;
 pub mod logging;
 pub mod metrics;
 pub mod ocpp;

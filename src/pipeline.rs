@@ -30,6 +30,8 @@ pub struct ConnRef {
 #[derive(Debug)]
 pub struct InboundCall {
     pub conn: ConnRef,
+    /// Shared with the connection: for the journal, without a copy.
+    pub charge_point: Arc<str>,
     pub version: OcppVersion,
     pub frame: Utf8Bytes,
 }

@@ -44,9 +44,10 @@ fn server_pings_arrive_at_the_configured_interval() {
 fn a_silent_peer_is_dropped_after_ping_interval_plus_pong_timeout() {
     let gw = start(keepalive_config(300, 300));
     let mut cp = ChargePoint::connect(gw.local_addr(), "CP-SILENT");
+    // The gateway's last frame from us is the boot, read after this instant.
+    let silent_since = Instant::now();
     cp.boot();
     // From now on the client reads raw bytes and never answers a ping.
-    let silent_since = Instant::now();
     let mut raw = cp.ws.get_ref().try_clone().unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = [0u8; 256];
@@ -57,11 +58,12 @@ fn a_silent_peer_is_dropped_after_ping_interval_plus_pong_timeout() {
         }
     };
     assert!(
-        closed_after >= Duration::from_millis(560),
+        closed_after >= Duration::from_millis(600),
         "dropped after {closed_after:?}, before 600 ms of silence"
     );
+    // 600 ms + one 20 ms tick, plus slack for a loaded shared machine.
     assert!(
-        closed_after <= Duration::from_millis(600 + 20 + 500),
+        closed_after <= Duration::from_millis(600 + 20 + 1500),
         "still open after {closed_after:?}"
     );
     wait_for("dead-peer counter", Duration::from_secs(2), || {
@@ -76,10 +78,10 @@ fn a_silent_peer_is_dropped_after_ping_interval_plus_pong_timeout() {
 
 #[test]
 fn a_peer_that_answers_pings_stays() {
-    let gw = start(keepalive_config(100, 100));
+    let gw = start(keepalive_config(150, 850));
     let mut cp = ChargePoint::connect(gw.local_addr(), "CP-ALIVE");
-    // tungstenite answers each ping while we read; 1 s is five dead-peer periods.
-    let until = Instant::now() + Duration::from_secs(1);
+    // tungstenite answers each ping while we read; 2 s is two dead-peer periods.
+    let until = Instant::now() + Duration::from_secs(2);
     let mut pings = 0;
     cp.ws
         .get_ref()

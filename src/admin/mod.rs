@@ -192,7 +192,7 @@ fn health(control: &Control) -> Response<io::Cursor<Vec<u8>>> {
         "reactors": reactors,
         "processor_queue_depth": control.processor_queue_depth(),
         "open_connections": control.open_connections(),
-        "journal_lag": 0,
+        "journal_lag": control.journal_stats().map_or(0, |j| j.lag),
     });
     json_response(if healthy { 200 } else { 503 }, &body)
 }

@@ -245,6 +245,39 @@ pub fn render(control: &Control) -> String {
         crate::logging::dropped_lines(),
     );
 
+    if let Some(j) = control.journal_stats() {
+        counter(
+            &mut r,
+            "journal_records_written",
+            "Journal records written",
+            j.records_written,
+        );
+        counter(
+            &mut r,
+            "journal_bytes_written",
+            "Journal bytes written",
+            j.bytes_written,
+        );
+        counter(&mut r, "journal_fsyncs", "Journal fsyncs", j.fsyncs);
+        counter(
+            &mut r,
+            "journal_rotations",
+            "Journal files rotated",
+            j.rotations,
+        );
+        counter(
+            &mut r,
+            "journal_io_errors",
+            "Journal write or sync failures (retried)",
+            j.io_errors,
+        );
+        gauge(
+            &mut r,
+            "journal_lag",
+            "Journal records sent but not yet written",
+            i64::try_from(j.lag).unwrap_or(i64::MAX),
+        );
+    }
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &r) {
         out = format!("# cannot encode metrics: {e}\n");

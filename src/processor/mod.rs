@@ -18,6 +18,7 @@ use log::{error, warn};
 
 pub use policy::{Answer, Policy, now_rfc3339};
 
+use crate::journal::{Direction, Extra, JournalRecord, JournalSender, Kind, Payload};
 use crate::metrics::{AnswerCounts, ProcessorStats};
 use crate::ocpp::frame::{self, Frame};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
@@ -34,6 +35,9 @@ pub struct ProcessorSetup {
     pub before_answer: Option<BeforeAnswer>,
     /// How often each thread publishes its counts.
     pub publish_every: Duration,
+    /// Every CALL and its answer are journaled before the answer leaves;
+    /// a full journal makes processors wait (backpressure), never drop.
+    pub journal: Option<JournalSender>,
 }
 
 /// Starts `stats.len()` processor threads, each publishing into its own stats.
@@ -138,6 +142,9 @@ fn answer(
             format!("internal error while handling {action}"),
         ))
     });
+    if let Some(journal) = &setup.journal {
+        journal_call(journal, call, &id, &action, payload, &result);
+    }
     match result {
         Ok(answer) => {
             frame::write_call_result(out, &id, &answer.payload);
@@ -147,5 +154,61 @@ fn answer(
             frame::write_violation(out, call.version, &id, &violation);
             ((label, violation.code.as_str(call.version)), None)
         }
+    }
+}
+
+/// Journals a CALL and its answer, waiting while the journal is full.
+fn journal_call(
+    journal: &JournalSender,
+    call: &InboundCall,
+    id: &str,
+    action: &str,
+    payload: &serde_json::value::RawValue,
+    result: &Result<Answer, Violation>,
+) {
+    let record = |dir, kind, payload| {
+        JournalRecord::message(
+            call.charge_point.clone(),
+            call.conn.reactor,
+            dir,
+            kind,
+            Some(action),
+            id,
+            payload,
+        )
+    };
+    let inbound = record(
+        Direction::In,
+        Kind::Call,
+        Payload::in_frame(&call.frame, payload),
+    );
+    let outbound = match result {
+        Ok(answer) => Payload::from_json(answer.payload.clone())
+            .ok()
+            .map(|p| record(Direction::Out, Kind::Result, p)),
+        Err(violation) => {
+            let details = match &violation.field {
+                Some(field) => {
+                    let mut d = String::from("{\"field\":");
+                    frame::push_json_str(&mut d, field);
+                    d.push('}');
+                    d
+                }
+                None => "{}".to_owned(),
+            };
+            Payload::from_json(details).ok().map(|p| {
+                let mut r = record(Direction::Out, Kind::Error, p);
+                r.extra = Extra::Error {
+                    code: violation.code.as_str(call.version).into(),
+                    description: violation.description.clone().into(),
+                };
+                r
+            })
+        }
+    };
+    // Err: the journal has stopped (shutdown); nothing more can be kept.
+    let _ = journal.send(inbound);
+    if let Some(outbound) = outbound {
+        let _ = journal.send(outbound);
     }
 }

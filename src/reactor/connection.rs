@@ -4,6 +4,7 @@
 //! touched only there. Other threads refer to it by `ConnRef`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -31,7 +32,12 @@ pub struct Connection {
     pub link: Link,
     pub peer: SocketAddr,
     /// Empty until the handshake has named the charge point.
-    pub charge_point: Box<str>,
+    pub charge_point: Arc<str>,
+    /// Close code for the journal: the one we sent or received; 1006 if
+    /// the connection ended without a close frame.
+    pub close_code: u16,
+    /// Why the gateway closed it, when it did (for the journal).
+    pub close_reason: Option<&'static str>,
     pub version: OcppVersion,
     /// Counts in the gateway-wide `open_connections` (released on removal).
     pub counted: bool,
@@ -71,7 +77,9 @@ impl Connection {
         Connection {
             link: Link::Detached,
             peer,
-            charge_point: Box::from(""),
+            charge_point: Arc::from(""),
+            close_code: 1006,
+            close_reason: None,
             version: OcppVersion::V16,
             counted: false,
             last_rx: now,
@@ -135,6 +143,8 @@ impl Connection {
             return Fate::Drop("closed during handshake");
         };
         self.closing = true;
+        self.close_code = code.into();
+        self.close_reason = Some(reason);
         match ws.close(Some(CloseFrame {
             code,
             reason: reason.into(),
@@ -156,6 +166,8 @@ impl Connection {
         };
         self.closing = true;
         self.discarding = true;
+        self.close_code = code.into();
+        self.close_reason = Some(reason);
         let frame = CloseFrame {
             code,
             reason: reason.into(),

@@ -24,7 +24,7 @@ use crate::pipeline::ConnRef;
 /// What the gate decided for one accepted upgrade.
 #[derive(Debug)]
 pub struct Upgrade {
-    pub charge_point: Box<str>,
+    pub charge_point: Arc<str>,
     /// `None`: no acceptable subprotocol; the connection is closed 1002 at once.
     pub version: Option<OcppVersion>,
 }
@@ -155,7 +155,7 @@ impl Gate {
             }
         }
         Ok(Upgrade {
-            charge_point: id.into_boxed_str(),
+            charge_point: Arc::from(id),
             version,
         })
     }

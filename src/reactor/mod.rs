@@ -13,7 +13,7 @@ mod server_calls;
 pub mod slab;
 pub mod timer_wheel;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -34,6 +34,7 @@ use self::server_calls::{Outstanding, reply};
 use self::slab::{Slab, SlotKey};
 use self::timer_wheel::TimerWheel;
 use crate::config::Config;
+use crate::journal::{Direction, JournalRecord, JournalSender, Kind, Payload};
 use crate::metrics::{ReactorCounters, ReactorStats};
 use crate::ocpp::frame::{self, Frame};
 use crate::ocpp::server_call;
@@ -63,6 +64,7 @@ pub struct ReactorSetup {
     /// Read for the shutdown flag only.
     pub control: Arc<crate::gateway::Control>,
     pub stats: Arc<ReactorStats>,
+    pub journal: Option<JournalSender>,
 }
 
 impl ReactorSetup {
@@ -99,7 +101,7 @@ struct Reactor {
     gate: std::rc::Rc<Gate>,
     conns: Slab<Connection>,
     /// Charge point id -> its connection on this reactor (open ones only).
-    ids: HashMap<Box<str>, SlotKey>,
+    ids: HashMap<Arc<str>, SlotKey>,
     /// Sequence of server-initiated CALLs; also their message ids.
     next_call_seq: u32,
     wheel: TimerWheel<TimerKey>,
@@ -111,6 +113,10 @@ struct Reactor {
     stalled: Vec<SlotKey>,
     /// Evictions for other reactors whose inbox was full; retried every turn.
     pending_evictions: Vec<ConnRef>,
+    journal: Option<JournalSender>,
+    /// Records the journal queue refused (full), oldest first. Never
+    /// dropped; while any wait, no new connection is accepted.
+    journal_backlog: VecDeque<JournalRecord>,
     control: Arc<crate::gateway::Control>,
     /// Set once shutdown has begun: when everything must be gone.
     shutdown_deadline: Option<Instant>,
@@ -173,6 +179,8 @@ pub fn run(setup: ReactorSetup) {
         processors: setup.processors,
         stalled: Vec::new(),
         pending_evictions: Vec::new(),
+        journal: setup.journal,
+        journal_backlog: VecDeque::new(),
         control: setup.control,
         shutdown_deadline: None,
         counters: ReactorCounters::default(),
@@ -193,7 +201,8 @@ impl Reactor {
             self.drain_inbox();
             self.retry_stalled();
             self.retry_evictions();
-            if self.accept_paused {
+            self.flush_journal_backlog();
+            if self.accept_paused && self.journal_backlog.is_empty() {
                 self.accept_paused = false;
                 self.accept();
             }
@@ -228,6 +237,9 @@ impl Reactor {
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
+                    // A journal backlog pauses accepting: the kernel's
+                    // listen queue holds newcomers (retried each turn).
+                    LISTENER if !self.journal_backlog.is_empty() => self.accept_paused = true,
                     LISTENER => self.accept(),
                     token => {
                         let readable =
@@ -395,6 +407,8 @@ impl Reactor {
             conn.charge_point, conn.peer, conn.version, self.index
         );
         self.ids.insert(conn.charge_point.clone(), key);
+        let record = JournalRecord::connect(conn.charge_point.clone(), self.index, conn.peer);
+        self.journal(record);
         self.schedule(ping, key, TimerKind::Ping);
         self.schedule(dead, key, TimerKind::Idle);
     }
@@ -490,7 +504,13 @@ impl Reactor {
                 // Pongs to pings are queued by tungstenite and flushed above.
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                 // tungstenite queued the close reply; the next read ends it.
-                Message::Close(_) => conn.closing = true,
+                Message::Close(frame) => {
+                    if !conn.closing {
+                        // The peer closed first: its code is the one to journal.
+                        conn.close_code = frame.map_or(1005, |f| f.code.into());
+                    }
+                    conn.closing = true;
+                }
             }
         }
     }
@@ -543,6 +563,7 @@ impl Reactor {
         };
         let call = InboundCall {
             conn: conn_ref,
+            charge_point: conn.charge_point.clone(),
             version: conn.version,
             frame,
         };
@@ -582,6 +603,7 @@ impl Reactor {
             };
             let call = InboundCall {
                 conn: conn_ref,
+                charge_point: conn.charge_point.clone(),
                 version: conn.version,
                 frame,
             };
@@ -803,12 +825,60 @@ impl Reactor {
             self.gate.release();
             let conn_ref = self.conn_ref(key);
             self.gate.unregister(&conn.charge_point, conn_ref);
+            let reason = match conn.close_reason {
+                Some(ours) if ours != why => format!("{ours} ({why})"),
+                _ => why.to_owned(),
+            };
+            let record = JournalRecord::disconnect(
+                conn.charge_point.clone(),
+                self.index,
+                conn.close_code,
+                reason,
+            );
+            self.journal(record);
             info!(
                 "disconnected {} from {}: {why}",
                 conn.charge_point, conn.peer
             );
         }
         // Dropping the stream closes the socket, which also removes it from epoll.
+    }
+
+    // ---- journal -------------------------------------------------------------
+
+    /// Hands a record to the journal without waiting; a full queue keeps
+    /// it in the reactor's backlog (never dropped, order kept).
+    fn journal(&mut self, record: JournalRecord) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        if !self.journal_backlog.is_empty() {
+            self.journal_backlog.push_back(record);
+            return;
+        }
+        if let Err(TrySendError::Full(record)) = journal.try_send(record) {
+            self.journal_backlog.push_back(record);
+        }
+    }
+
+    fn flush_journal_backlog(&mut self) {
+        let Some(journal) = &self.journal else {
+            return;
+        };
+        while let Some(record) = self.journal_backlog.pop_front() {
+            match journal.try_send(record) {
+                Ok(()) => {}
+                Err(TrySendError::Full(record)) => {
+                    self.journal_backlog.push_front(record);
+                    return;
+                }
+                // The journal has stopped (shutdown): nothing more can be kept.
+                Err(TrySendError::Disconnected(_)) => {
+                    self.journal_backlog.clear();
+                    return;
+                }
+            }
+        }
     }
 
     // ---- duplicate ids -----------------------------------------------------
@@ -936,6 +1006,21 @@ impl Reactor {
         let message_id = format!("gw{}-{seq}", self.index);
         let mut text = String::with_capacity(request.payload.len() + 64);
         frame::write_call(&mut text, &message_id, &request.action, &request.payload);
+        let record = match (
+            &self.journal,
+            Payload::from_json(request.payload.to_string()),
+        ) {
+            (Some(_), Ok(payload)) => Some(JournalRecord::message(
+                conn.charge_point.clone(),
+                self.index,
+                Direction::Out,
+                Kind::ServerCall,
+                Some(&request.action),
+                &message_id,
+                payload,
+            )),
+            _ => None,
+        };
         let calls = conn.server_calls.get_or_insert_with(Box::default);
         calls.outstanding = Some(Outstanding {
             message_id: message_id.into_boxed_str(),
@@ -944,6 +1029,9 @@ impl Reactor {
             reply: request.reply,
         });
         self.counters.server_calls_sent += 1;
+        if let Some(record) = record {
+            self.journal(record);
+        }
         self.schedule(request.timeout, key, TimerKind::ServerCall(seq));
         self.send(key, text.into());
     }
@@ -990,9 +1078,44 @@ impl Reactor {
             Err(error) => error,
         };
         self.counters.server_calls_answered += 1;
+        let mut record = None;
+        if self.journal.is_some() {
+            let (kind, payload) = match &outcome {
+                ServerCallOutcome::Error { details, .. } => (Kind::Error, details.as_str()),
+                ServerCallOutcome::Result(p)
+                | ServerCallOutcome::InvalidResponse { payload: p, .. } => {
+                    (Kind::Result, p.as_str())
+                }
+                _ => (Kind::Result, "{}"),
+            };
+            if let Ok(payload) = Payload::from_json(payload.to_owned()) {
+                let mut answer = JournalRecord::message(
+                    conn.charge_point.clone(),
+                    self.index,
+                    Direction::In,
+                    kind,
+                    Some(&call.action),
+                    id,
+                    payload,
+                );
+                if let ServerCallOutcome::Error {
+                    code, description, ..
+                } = &outcome
+                {
+                    answer.extra = crate::journal::Extra::Error {
+                        code: code.as_str().into(),
+                        description: description.clone().into(),
+                    };
+                }
+                record = Some(answer);
+            }
+        }
         reply(&call.reply, self.index, outcome);
         if conn.server_calls.as_ref().is_some_and(|c| c.is_idle()) {
             conn.server_calls = None;
+        }
+        if let Some(record) = record {
+            self.journal(record);
         }
         self.send_next_server_call(key);
     }

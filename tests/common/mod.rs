@@ -36,7 +36,9 @@ pub fn test_config() -> Config {
     config.reactors.count = 2;
     config.reactors.pin_cores = false;
     config.reactors.timer_tick = Duration::from_millis(20);
-    config.ocpp.transaction_id_file = scratch_dir("txid").join("txid");
+    let dir = scratch_dir("gw");
+    config.ocpp.transaction_id_file = dir.join("txid");
+    config.journal.directory = dir.join("journal");
     // Test clients often do not answer the gateway's close: keep stops short.
     config.websocket.close_timeout = Duration::from_millis(500);
     config.shutdown.grace = Duration::from_secs(3);
@@ -315,7 +317,7 @@ impl Drop for GatewayProcess {
 pub fn process_config(rest: &str) -> String {
     format!(
         "[listen]\naddress = \"127.0.0.1:0\"\n\n[ocpp]\ntransaction_id_file = \"@DIR@/txid\"\n\n\
-         [admin]\naddress = \"127.0.0.1:0\"\n\n{rest}\n"
+         [admin]\naddress = \"127.0.0.1:0\"\n\n[journal]\ndirectory = \"@DIR@/journal\"\n\n{rest}\n"
     )
 }
 

@@ -1,0 +1,411 @@
+//! The event journal: the embedded northbound default (DESIGN.md, "Northbound").
+//!
+//! Reactors and processors send [`JournalRecord`]s through a
+//! [`JournalSender`] (a bounded crossbeam channel sized by `[channels]
+//! capacity`) to one writer thread, which appends each as one JSON line to
+//! size-rotated `journal-<stamp>-<seq>.jsonl` files in `directory`, syncing
+//! them every `fsync_interval`, on rotation and at shutdown.
+//!
+//! The journal never drops a record: [`JournalSender::send`] waits while the
+//! queue is full (processors: that is the backpressure), and
+//! [`JournalSender::try_send`] hands the record back (reactors, which must
+//! not block: they keep it and retry). A crash leaves at most one torn last
+//! line per file; [`Journal::start`] cuts it off, and [`read_records`] skips it.
+
+mod files;
+mod record;
+mod writer;
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, TrySendError};
+use serde::{Deserialize, Serialize};
+
+pub use files::read_records;
+pub use record::{Direction, Extra, FrameSlice, JournalRecord, Kind, Payload, SmallText};
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalConfig {
+    /// Whether the gateway starts the journal ([`Journal::start`] itself
+    /// does not look at this).
+    pub enabled: bool,
+    /// Where the journal files go; created if missing.
+    pub directory: PathBuf,
+    /// A file is closed and a new one started before it would grow past this.
+    pub rotate_size: u64,
+    /// Written records reach the disk (fsync) at most this long after being
+    /// written; "0s" syncs after every batch.
+    #[serde(with = "duration_text")]
+    pub fsync_interval: Duration,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            enabled: true,
+            directory: PathBuf::from("journal"),
+            rotate_size: 64 << 20,
+            fsync_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl JournalConfig {
+    /// Range checks, keyed like the file (`journal.rotate_size`).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut check = |ok: bool, key: &'static str, message: &str| {
+            if !ok {
+                out.push((key, message.to_owned()));
+            }
+        };
+        check(
+            !self.directory.as_os_str().is_empty(),
+            "journal.directory",
+            "must be a directory path",
+        );
+        check(
+            (4096..=1 << 40).contains(&self.rotate_size),
+            "journal.rotate_size",
+            "must be between 4096 bytes and 1 TiB",
+        );
+        check(
+            self.fsync_interval <= Duration::from_secs(3600),
+            "journal.fsync_interval",
+            "must be at most 1h (\"0s\" syncs after every batch)",
+        );
+        out
+    }
+}
+
+/// State shared by the writer (which alone updates the counters), the
+/// senders and the handle.
+#[derive(Default)]
+struct Shared {
+    records_written: AtomicU64,
+    bytes_written: AtomicU64,
+    records_synced: AtomicU64,
+    fsyncs: AtomicU64,
+    rotations: AtomicU64,
+    io_errors: AtomicU64,
+    /// Records the writer has taken from the channel and not yet written.
+    in_hand: AtomicU64,
+    /// Live `JournalSender`s (changed on clone and drop, not per record).
+    senders: AtomicUsize,
+    /// Test/diagnostic pause; the flag is the fast path, the mutex and
+    /// condvar only matter while paused.
+    paused: AtomicBool,
+    pause_lock: Mutex<bool>,
+    resumed: Condvar,
+}
+
+impl Shared {
+    fn wait_while_paused(&self) {
+        if !self.paused.load(Ordering::Acquire) {
+            return;
+        }
+        let mut paused = self.pause_lock.lock().unwrap_or_else(|e| e.into_inner());
+        while *paused {
+            paused = self.resumed.wait(paused).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn set_paused(&self, on: bool) {
+        let mut paused = self.pause_lock.lock().unwrap_or_else(|e| e.into_inner());
+        *paused = on;
+        self.paused.store(on, Ordering::Release);
+        self.resumed.notify_all();
+    }
+}
+
+/// A point-in-time copy of the journal's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JournalStats {
+    /// Records handed to the OS (`write` returned), since start.
+    pub records_written: u64,
+    pub bytes_written: u64,
+    /// Of those, records known to be on disk (fsync returned).
+    pub records_synced: u64,
+    pub fsyncs: u64,
+    /// Files closed because they were full.
+    pub rotations: u64,
+    /// Failed writes or syncs (each retried in a new file).
+    pub io_errors: u64,
+    /// Records waiting in the channel.
+    pub queue_depth: u64,
+    /// Records sent but not yet written: the queue plus the writer's batch.
+    pub lag: u64,
+}
+
+/// Entry point: see [`Journal::start`].
+pub struct Journal;
+
+impl Journal {
+    /// Creates `config.directory`, repairs torn last lines left by a crash,
+    /// opens a new file and starts the writer thread. `capacity` is
+    /// `[channels] capacity`.
+    pub fn start(
+        config: &JournalConfig,
+        capacity: usize,
+    ) -> io::Result<(JournalSender, JournalHandle)> {
+        let dir = &config.directory;
+        fs::create_dir_all(dir)?;
+        // Held by the writer for its life: repairing and writing assume no
+        // other process writes this directory.
+        let lock = files::lock(dir)?;
+        let existing = files::list(dir)?;
+        // Normally only the newest file can be torn, but an abandoned file
+        // (I/O error) could be too; checking a file's last byte is cheap.
+        for f in &existing {
+            let dropped = files::repair(&f.path)?;
+            if dropped > 0 {
+                log::warn!(
+                    "journal: {} ended in a torn line (crash?): dropped its last {dropped} bytes",
+                    f.path.display()
+                );
+            }
+        }
+        let next_seq = existing.iter().map(|f| f.seq + 1).max().unwrap_or(1);
+        let last_stamp = existing.last().map(|f| f.stamp.clone()).unwrap_or_default();
+
+        let shared = Arc::new(Shared::default());
+        let mut writer = writer::Writer::new(config, shared.clone(), lock, next_seq, last_stamp);
+        writer.ensure_file()?;
+
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        // Never sent on: dropping the sender is the stop signal.
+        let (stop_tx, stop_rx) = crossbeam_channel::unbounded::<()>();
+        let batch_limit = capacity.max(1);
+        let thread = std::thread::Builder::new()
+            .name("journal-writer".into())
+            .spawn(move || writer.run(rx, stop_rx, batch_limit))?;
+        shared.senders.store(1, Ordering::Release);
+        Ok((
+            JournalSender {
+                tx: tx.clone(),
+                shared: shared.clone(),
+            },
+            JournalHandle {
+                shared,
+                depth: tx,
+                stop: Some(stop_tx),
+                writer: Some(thread),
+                directory: config.directory.clone(),
+            },
+        ))
+    }
+}
+
+/// The journal's writer has stopped; the record comes back unwritten.
+#[derive(Debug)]
+pub struct JournalClosed(pub JournalRecord);
+
+impl fmt::Display for JournalClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the journal is shut down")
+    }
+}
+
+impl std::error::Error for JournalClosed {}
+
+/// Sends records to the journal writer. Cheap to clone: one per reactor or
+/// processor.
+pub struct JournalSender {
+    tx: Sender<JournalRecord>,
+    shared: Arc<Shared>,
+}
+
+impl JournalSender {
+    /// Queues `record`, waiting while the queue is full. For threads that
+    /// may wait (processors), never for a reactor.
+    // The record comes back by value so it is never lost and a retry needs
+    // no allocation; boxing it would allocate exactly when the queue is full.
+    #[allow(clippy::result_large_err)]
+    pub fn send(&self, record: JournalRecord) -> Result<(), JournalClosed> {
+        self.tx.send(record).map_err(|e| JournalClosed(e.0))
+    }
+
+    /// Queues `record` if there is room; otherwise hands it back
+    /// (`Full`: keep it and retry; `Disconnected`: the journal is shut down).
+    #[allow(clippy::result_large_err)]
+    pub fn try_send(&self, record: JournalRecord) -> Result<(), TrySendError<JournalRecord>> {
+        self.tx.try_send(record)
+    }
+
+    pub fn queue_depth(&self) -> usize {
+        self.tx.len()
+    }
+}
+
+impl Clone for JournalSender {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::AcqRel);
+        JournalSender {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for JournalSender {
+    fn drop(&mut self) {
+        self.shared.senders.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Control of the journal, held by main.
+pub struct JournalHandle {
+    shared: Arc<Shared>,
+    /// For `len()` only; never sends. (Not a `JournalSender`: not counted as
+    /// a live producer.)
+    depth: Sender<JournalRecord>,
+    stop: Option<Sender<()>>,
+    writer: Option<JoinHandle<()>>,
+    directory: PathBuf,
+}
+
+impl JournalHandle {
+    pub fn stats(&self) -> JournalStats {
+        let s = &self.shared;
+        // Acquire pairs with the writer publishing `records_written` last.
+        let records_written = s.records_written.load(Ordering::Acquire);
+        let queue_depth = self.depth.len() as u64;
+        JournalStats {
+            records_written,
+            bytes_written: s.bytes_written.load(Ordering::Relaxed),
+            records_synced: s.records_synced.load(Ordering::Relaxed),
+            fsyncs: s.fsyncs.load(Ordering::Relaxed),
+            rotations: s.rotations.load(Ordering::Relaxed),
+            io_errors: s.io_errors.load(Ordering::Relaxed),
+            queue_depth,
+            lag: queue_depth + s.in_hand.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+
+    /// Stops the writer taking records until the guard is dropped, so the
+    /// queue fills (backpressure tests). The writer may take one more record
+    /// if it was waiting for one. Shutdown cannot run while paused: the guard
+    /// borrows the handle.
+    pub fn pause(&self) -> Paused<'_> {
+        self.shared.set_paused(true);
+        Paused { handle: self }
+    }
+
+    /// Writes out every queued record, fsyncs, and joins the writer.
+    ///
+    /// Call it after the producers have stopped: every record whose `send`
+    /// returned before this call is written. Once the writer has finished,
+    /// `send`/`try_send` hand records back; a send racing the very end of the
+    /// final drain is not covered (the writer warns if senders are alive).
+    pub fn shutdown(mut self) -> JournalStats {
+        self.stop_and_join();
+        self.stats()
+    }
+
+    fn stop_and_join(&mut self) {
+        self.stop.take();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            log::error!("journal: the writer thread panicked");
+        }
+    }
+}
+
+impl Drop for JournalHandle {
+    /// Dropping the handle stops the journal the same way: never a silent loss.
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+/// See [`JournalHandle::pause`].
+pub struct Paused<'a> {
+    handle: &'a JournalHandle,
+}
+
+impl Drop for Paused<'_> {
+    fn drop(&mut self) {
+        self.handle.shared.set_paused(false);
+    }
+}
+
+/// Durations are written as text: "1s", "250ms", "0s". (A copy of the one in
+/// `config`, which is private to that module.)
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            D::Error::custom(format!(
+                "`{text}` is not a duration ({e}); write it like \"100ms\", \"1s\" or \"0s\""
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_text() {
+        let c: JournalConfig = toml::from_str("").unwrap();
+        assert_eq!(c, JournalConfig::default());
+        assert!(c.enabled);
+        assert_eq!(c.rotate_size, 64 << 20);
+        assert_eq!(c.fsync_interval, Duration::from_secs(1));
+        assert!(c.problems().is_empty());
+
+        let c: JournalConfig =
+            toml::from_str("fsync_interval = \"0s\"\nrotate_size = 4096\ndirectory = \"/tmp/j\"")
+                .unwrap();
+        assert_eq!(c.fsync_interval, Duration::ZERO);
+        assert!(c.problems().is_empty());
+        let again: JournalConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn config_rejects_unknown_keys_and_bad_values() {
+        let e = toml::from_str::<JournalConfig>("async = true").unwrap_err();
+        assert!(e.message().contains("unknown field"), "{e}");
+        let e = toml::from_str::<JournalConfig>("fsync_interval = \"soon\"").unwrap_err();
+        assert!(e.message().contains("not a duration"), "{e}");
+
+        let c = JournalConfig {
+            rotate_size: 4095,
+            fsync_interval: Duration::from_secs(7200),
+            directory: PathBuf::new(),
+            ..JournalConfig::default()
+        };
+        let keys: Vec<_> = c.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "journal.directory",
+                "journal.rotate_size",
+                "journal.fsync_interval"
+            ]
+        );
+    }
+}
