@@ -575,7 +575,7 @@ fn key_offset(text: &str, path: &str) -> Option<usize> {
 }
 
 /// Durations are written as text: "100ms", "30s", "5m".
-mod duration_text {
+pub(crate) mod duration_text {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer, de::Error};

@@ -43,7 +43,7 @@ pub struct JournalConfig {
     pub rotate_size: u64,
     /// Written records reach the disk (fsync) at most this long after being
     /// written; "0s" syncs after every batch.
-    #[serde(with = "duration_text")]
+    #[serde(with = "crate::config::duration_text")]
     pub fsync_interval: Duration,
 }
 
@@ -339,27 +339,6 @@ pub struct Paused<'a> {
 impl Drop for Paused<'_> {
     fn drop(&mut self) {
         self.handle.shared.set_paused(false);
-    }
-}
-
-/// Durations are written as text: "1s", "250ms", "0s". (A copy of the one in
-/// `config`, which is private to that module.)
-mod duration_text {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            D::Error::custom(format!(
-                "`{text}` is not a duration ({e}); write it like \"100ms\", \"1s\" or \"0s\""
-            ))
-        })
     }
 }
 

@@ -127,6 +127,33 @@ struct Reactor {
     now: Instant,
 }
 
+/// Offers a connection's CALL to the processor queue without waiting; on
+/// success the connection has a CALL in flight. On failure the frame comes
+/// back to be held.
+fn hand_over(
+    processors: &Sender<InboundCall>,
+    conn_ref: ConnRef,
+    conn: &mut Connection,
+    frame: Utf8Bytes,
+    counters: &mut ReactorCounters,
+) -> Result<(), TrySendError<Utf8Bytes>> {
+    let call = InboundCall {
+        conn: conn_ref,
+        charge_point: conn.charge_point.clone(),
+        version: conn.version,
+        frame,
+    };
+    match processors.try_send(call) {
+        Ok(()) => {
+            conn.in_flight = true;
+            counters.calls_dispatched += 1;
+            Ok(())
+        }
+        Err(TrySendError::Full(call)) => Err(TrySendError::Full(call.frame)),
+        Err(TrySendError::Disconnected(call)) => Err(TrySendError::Disconnected(call.frame)),
+    }
+}
+
 fn token_of(key: SlotKey) -> Token {
     Token(((key.generation as usize) << 32) | key.slot as usize)
 }
@@ -561,21 +588,12 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let call = InboundCall {
-            conn: conn_ref,
-            charge_point: conn.charge_point.clone(),
-            version: conn.version,
-            frame,
-        };
-        match self.processors.try_send(call) {
-            Ok(()) => {
-                conn.in_flight = true;
-                self.counters.calls_dispatched += 1;
-            }
-            Err(TrySendError::Full(call)) => {
+        match hand_over(&self.processors, conn_ref, conn, frame, &mut self.counters) {
+            Ok(()) => {}
+            Err(TrySendError::Full(frame)) => {
                 // Backpressure: keep the frame, stop reading this connection
                 // (TCP then slows the charge point), retry every turn.
-                conn.held = Some(call.frame);
+                conn.held = Some(frame);
                 self.stalled.push(key);
                 self.counters.backpressure_stalls += 1;
             }
@@ -590,36 +608,27 @@ impl Reactor {
             return;
         }
         let mut stalled = std::mem::take(&mut self.stalled);
-        let mut sent = 0;
+        let mut done = 0;
         for &key in &stalled {
             let conn_ref = self.conn_ref(key);
             let Some(conn) = self.conns.get_mut(key) else {
-                sent += 1;
+                done += 1;
                 continue;
             };
             let Some(frame) = conn.held.take() else {
-                sent += 1;
+                done += 1;
                 continue;
             };
-            let call = InboundCall {
-                conn: conn_ref,
-                charge_point: conn.charge_point.clone(),
-                version: conn.version,
-                frame,
-            };
-            match self.processors.try_send(call) {
-                Ok(()) => {
-                    conn.in_flight = true;
-                    self.counters.calls_dispatched += 1;
-                    sent += 1;
-                }
-                Err(TrySendError::Full(call)) | Err(TrySendError::Disconnected(call)) => {
-                    conn.held = Some(call.frame);
+            match hand_over(&self.processors, conn_ref, conn, frame, &mut self.counters) {
+                Ok(()) => done += 1,
+                Err(TrySendError::Full(frame) | TrySendError::Disconnected(frame)) => {
+                    // The queue is full: the rest would fail too; keep order.
+                    conn.held = Some(frame);
                     break;
                 }
             }
         }
-        stalled.drain(..sent);
+        stalled.drain(..done);
         // New stalls may have been added meanwhile; they queue behind the old.
         stalled.append(&mut self.stalled);
         self.stalled = stalled;
