@@ -44,7 +44,12 @@ pub struct Policy {
 
 /// RFC 3339 UTC with milliseconds, as OCPP's `dateTime`.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+    now_rfc3339_display().to_string()
+}
+
+/// The same, formatted straight into an answer (no intermediate String).
+fn now_rfc3339_display() -> humantime::Rfc3339Timestamp {
+    humantime::format_rfc3339_millis(SystemTime::now())
 }
 
 const ACCEPTED_ID_TAG: &str = r#"{"idTagInfo":{"status":"Accepted"}}"#;
@@ -92,7 +97,7 @@ impl Policy {
     fn boot_answer(&self) -> String {
         format!(
             r#"{{"status":"Accepted","currentTime":"{}","interval":{}}}"#,
-            now_rfc3339(),
+            now_rfc3339_display(),
             self.heartbeat_interval_secs
         )
     }
@@ -120,7 +125,7 @@ impl Policy {
                     })),
                 });
             }
-            Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339()),
+            Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display()),
             Request::StatusNotification(_)
             | Request::MeterValues(_)
             | Request::DiagnosticsStatusNotification(_)
@@ -167,7 +172,7 @@ impl Policy {
                     })),
                 });
             }
-            Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339()),
+            Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display()),
             Request::StatusNotification(_)
             | Request::MeterValues(_)
             | Request::NotifyEvent(_)
