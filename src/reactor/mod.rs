@@ -9,6 +9,7 @@
 mod connection;
 mod handshake;
 mod listener;
+mod memory;
 mod server_calls;
 pub mod slab;
 pub mod timer_wheel;
@@ -123,6 +124,7 @@ struct Reactor {
     counters: ReactorCounters,
     stats: Arc<ReactorStats>,
     last_publish: Instant,
+    trimmer: memory::Trimmer,
     /// Time at the start of the current loop turn.
     now: Instant,
 }
@@ -213,6 +215,7 @@ pub fn run(setup: ReactorSetup) {
         counters: ReactorCounters::default(),
         stats: setup.stats,
         last_publish: now,
+        trimmer: memory::Trimmer::new(now),
         now,
     };
     reactor.run();
@@ -282,6 +285,14 @@ impl Reactor {
         self.counters.connections_open = self.conns.len() as u64;
         self.stats.publish(&self.counters);
         self.last_publish = self.now;
+        if self.trimmer.due(self.now) {
+            // Structures that keep their peak size for allocation-free steady
+            // state give it back after a burst of disconnects.
+            self.wheel.shrink();
+            self.ids.shrink_to_fit();
+            self.due.shrink_to_fit();
+            self.trimmer.trim(self.now);
+        }
     }
 
     fn conn_ref(&self, key: SlotKey) -> ConnRef {
@@ -824,6 +835,7 @@ impl Reactor {
         let Some(mut conn) = self.conns.remove(key) else {
             return;
         };
+        self.trimmer.count_disconnect();
         if self.ids.get(&conn.charge_point) == Some(&key) {
             self.ids.remove(&conn.charge_point);
         }

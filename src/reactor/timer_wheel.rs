@@ -86,6 +86,15 @@ impl<K: Copy> TimerWheel<K> {
         self.next_tick = now_tick + 1;
     }
 
+    /// Gives back bucket capacity beyond what the entries need. Buckets keep
+    /// their peak size (that is what makes `schedule` allocation-free in
+    /// steady state), so after a burst the reactor calls this, rarely.
+    pub fn shrink(&mut self) {
+        for bucket in &mut self.buckets {
+            bucket.shrink_to_fit();
+        }
+    }
+
     /// When the next tick boundary with pending entries could be due; `None`
     /// when the wheel is empty.
     pub fn next_expiry(&self) -> Option<Instant> {
