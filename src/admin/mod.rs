@@ -20,6 +20,7 @@ mod prometheus;
 use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -34,6 +35,31 @@ use crate::pipeline::ServerCallOutcome;
 
 /// Largest request body accepted (a command's JSON).
 const MAX_BODY: u64 = 1 << 20;
+/// Commands waiting for charge points at once; beyond it 503. Each holds
+/// a thread until its charge point answers or it times out.
+const MAX_COMMANDS_IN_FLIGHT: usize = 256;
+static COMMANDS_IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Releases a command's place when its thread ends, however it ends.
+struct CommandSlot;
+
+impl CommandSlot {
+    fn take() -> Option<CommandSlot> {
+        let before = COMMANDS_IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        if before >= MAX_COMMANDS_IN_FLIGHT {
+            COMMANDS_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(CommandSlot)
+    }
+}
+
+impl Drop for CommandSlot {
+    fn drop(&mut self) {
+        COMMANDS_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Default and largest page of `GET /connections`.
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 10_000;
@@ -147,12 +173,17 @@ fn handle(request: Request, control: &Arc<Control>) {
         },
         (Method::Delete, ["connections", id]) => close_connection(control, id, query),
         (Method::Post, ["connections", id, "calls"]) => {
+            let Some(slot) = CommandSlot::take() else {
+                let busy = format!("{MAX_COMMANDS_IN_FLIGHT} commands are already waiting");
+                return respond(request, error(503, busy));
+            };
             // Blocks until the charge point answers: off the admin thread.
             let control = control.clone();
             let id = id.to_string();
             let spawned = std::thread::Builder::new()
                 .name("admin-call".into())
                 .spawn(move || {
+                    let _slot = slot;
                     let mut request = request;
                     let response = call(&control, &id, &mut request);
                     respond(request, response);
