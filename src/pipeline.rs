@@ -43,7 +43,8 @@ pub enum ToReactor {
     /// frame). It also releases the connection to read its next frame.
     Answer {
         conn: ConnRef,
-        frame: String,
+        /// Shared with the journal record of the answer (no copy).
+        frame: Utf8Bytes,
         /// Set when the CALL was an accepted BootNotification: what the
         /// charge point said about itself, kept for the admin API.
         boot: Option<Box<BootInfo>>,

@@ -172,6 +172,31 @@ impl Payload {
         }
     }
 
+    /// A JSON value the gateway wrote itself into `frame` at `range` (the
+    /// payload of an answer frame it is about to send): a refcount, no copy,
+    /// no parse. The caller guarantees `range` holds exactly that value.
+    pub fn written(frame: &Utf8Bytes, range: std::ops::Range<usize>) -> Payload {
+        debug_assert!(
+            frame
+                .as_str()
+                .get(range.clone())
+                .is_some_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok()),
+            "not a JSON value at {range:?}"
+        );
+        match (u32::try_from(range.start), u32::try_from(range.end)) {
+            (Ok(start), Ok(end)) if start <= end && range.end <= frame.len() => {
+                Payload::InFrame(FrameSlice {
+                    frame: frame.clone(),
+                    start,
+                    end,
+                })
+            }
+            _ => Payload::Owned(
+                RawValue::from_string("null".to_owned()).unwrap_or_else(|_| unreachable!()),
+            ),
+        }
+    }
+
     /// Copies `raw` (one allocation, no parse).
     pub fn copied(raw: &RawValue) -> Payload {
         Payload::Owned(raw.to_owned())

@@ -687,7 +687,7 @@ impl Reactor {
         }
     }
 
-    fn on_answer(&mut self, conn_ref: ConnRef, frame: String, boot: Option<Box<BootInfo>>) {
+    fn on_answer(&mut self, conn_ref: ConnRef, frame: Utf8Bytes, boot: Option<Box<BootInfo>>) {
         let key = SlotKey {
             slot: conn_ref.slot,
             generation: conn_ref.generation,
@@ -702,7 +702,7 @@ impl Reactor {
         }
         let close_after = conn.close_after_answer.take();
         if !frame.is_empty() {
-            self.send(key, frame.into());
+            self.send(key, frame);
         }
         if let Some((code, reason)) = close_after {
             self.close(key, code, reason);
