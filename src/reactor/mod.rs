@@ -12,6 +12,7 @@ mod listener;
 mod server_calls;
 pub mod slab;
 pub mod timer_wheel;
+mod transport;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -33,6 +34,7 @@ use self::handshake::{Gate, GateCallback};
 use self::server_calls::{Outstanding, reply};
 use self::slab::{Slab, SlotKey};
 use self::timer_wheel::TimerWheel;
+use self::transport::Transport;
 use crate::config::Config;
 use crate::journal::{Direction, JournalRecord, JournalSender, Kind, Payload};
 use crate::metrics::{ReactorCounters, ReactorStats};
@@ -47,6 +49,8 @@ pub use listener::bind_listeners;
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
+/// The TLS listener (wss://), when `tls.enabled`.
+const TLS_LISTENER: Token = Token(usize::MAX - 2);
 /// Buckets of the timer wheel: with a 100 ms tick, one turn is ~100 s.
 const WHEEL_BUCKETS: usize = 1024;
 /// Readiness events taken from the kernel per `poll` call.
@@ -57,7 +61,10 @@ pub struct ReactorSetup {
     pub index: u16,
     pub config: Arc<Config>,
     pub poll: Poll,
-    pub listener: TcpListener,
+    /// Plain ws:// listener (`None` when `listen.plain = false`).
+    pub listener: Option<TcpListener>,
+    /// wss:// listener and the TLS configuration store, when `tls.enabled`.
+    pub tls_listener: Option<(TcpListener, Arc<crate::tls::TlsStore>)>,
     pub inbox: Inbox,
     pub processors: Sender<InboundCall>,
     pub open_connections: Arc<AtomicUsize>,
@@ -96,6 +103,8 @@ struct Reactor {
     ws_config: WsConfig,
     poll: Poll,
     listener: Option<TcpListener>,
+    tls_listener: Option<TcpListener>,
+    tls: Option<Arc<crate::tls::TlsStore>>,
     /// Accepting hit the fd limit; retried at the next tick.
     accept_paused: bool,
     gate: std::rc::Rc<Gate>,
@@ -177,13 +186,16 @@ pub fn run(setup: ReactorSetup) {
         .max_message_size(Some(ws.max_message_size))
         .max_frame_size(Some(ws.max_message_size));
     let mut listener = setup.listener;
-    if let Err(e) = setup
-        .poll
-        .registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)
-    {
-        warn!("reactor {}: cannot register listener: {e}", setup.index);
-        return;
+    let (mut tls_listener, tls) = match setup.tls_listener {
+        Some((l, store)) => (Some(l), Some(store)),
+        None => (None, None),
+    };
+    for (l, token) in [(&mut listener, LISTENER), (&mut tls_listener, TLS_LISTENER)] {
+        let Some(l) = l else { continue };
+        if let Err(e) = setup.poll.registry().register(l, token, Interest::READABLE) {
+            warn!("reactor {}: cannot register listener: {e}", setup.index);
+            return;
+        }
     }
     let mut reactor = Reactor {
         index: setup.index,
@@ -196,7 +208,9 @@ pub fn run(setup: ReactorSetup) {
         config,
         ws_config,
         poll: setup.poll,
-        listener: Some(listener),
+        listener,
+        tls_listener,
+        tls,
         accept_paused: false,
         conns: Slab::default(),
         ids: HashMap::new(),
@@ -231,7 +245,8 @@ impl Reactor {
             self.flush_journal_backlog();
             if self.accept_paused && self.journal_backlog.is_empty() {
                 self.accept_paused = false;
-                self.accept();
+                self.accept(false);
+                self.accept(true);
             }
             if self.control.is_stopping() && self.shutdown_deadline.is_none() {
                 self.begin_shutdown();
@@ -266,8 +281,11 @@ impl Reactor {
                     WAKER => {}
                     // A journal backlog pauses accepting: the kernel's
                     // listen queue holds newcomers (retried each turn).
-                    LISTENER if !self.journal_backlog.is_empty() => self.accept_paused = true,
-                    LISTENER => self.accept(),
+                    LISTENER | TLS_LISTENER if !self.journal_backlog.is_empty() => {
+                        self.accept_paused = true
+                    }
+                    LISTENER => self.accept(false),
+                    TLS_LISTENER => self.accept(true),
                     token => {
                         let readable =
                             event.is_readable() || event.is_read_closed() || event.is_error();
@@ -299,13 +317,20 @@ impl Reactor {
 
     // ---- accepting and handshaking -------------------------------------
 
-    fn accept(&mut self) {
+    /// Accepts on the plain (`tls == false`) or the TLS listener until it
+    /// would block.
+    fn accept(&mut self, tls: bool) {
         loop {
-            let Some(listener) = &self.listener else {
+            let listener = if tls {
+                &self.tls_listener
+            } else {
+                &self.listener
+            };
+            let Some(listener) = listener else {
                 return;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.start_handshake(stream, peer),
+                Ok((stream, peer)) => self.start_handshake(stream, peer, tls),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
                     if matches!(
@@ -324,7 +349,7 @@ impl Reactor {
         }
     }
 
-    fn start_handshake(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
+    fn start_handshake(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr, tls: bool) {
         // Small frames both ways: do not let Nagle hold answers back.
         let _ = stream.set_nodelay(true);
         let key = self.conns.insert(Connection::new(peer, self.now));
@@ -338,17 +363,36 @@ impl Reactor {
             self.conns.remove(key);
             return;
         }
-        self.schedule(
-            self.config.websocket.handshake_timeout,
-            key,
-            TimerKind::Handshake,
-        );
+        // On the TLS port the one timer covers TLS handshake and upgrade.
+        let timeout = if tls {
+            self.config.tls.handshake_timeout
+        } else {
+            self.config.websocket.handshake_timeout
+        };
+        self.schedule(timeout, key, TimerKind::Handshake);
+        let mut callback = GateCallback {
+            gate: self.gate.clone(),
+            client: None,
+        };
+        let transport = match (&self.tls, tls) {
+            (Some(store), true) => {
+                let identity = transport::ClientIdentity::default();
+                if self.config.tls.client_ca.is_some() {
+                    callback.client = Some(identity.clone());
+                }
+                match Transport::tls(store.current(), stream, identity) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        warn!("reactor {}: TLS setup for {peer}: {e}", self.index);
+                        self.conns.remove(key);
+                        return;
+                    }
+                }
+            }
+            _ => Transport::Plain(stream),
+        };
         self.gate.current.set(Some(self.conn_ref(key)));
-        let step = tungstenite::accept_hdr_with_config(
-            stream,
-            GateCallback(self.gate.clone()),
-            Some(self.ws_config),
-        );
+        let step = tungstenite::accept_hdr_with_config(transport, callback, Some(self.ws_config));
         self.after_handshake_step(key, step);
     }
 
@@ -368,9 +412,9 @@ impl Reactor {
         &mut self,
         key: SlotKey,
         step: Result<
-            tungstenite::WebSocket<TcpStream>,
+            tungstenite::WebSocket<Transport>,
             HandshakeError<
-                tungstenite::handshake::server::ServerHandshake<TcpStream, GateCallback>,
+                tungstenite::handshake::server::ServerHandshake<Transport, GateCallback>,
             >,
         >,
     ) {
@@ -1132,7 +1176,10 @@ impl Reactor {
     fn begin_shutdown(&mut self) {
         let grace = self.config.shutdown.grace;
         self.shutdown_deadline = Some(self.now + grace);
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in [self.listener.take(), self.tls_listener.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         info!(
