@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{scratch_dir, start, stop, test_config};
-use ocpp_gateway::Config;
+use ocpp_gateway::metrics::ReactorCounters;
+use ocpp_gateway::{Config, GatewayHandle};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -145,6 +146,23 @@ fn assert_booted(ws: &mut TlsWs) {
     assert_eq!(answer[2]["status"], "Accepted", "{answer}");
 }
 
+/// Waits (up to 3 s) for the published TLS counter `of` to reach `at_least`
+/// summed over reactors.
+fn wait_counter(gateway: &GatewayHandle, of: fn(&ReactorCounters) -> u64, at_least: u64) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let n: u64 = gateway.reactor_counters().iter().map(of).sum();
+        if n >= at_least {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "counter stuck at {n}, wanted {at_least}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn wss_round_trip_and_plain_beside_it() {
     let dir = scratch_dir("tls-rt");
@@ -167,6 +185,17 @@ fn wss_round_trip_and_plain_beside_it() {
         let answer: Value = serde_json::from_str(text.as_str()).unwrap();
         assert_eq!(answer[1], format!("h{i}"));
     }
+    // A frame much larger than rustls's buffer limit, both ways through
+    // several TLS records and partial reads.
+    let data = "x".repeat(300_000);
+    let call = json!([2, "big", "DataTransfer", {"vendorId": "Acme", "data": data}]);
+    ws.send(Message::text(call.to_string())).unwrap();
+    let Message::Text(text) = ws.read().unwrap() else {
+        panic!("not text")
+    };
+    let answer: Value = serde_json::from_str(text.as_str()).unwrap();
+    assert_eq!(answer[1], "big", "{answer}");
+    wait_counter(&gateway, |c| c.tls_ok_tls13, 1);
     // The plain port still serves ws://.
     let mut plain = common::ChargePoint::connect(gateway.local_addr, "CP-PLAIN-1");
     let answer = plain.call("Heartbeat", json!({}));
@@ -205,6 +234,8 @@ fn expired_server_certificate_is_refused_by_the_client() {
         Err(Refused::Handshake(e)) => assert!(e.contains("expired"), "{e}"),
         other => panic!("expected a TLS failure, got {:?}", other.map(|_| ())),
     }
+    // The client's alert is what the gateway sees.
+    wait_counter(&gateway, |c| c.tls_failed_peer_alert, 1);
     stop(gateway);
 }
 
@@ -247,6 +278,8 @@ fn profile_3_client_certificate_must_name_the_charge_point() {
 
     // The accepted connection was never disturbed.
     assert_booted(&mut ws);
+    wait_counter(&gateway, |c| c.tls_failed_client_certificate, 2);
+    wait_counter(&gateway, |c| c.refused_401, 1);
     stop(gateway);
 }
 
@@ -272,6 +305,7 @@ fn plain_client_on_the_tls_port_is_refused_and_the_gateway_stays_up() {
     let mut answer = Vec::new();
     let _ = tcp.read_to_end(&mut answer);
     assert!(!answer.starts_with(b"HTTP"), "{answer:?}");
+    wait_counter(&gateway, |c| c.tls_failed_protocol, 1);
     let mut ws = wss(addr, "CP-2", client_config(&ca, None)).expect("wss still works");
     assert_booted(&mut ws);
     stop(gateway);
@@ -298,6 +332,7 @@ fn unfinished_tls_handshake_is_closed_at_the_timeout() {
         waited >= Duration::from_millis(200) && waited < Duration::from_secs(3),
         "closed after {waited:?}"
     );
+    wait_counter(&gateway, |c| c.tls_failed_timeout, 1);
     stop(gateway);
 }
 
@@ -354,4 +389,62 @@ fn tls_only_gateway_and_bad_files_fail_the_start() {
         }
     };
     assert!(err.contains("tls.certificate_chain"), "{err}");
+}
+
+#[test]
+fn min_version_1_3_refuses_a_tls_1_2_client() {
+    let dir = scratch_dir("tls-13");
+    let ca = ca("Test CA");
+    let mut config = tls_config(&dir, &leaf(&ca, "localhost", false, false), None);
+    config.tls.min_version = ocpp_gateway::tls::TlsVersion::V13;
+    let gateway = start(config);
+    let addr = gateway.tls_addr.unwrap();
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let only_12 =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    assert!(wss(addr, "CP-12", Arc::new(only_12)).is_err());
+    wait_counter(&gateway, |c| c.tls_failed_incompatible, 1);
+    let mut ws = wss(addr, "CP-13", client_config(&ca, None)).expect("1.3 client");
+    assert_booted(&mut ws);
+    stop(gateway);
+}
+
+#[test]
+fn tls_1_2_uses_only_the_whitepaper_suites() {
+    let dir = scratch_dir("tls-12");
+    let ca = ca("Test CA");
+    let gateway = start(tls_config(
+        &dir,
+        &leaf(&ca, "localhost", false, false),
+        None,
+    ));
+    let addr = gateway.tls_addr.unwrap();
+    let provider = rustls::crypto::ring::default_provider();
+    let suites = |names: &[rustls::CipherSuite]| {
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.der().clone()).unwrap();
+        let mut p = provider.clone();
+        p.cipher_suites.retain(|s| names.contains(&s.suite()));
+        Arc::new(
+            ClientConfig::builder_with_provider(Arc::new(p))
+                .with_protocol_versions(&[&rustls::version::TLS12])
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    };
+    // ChaCha20 on TLS 1.2 is not among them: refused.
+    let chacha = [rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256];
+    assert!(wss(addr, "CP-1", suites(&chacha)).is_err());
+    // ECDHE-ECDSA AES-GCM (the test certificate is ECDSA) is.
+    let gcm = [rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256];
+    let mut ws = wss(addr, "CP-2", suites(&gcm)).expect("TLS 1.2 AES-GCM");
+    assert_booted(&mut ws);
+    wait_counter(&gateway, |c| c.tls_ok_tls12, 1);
+    stop(gateway);
 }

@@ -105,6 +105,8 @@ struct Reactor {
     listener: Option<TcpListener>,
     tls_listener: Option<TcpListener>,
     tls: Option<Arc<crate::tls::TlsStore>>,
+    /// TLS handshake outcomes, counted by the connections' transports.
+    tls_tally: std::rc::Rc<transport::TlsTally>,
     /// Accepting hit the fd limit; retried at the next tick.
     accept_paused: bool,
     gate: std::rc::Rc<Gate>,
@@ -211,6 +213,7 @@ pub fn run(setup: ReactorSetup) {
         listener,
         tls_listener,
         tls,
+        tls_tally: Default::default(),
         accept_paused: false,
         conns: Slab::default(),
         ids: HashMap::new(),
@@ -298,6 +301,15 @@ impl Reactor {
 
     fn publish(&mut self) {
         self.counters.connections_open = self.conns.len() as u64;
+        let (t, c) = (&self.tls_tally, &mut self.counters);
+        c.tls_ok_tls12 = t.ok_tls12.get();
+        c.tls_ok_tls13 = t.ok_tls13.get();
+        c.tls_failed_client_certificate = t.client_certificate.get();
+        c.tls_failed_peer_alert = t.peer_alert.get();
+        c.tls_failed_incompatible = t.incompatible.get();
+        c.tls_failed_protocol = t.protocol.get();
+        c.tls_failed_eof = t.eof.get();
+        c.tls_failed_timeout = t.timeout.get();
         self.stats.publish(&self.counters);
         self.last_publish = self.now;
     }
@@ -380,7 +392,8 @@ impl Reactor {
                 if self.config.tls.client_ca.is_some() {
                     callback.client = Some(identity.clone());
                 }
-                match Transport::tls(store.current(), stream, identity) {
+                let tally = self.tls_tally.clone();
+                match Transport::tls(store.current(), stream, identity, tally) {
                     Ok(t) => t,
                     Err(e) => {
                         warn!("reactor {}: TLS setup for {peer}: {e}", self.index);
@@ -765,7 +778,11 @@ impl Reactor {
         let ws = &self.config.websocket;
         match timer.kind {
             TimerKind::Handshake => {
-                if matches!(conn.link, Link::Handshaking(_)) {
+                if let Link::Handshaking(mid) = &conn.link {
+                    if mid.get_ref().get_ref().tls_handshaking() {
+                        let timeouts = &self.tls_tally.timeout;
+                        timeouts.set(timeouts.get() + 1);
+                    }
                     self.counters.handshake_timeouts += 1;
                     debug!("handshake with {} timed out", conn.peer);
                     self.remove(key, "handshake timeout");

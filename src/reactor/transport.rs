@@ -9,7 +9,7 @@
 //! READABLE | WRITABLE and flushes on writable), or at the next read or
 //! write pass, so edge-triggered readiness cannot strand it.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::rc::Rc;
@@ -28,6 +28,30 @@ pub type ClientIdentity = Rc<OnceCell<Option<String>>>;
 /// OCPP frames are small; a larger frame just takes more passes.
 const TLS_BUFFER_LIMIT: usize = 16 * 1024;
 
+/// TLS handshake outcomes of one reactor, counted by its connections as
+/// they happen and copied into the reactor's counters when it publishes.
+#[derive(Default)]
+pub struct TlsTally {
+    pub ok_tls12: Cell<u64>,
+    pub ok_tls13: Cell<u64>,
+    /// Client certificate missing, not from tls.client_ca, expired…
+    pub client_certificate: Cell<u64>,
+    /// The client aborted with an alert (e.g. it does not trust our certificate).
+    pub peer_alert: Cell<u64>,
+    /// No common version, cipher suite or key exchange.
+    pub incompatible: Cell<u64>,
+    /// Not TLS (plain HTTP on the TLS port) or malformed TLS.
+    pub protocol: Cell<u64>,
+    /// The client closed the connection mid-handshake.
+    pub eof: Cell<u64>,
+    /// Not finished within tls.handshake_timeout (counted by the reactor).
+    pub timeout: Cell<u64>,
+}
+
+fn bump(counter: &Cell<u64>) {
+    counter.set(counter.get() + 1);
+}
+
 pub enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
@@ -37,6 +61,9 @@ pub struct TlsStream {
     tls: ServerConnection,
     socket: TcpStream,
     identity: ClientIdentity,
+    tally: Rc<TlsTally>,
+    /// The handshake's outcome is in the tally already.
+    counted: bool,
 }
 
 impl Transport {
@@ -44,6 +71,7 @@ impl Transport {
         config: Arc<rustls::ServerConfig>,
         socket: TcpStream,
         identity: ClientIdentity,
+        tally: Rc<TlsTally>,
     ) -> Result<Transport, rustls::Error> {
         let mut tls = ServerConnection::new(config)?;
         tls.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
@@ -51,6 +79,8 @@ impl Transport {
             tls,
             socket,
             identity,
+            tally,
+            counted: false,
         })))
     }
 
@@ -59,6 +89,11 @@ impl Transport {
             Transport::Plain(s) => s,
             Transport::Tls(t) => &t.socket,
         }
+    }
+
+    /// A TLS connection whose TLS handshake is not finished.
+    pub fn tls_handshaking(&self) -> bool {
+        matches!(self, Transport::Tls(t) if t.tls.is_handshaking())
     }
 
     /// Half-closes our side: for TLS a close_notify alert first (best
@@ -96,9 +131,15 @@ impl TlsStream {
         }
     }
 
-    fn note_identity(&self) {
-        if self.identity.get().is_some() || self.tls.is_handshaking() {
+    /// Once the handshake is done: counts it and records the client's CN.
+    fn on_progress(&mut self) {
+        if self.counted || self.tls.is_handshaking() {
             return;
+        }
+        self.counted = true;
+        match self.tls.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_2) => bump(&self.tally.ok_tls12),
+            _ => bump(&self.tally.ok_tls13),
         }
         let cn = self
             .tls
@@ -109,6 +150,19 @@ impl TlsStream {
     }
 }
 
+impl TlsStream {
+    fn failure_counter(&self, error: &rustls::Error) -> &Cell<u64> {
+        use rustls::Error as E;
+        let t = &self.tally;
+        match error {
+            E::InvalidCertificate(_) | E::NoCertificatesPresented => &t.client_certificate,
+            E::AlertReceived(_) => &t.peer_alert,
+            E::PeerIncompatible(_) => &t.incompatible,
+            _ => &t.protocol,
+        }
+    }
+}
+
 impl Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
@@ -116,6 +170,11 @@ impl Read for TlsStream {
             // announces it.
             match self.tls.reader().read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if self.tls.is_handshaking() && !self.counted => {
+                    self.counted = true;
+                    bump(&self.tally.eof);
+                    return Err(e);
+                }
                 other => return other,
             }
             // Handshake messages or an alert may be waiting to go out.
@@ -130,9 +189,13 @@ impl Read for TlsStream {
             if let Err(e) = self.tls.process_new_packets() {
                 // Let the alert reach the peer if the socket takes it now.
                 let _ = self.push_records();
+                if !self.counted {
+                    self.counted = true;
+                    bump(self.failure_counter(&e));
+                }
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
-            self.note_identity();
+            self.on_progress();
             self.push_records_now()?;
         }
     }
