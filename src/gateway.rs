@@ -250,8 +250,14 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
     } else {
         None
     };
+    // Tests read the first address from this line: keep it first.
+    let tls_note = match tls_addr {
+        Some(addr) if config.listen.plain => format!(", wss:// on {addr}"),
+        Some(_) => " (wss:// only)".to_owned(),
+        None => String::new(),
+    };
     info!(
-        "listening on {local_addr}{}/{{id}} with {count} reactors, {} processors",
+        "listening on {local_addr}{}/{{id}}{tls_note} with {count} reactors, {} processors",
         config.listen.path_prefix, config.processors.threads
     );
     Ok(GatewayHandle {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{scratch_dir, start, stop, test_config};
+use common::{GatewayProcess, process_config, scratch_dir, start, stop, test_config};
 use ocpp_gateway::metrics::ReactorCounters;
 use ocpp_gateway::{Config, GatewayHandle};
 use rcgen::{
@@ -447,4 +447,50 @@ fn tls_1_2_uses_only_the_whitepaper_suites() {
     assert_booted(&mut ws);
     wait_counter(&gateway, |c| c.tls_ok_tls12, 1);
     stop(gateway);
+}
+
+#[test]
+fn sighup_reloads_the_certificate_and_a_missing_key_keeps_the_old_one() {
+    let ca1 = ca("CA one");
+    let ca2 = ca("CA two");
+    let (cert, key) = leaf(&ca1, "localhost", false, false);
+    let config = process_config(
+        "[reactors]\ncount = 2\npin_cores = false\n\n[tls]\nenabled = true\n\
+         address = \"127.0.0.1:0\"\ncertificate_chain = \"@DIR@/server.pem\"\n\
+         private_key = \"@DIR@/server.key\"\n",
+    )
+    .replace("[listen]\n", "[listen]\nplain = false\n");
+    // The certificate files must exist before the process starts: they
+    // live in a directory of their own.
+    let dir = scratch_dir("tls-hup-files");
+    let config = config.replace("@DIR@/server", &format!("{}/server", dir.display()));
+    write(&dir, "server.pem", &cert);
+    write(&dir, "server.key", &key);
+    let gw = GatewayProcess::start("tls-hup", &config);
+    let addr = gw.addr;
+    let mut old = wss(addr, "CP-OLD", client_config(&ca1, None)).expect("wss");
+    assert_booted(&mut old);
+
+    let (cert, key) = leaf(&ca2, "localhost", false, false);
+    write(&dir, "server.pem", &cert);
+    write(&dir, "server.key", &key);
+    gw.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut new = loop {
+        if let Ok(ws) = wss(addr, "CP-NEW", client_config(&ca2, None)) {
+            break ws;
+        }
+        assert!(Instant::now() < deadline, "new certificate not served");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_booted(&mut new);
+    assert_booted(&mut old);
+
+    // The key file gone: SIGHUP keeps the current certificate and key.
+    std::fs::remove_file(dir.join("server.key")).unwrap();
+    gw.signal("HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    let mut again = wss(addr, "CP-AGAIN", client_config(&ca2, None)).expect("still served");
+    assert_booted(&mut again);
+    assert_booted(&mut old);
 }
