@@ -510,7 +510,11 @@ impl Config {
             "false needs tls.enabled = true, or the gateway would listen nowhere",
         );
         check(
-            !(l.plain && self.tls.enabled && l.address == self.tls.address),
+            // Port 0 (any free port) is two different ports.
+            !(l.plain
+                && self.tls.enabled
+                && l.address == self.tls.address
+                && l.address.port() != 0),
             "tls.address",
             "must differ from listen.address when both listeners are on",
         );

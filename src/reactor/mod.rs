@@ -888,6 +888,11 @@ impl Reactor {
         if self.ids.get(&conn.charge_point) == Some(&key) {
             self.ids.remove(&conn.charge_point);
         }
+        if let Link::Open(ws) = &mut conn.link {
+            // TLS: tell the peer the session ended on purpose (close_notify),
+            // best effort; a no-op for plain sockets.
+            ws.get_mut().close_notify();
+        }
         if let Some(calls) = conn.server_calls.as_mut() {
             calls.fail_all(self.index, &ServerCallOutcome::Closed);
         }

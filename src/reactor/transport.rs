@@ -96,13 +96,19 @@ impl Transport {
         matches!(self, Transport::Tls(t) if t.tls.is_handshaking())
     }
 
-    /// Half-closes our side: for TLS a close_notify alert first (best
-    /// effort: a full socket just loses it), then the TCP FIN.
-    pub fn shutdown_write(&mut self) -> io::Result<()> {
+    /// Queues a close_notify alert and writes what the socket takes now,
+    /// without waiting (the connection is about to be dropped).
+    pub fn close_notify(&mut self) {
         if let Transport::Tls(t) = self {
             t.tls.send_close_notify();
             let _ = t.push_records();
         }
+    }
+
+    /// Half-closes our side: for TLS a close_notify alert first (best
+    /// effort: a full socket just loses it), then the TCP FIN.
+    pub fn shutdown_write(&mut self) -> io::Result<()> {
+        self.close_notify();
         self.socket().shutdown(Shutdown::Write)
     }
 }
