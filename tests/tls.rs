@@ -494,3 +494,49 @@ fn sighup_reloads_the_certificate_and_a_missing_key_keeps_the_old_one() {
     assert_booted(&mut again);
     assert_booted(&mut old);
 }
+
+#[test]
+fn a_large_server_call_reaches_a_slow_tls_reader_whole() {
+    let dir = scratch_dir("tls-big");
+    let ca = ca("Test CA");
+    let gateway = start(tls_config(
+        &dir,
+        &leaf(&ca, "localhost", false, false),
+        None,
+    ));
+    let mut ws = wss(
+        gateway.tls_addr.unwrap(),
+        "CP-BIG",
+        client_config(&ca, None),
+    )
+    .unwrap();
+    assert_booted(&mut ws);
+    let data = "y".repeat(600_000);
+    let payload = json!({"vendorId": "Acme", "data": data}).to_string();
+    std::thread::scope(|s| {
+        let caller =
+            s.spawn(|| gateway.call("CP-BIG", "DataTransfer", &payload, Duration::from_secs(10)));
+        // Not reading for a while: the socket fills, rustls and tungstenite
+        // hold the rest, and writable events must finish the frame.
+        std::thread::sleep(Duration::from_millis(300));
+        let call: Value = loop {
+            if let Message::Text(text) = ws.read().unwrap() {
+                break serde_json::from_str(text.as_str()).unwrap();
+            }
+        };
+        assert_eq!(call[2], "DataTransfer");
+        assert_eq!(call[3]["data"].as_str().map(str::len), Some(600_000));
+        let answer = json!([3, call[1], {"status": "Accepted"}]);
+        ws.send(Message::text(answer.to_string())).unwrap();
+        let outcome = caller.join().unwrap();
+        assert!(
+            matches!(
+                outcome,
+                ocpp_gateway::pipeline::ServerCallOutcome::Result(_)
+            ),
+            "{outcome:?}"
+        );
+    });
+    assert_booted(&mut ws);
+    stop(gateway);
+}
