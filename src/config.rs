@@ -29,6 +29,7 @@ pub struct Config {
     pub auth: crate::auth::AuthConfig,
     pub journal: crate::journal::JournalConfig,
     pub admin: AdminConfig,
+    pub tls: crate::tls::TlsConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -64,6 +65,8 @@ impl Default for AdminConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ListenConfig {
+    /// Serve plain ws:// on `address`. `false` with `tls.enabled` = TLS only.
+    pub plain: bool,
     /// Address charge points connect to.
     pub address: SocketAddr,
     /// URL path before the charge point id: `/ocpp` serves `/ocpp/{id}`.
@@ -77,6 +80,7 @@ pub struct ListenConfig {
 impl Default for ListenConfig {
     fn default() -> Self {
         ListenConfig {
+            plain: true,
             address: SocketAddr::from(([0, 0, 0, 0], 8180)),
             path_prefix: "/ocpp".into(),
             backlog: 4096,
@@ -500,6 +504,21 @@ impl Config {
             "admin.call_timeout",
             "must be between 1ms and 1h",
         );
+        check(
+            l.plain || self.tls.enabled,
+            "listen.plain",
+            "false needs tls.enabled = true, or the gateway would listen nowhere",
+        );
+        check(
+            // Port 0 (any free port) is two different ports.
+            !(l.plain
+                && self.tls.enabled
+                && l.address == self.tls.address
+                && l.address.port() != 0),
+            "tls.address",
+            "must differ from listen.address when both listeners are on",
+        );
+        out.extend(self.tls.problems(self.reactors.timer_tick));
         out.extend(self.auth.problems());
         out.extend(self.journal.problems());
         out
@@ -631,6 +650,24 @@ mod tests {
         let e = errors("[websocket]\nping_interval = \"soon\"\n");
         assert_eq!(e[0].line, Some(2));
         assert!(e[0].message.contains("not a duration"), "{}", e[0]);
+    }
+
+    #[test]
+    fn tls_needs_certificate_and_key() {
+        let e = errors("[tls]\nenabled = true\n");
+        let keys: Vec<_> = e.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(keys, ["tls.certificate_chain", "tls.private_key"], "{e:?}");
+        let e = errors("[listen]\nplain = false\n");
+        assert_eq!(e[0].key.as_deref(), Some("listen.plain"));
+        assert_eq!(e[0].line, Some(2));
+        let e = errors("[tls]\nmin_version = \"1.1\"\n");
+        assert_eq!(e[0].key.as_deref(), Some("tls.min_version"), "{e:?}");
+        let c = Config::parse(
+            "[tls]\nenabled = true\ncertificate_chain = \"c.pem\"\nprivate_key = \"k.pem\"\nmin_version = \"1.3\"\n",
+            Path::new("g.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.tls.min_version, crate::tls::TlsVersion::V13);
     }
 
     #[test]

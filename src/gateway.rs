@@ -37,7 +37,12 @@ pub struct Extensions {
 /// The running gateway as other threads see it.
 pub struct Control {
     pub config: Arc<Config>,
+    /// The plain listener's address (the TLS one if there is no plain one).
     pub local_addr: SocketAddr,
+    /// The TLS listener's address, when `tls.enabled`.
+    pub tls_addr: Option<SocketAddr>,
+    /// Certificate and key in force for new TLS connections.
+    tls: Option<Arc<crate::tls::TlsStore>>,
     reactors: Arc<[ReactorHandle]>,
     reactor_stats: Vec<Arc<ReactorStats>>,
     processor_stats: Vec<Arc<ProcessorStats>>,
@@ -89,14 +94,45 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
             ),
         )
     })?);
-    let listeners = reactor::bind_listeners(config.listen.address, config.listen.backlog, count)
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("listen.address {}: {e}", config.listen.address),
-            )
-        })?;
-    let local_addr = listeners[0].local_addr()?;
+    // Certificates are read before any socket is opened: a bad file fails
+    // the start, naming the key.
+    let tls_store = if config.tls.enabled {
+        let store = crate::tls::TlsStore::new(&config.tls)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Some(Arc::new(store))
+    } else {
+        None
+    };
+    let bind = |key: &str, address: SocketAddr| {
+        reactor::bind_listeners(address, config.listen.backlog, count)
+            .map_err(|e| io::Error::new(e.kind(), format!("{key} {address}: {e}")))
+    };
+    let plain: Vec<Option<mio::net::TcpListener>> = if config.listen.plain {
+        bind("listen.address", config.listen.address)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        (0..count).map(|_| None).collect()
+    };
+    let secure: Vec<Option<mio::net::TcpListener>> = if tls_store.is_some() {
+        bind("tls.address", config.tls.address)?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        (0..count).map(|_| None).collect()
+    };
+    let tls_addr = match secure.first() {
+        Some(Some(l)) => Some(l.local_addr()?),
+        _ => None,
+    };
+    // Without a plain listener, `local_addr` is the TLS one.
+    let local_addr = match plain.first() {
+        Some(Some(l)) => l.local_addr()?,
+        _ => tls_addr.ok_or_else(|| io::Error::other("no listener configured"))?,
+    };
+    let listeners = plain.into_iter().zip(secure);
     let credentials = CredentialStore::from_config(&config.auth)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("auth: {e}")))?;
     let (journal_tx, journal_handle) = if config.journal.enabled {
@@ -126,7 +162,8 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         let stats = Arc::new(ReactorStats::default());
         handles.push(handle);
         reactor_stats.push(stats.clone());
-        setups.push((index, listener, poll, inbox, stats));
+        let tls_listener = listener.1.zip(tls_store.clone());
+        setups.push((index, (listener.0, tls_listener), poll, inbox, stats));
     }
     let reactors: Arc<[ReactorHandle]> = handles.into();
     let processor_stats: Vec<Arc<ProcessorStats>> = (0..config.processors.threads)
@@ -135,6 +172,8 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
     let control = Arc::new(Control {
         config: config.clone(),
         local_addr,
+        tls_addr,
+        tls: tls_store,
         reactors: reactors.clone(),
         reactor_stats,
         processor_stats: processor_stats.clone(),
@@ -169,7 +208,8 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
             index: u16::try_from(index).unwrap_or(u16::MAX),
             config: config.clone(),
             poll,
-            listener,
+            listener: listener.0,
+            tls_listener: listener.1,
             inbox,
             // Reactors hold the only senders: when they have all stopped,
             // the processors drain the queue and stop.
@@ -210,8 +250,14 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
     } else {
         None
     };
+    // Tests read the first address from this line: keep it first.
+    let tls_note = match tls_addr {
+        Some(addr) if config.listen.plain => format!(", wss:// on {addr}"),
+        Some(_) => " (wss:// only)".to_owned(),
+        None => String::new(),
+    };
     info!(
-        "listening on {local_addr}{}/{{id}} with {count} reactors, {} processors",
+        "listening on {local_addr}{}/{{id}}{tls_note} with {count} reactors, {} processors",
         config.listen.path_prefix, config.processors.threads
     );
     Ok(GatewayHandle {
@@ -455,6 +501,16 @@ impl Control {
     /// old set stays in force; open connections are never touched.
     pub fn reload_credentials(&self, auth: &AuthConfig) -> Result<usize, String> {
         self.credentials.reload(auth)
+    }
+
+    /// Re-reads the TLS certificate, key and client CA (SIGHUP): new
+    /// connections get them, open ones keep theirs. On error (unreadable
+    /// or invalid file) the old ones stay in force. `Ok(false)`: TLS is off.
+    pub fn reload_tls(&self, config: &crate::tls::TlsConfig) -> Result<bool, String> {
+        match &self.tls {
+            Some(store) => store.reload(config).map(|()| true),
+            None => Ok(false),
+        }
     }
 
     /// The journal's counters, when it is on.

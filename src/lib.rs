@@ -21,6 +21,7 @@ pub mod ocpp;
 pub mod pipeline;
 pub mod processor;
 pub mod reactor;
+pub mod tls;
 
 pub use config::Config;
 pub use gateway::{Extensions, GatewayHandle, start, start_with};

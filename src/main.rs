@@ -30,7 +30,8 @@ OPTIONS:
 SIGNALS:
     SIGTERM, SIGINT     close every connection (1001), drain, exit 0
     SIGHUP              reopen the log file, apply log.level from the file,
-                        reload the credentials file and allow list
+                        reload the credentials file and allow list, and the
+                        TLS certificate, key and client CA
 ";
 
 struct Args {
@@ -163,6 +164,13 @@ fn main() -> ExitCode {
                     match gateway.reload_credentials(&new.auth) {
                         Ok(n) => info!("SIGHUP: credentials reloaded ({n} charge points)"),
                         Err(e) => warn!("SIGHUP: credentials not reloaded, old set kept: {e}"),
+                    }
+                    // New TLS connections get the new certificate; open
+                    // ones keep theirs. A bad file keeps the old one.
+                    match gateway.reload_tls(&new.tls) {
+                        Ok(true) => info!("SIGHUP: TLS certificate and key reloaded"),
+                        Ok(false) => {}
+                        Err(e) => warn!("SIGHUP: TLS not reloaded, old certificate kept: {e}"),
                     }
                 }
                 Err(errors) => {

@@ -95,6 +95,21 @@ reactor_counters! {
     server_calls_answered,
     /// Server-initiated CALLs not answered within their timeout.
     server_calls_timed_out,
+    /// TLS handshakes completed, by negotiated version.
+    tls_ok_tls12,
+    tls_ok_tls13,
+    /// TLS handshakes failed: client certificate missing or not valid.
+    tls_failed_client_certificate,
+    /// ... the client sent an alert (e.g. it does not trust our certificate).
+    tls_failed_peer_alert,
+    /// ... no common version or cipher suite.
+    tls_failed_incompatible,
+    /// ... not TLS, or malformed.
+    tls_failed_protocol,
+    /// ... the client went away mid-handshake.
+    tls_failed_eof,
+    /// ... not finished within tls.handshake_timeout.
+    tls_failed_timeout,
 }
 
 impl ReactorStats {

@@ -119,6 +119,30 @@ pub fn render(control: &Control) -> String {
         c,
         |c| c.handshake_timeouts,
     );
+    per_reactor_by(
+        &mut r,
+        "tls_handshakes",
+        "TLS handshakes on the TLS port, by result",
+        "result",
+        c,
+        &[
+            ("ok", |c| c.tls_ok_tls12 + c.tls_ok_tls13),
+            ("client_certificate", |c| c.tls_failed_client_certificate),
+            ("peer_alert", |c| c.tls_failed_peer_alert),
+            ("incompatible", |c| c.tls_failed_incompatible),
+            ("protocol", |c| c.tls_failed_protocol),
+            ("eof", |c| c.tls_failed_eof),
+            ("timeout", |c| c.tls_failed_timeout),
+        ],
+    );
+    per_reactor_by(
+        &mut r,
+        "tls_versions",
+        "TLS handshakes completed, by negotiated version",
+        "version",
+        c,
+        &[("1.2", |c| c.tls_ok_tls12), ("1.3", |c| c.tls_ok_tls13)],
+    );
     per_reactor(&mut r, "frames_in", "Text frames received", c, |c| {
         c.frames_in
     });

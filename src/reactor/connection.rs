@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use mio::net::TcpStream;
 use tungstenite::handshake::MidHandshake;
 use tungstenite::handshake::server::ServerHandshake;
 use tungstenite::protocol::CloseFrame;
@@ -16,14 +15,15 @@ use tungstenite::{Error as WsError, Message, Utf8Bytes, WebSocket};
 
 use super::handshake::GateCallback;
 use super::server_calls::ServerCalls;
+use super::transport::Transport;
 use crate::ocpp::OcppVersion;
 use crate::pipeline::BootInfo;
 
-pub type PendingHandshake = MidHandshake<ServerHandshake<TcpStream, GateCallback>>;
+pub type PendingHandshake = MidHandshake<ServerHandshake<Transport, GateCallback>>;
 
 pub enum Link {
     Handshaking(PendingHandshake),
-    Open(WebSocket<TcpStream>),
+    Open(WebSocket<Transport>),
     /// Transient, while a handshake step owns the stream.
     Detached,
 }
@@ -177,7 +177,7 @@ impl Connection {
         {
             return Fate::Drop(why);
         }
-        let _ = ws.get_ref().shutdown(std::net::Shutdown::Write);
+        let _ = ws.get_mut().shutdown_write();
         self.discard_input()
     }
 

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 
+use super::transport::ClientIdentity;
 use crate::auth::{AuthDecision, WWW_AUTHENTICATE};
 use crate::config::{Config, DuplicateId, MissingSubprotocol};
 use crate::gateway::Control;
@@ -87,13 +88,37 @@ impl Gate {
         self.open_connections.fetch_sub(1, Ordering::AcqRel);
     }
 
-    fn decide(&self, request: &Request, response: &mut Response) -> Result<Upgrade, Refusal> {
+    fn decide(
+        &self,
+        request: &Request,
+        response: &mut Response,
+        client: Option<&ClientIdentity>,
+    ) -> Result<Upgrade, Refusal> {
         let ocpp = &self.config.ocpp;
         let id = charge_point_id(
             request.uri().path(),
             &self.config.listen.path_prefix,
             ocpp.max_id_length,
         )?;
+        // Security profile 3: the client certificate (already verified
+        // against tls.client_ca by rustls) must name this charge point. The
+        // id is only known here, after TLS, so a mismatch is an HTTP 401
+        // rather than a TLS alert.
+        if let Some(client) = client {
+            match client.get() {
+                Some(Some(cn)) if *cn == id => {}
+                Some(Some(cn)) => {
+                    log::info!("{id}: client certificate is for {cn:?}");
+                    return Err(Refusal::new(
+                        401,
+                        "client certificate CN does not match the charge point id",
+                    ));
+                }
+                _ => {
+                    return Err(Refusal::new(401, "client certificate without a subject CN"));
+                }
+            }
+        }
         // Authentication comes before the duplicate-id rule: otherwise anyone
         // could disconnect a charge point by connecting with its id.
         let mut authorization = request.headers().get_all("Authorization").iter();
@@ -161,8 +186,13 @@ impl Gate {
     }
 }
 
-/// The per-connection callback handed to tungstenite.
-pub struct GateCallback(pub Rc<Gate>);
+/// The per-connection callback handed to tungstenite. `client` is set on
+/// TLS connections that must show a client certificate (profile 3): the
+/// transport fills it in when the TLS handshake completes.
+pub struct GateCallback {
+    pub gate: Rc<Gate>,
+    pub client: Option<ClientIdentity>,
+}
 
 impl Callback for GateCallback {
     fn on_request(
@@ -170,14 +200,15 @@ impl Callback for GateCallback {
         request: &Request,
         mut response: Response,
     ) -> Result<Response, ErrorResponse> {
-        match self.0.decide(request, &mut response) {
+        let gate = &self.gate;
+        match gate.decide(request, &mut response, self.client.as_ref()) {
             Ok(upgrade) => {
-                *self.0.decided.borrow_mut() = Some(upgrade);
+                *gate.decided.borrow_mut() = Some(upgrade);
                 Ok(response)
             }
             Err(refusal) => {
                 let response = error_response(&refusal);
-                *self.0.refused.borrow_mut() = Some(refusal);
+                *gate.refused.borrow_mut() = Some(refusal);
                 Err(response)
             }
         }

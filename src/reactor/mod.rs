@@ -13,6 +13,7 @@ mod memory;
 mod server_calls;
 pub mod slab;
 pub mod timer_wheel;
+mod transport;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -34,6 +35,7 @@ use self::handshake::{Gate, GateCallback};
 use self::server_calls::{Outstanding, reply};
 use self::slab::{Slab, SlotKey};
 use self::timer_wheel::TimerWheel;
+use self::transport::Transport;
 use crate::config::Config;
 use crate::journal::{Direction, JournalRecord, JournalSender, Kind, Payload};
 use crate::metrics::{ReactorCounters, ReactorStats};
@@ -48,6 +50,8 @@ pub use listener::bind_listeners;
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
+/// The TLS listener (wss://), when `tls.enabled`.
+const TLS_LISTENER: Token = Token(usize::MAX - 2);
 /// Buckets of the timer wheel: with a 100 ms tick, one turn is ~100 s.
 const WHEEL_BUCKETS: usize = 1024;
 /// Readiness events taken from the kernel per `poll` call.
@@ -58,7 +62,10 @@ pub struct ReactorSetup {
     pub index: u16,
     pub config: Arc<Config>,
     pub poll: Poll,
-    pub listener: TcpListener,
+    /// Plain ws:// listener (`None` when `listen.plain = false`).
+    pub listener: Option<TcpListener>,
+    /// wss:// listener and the TLS configuration store, when `tls.enabled`.
+    pub tls_listener: Option<(TcpListener, Arc<crate::tls::TlsStore>)>,
     pub inbox: Inbox,
     pub processors: Sender<InboundCall>,
     pub open_connections: Arc<AtomicUsize>,
@@ -97,6 +104,10 @@ struct Reactor {
     ws_config: WsConfig,
     poll: Poll,
     listener: Option<TcpListener>,
+    tls_listener: Option<TcpListener>,
+    tls: Option<Arc<crate::tls::TlsStore>>,
+    /// TLS handshake outcomes, counted by the connections' transports.
+    tls_tally: std::rc::Rc<transport::TlsTally>,
     /// Accepting hit the fd limit; retried at the next tick.
     accept_paused: bool,
     gate: std::rc::Rc<Gate>,
@@ -179,13 +190,16 @@ pub fn run(setup: ReactorSetup) {
         .max_message_size(Some(ws.max_message_size))
         .max_frame_size(Some(ws.max_message_size));
     let mut listener = setup.listener;
-    if let Err(e) = setup
-        .poll
-        .registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)
-    {
-        warn!("reactor {}: cannot register listener: {e}", setup.index);
-        return;
+    let (mut tls_listener, tls) = match setup.tls_listener {
+        Some((l, store)) => (Some(l), Some(store)),
+        None => (None, None),
+    };
+    for (l, token) in [(&mut listener, LISTENER), (&mut tls_listener, TLS_LISTENER)] {
+        let Some(l) = l else { continue };
+        if let Err(e) = setup.poll.registry().register(l, token, Interest::READABLE) {
+            warn!("reactor {}: cannot register listener: {e}", setup.index);
+            return;
+        }
     }
     let mut reactor = Reactor {
         index: setup.index,
@@ -198,7 +212,10 @@ pub fn run(setup: ReactorSetup) {
         config,
         ws_config,
         poll: setup.poll,
-        listener: Some(listener),
+        listener,
+        tls_listener,
+        tls,
+        tls_tally: Default::default(),
         accept_paused: false,
         conns: Slab::default(),
         ids: HashMap::new(),
@@ -234,7 +251,8 @@ impl Reactor {
             self.flush_journal_backlog();
             if self.accept_paused && self.journal_backlog.is_empty() {
                 self.accept_paused = false;
-                self.accept();
+                self.accept(false);
+                self.accept(true);
             }
             if self.control.is_stopping() && self.shutdown_deadline.is_none() {
                 self.begin_shutdown();
@@ -269,8 +287,11 @@ impl Reactor {
                     WAKER => {}
                     // A journal backlog pauses accepting: the kernel's
                     // listen queue holds newcomers (retried each turn).
-                    LISTENER if !self.journal_backlog.is_empty() => self.accept_paused = true,
-                    LISTENER => self.accept(),
+                    LISTENER | TLS_LISTENER if !self.journal_backlog.is_empty() => {
+                        self.accept_paused = true
+                    }
+                    LISTENER => self.accept(false),
+                    TLS_LISTENER => self.accept(true),
                     token => {
                         let readable =
                             event.is_readable() || event.is_read_closed() || event.is_error();
@@ -283,6 +304,15 @@ impl Reactor {
 
     fn publish(&mut self) {
         self.counters.connections_open = self.conns.len() as u64;
+        let (t, c) = (&self.tls_tally, &mut self.counters);
+        c.tls_ok_tls12 = t.ok_tls12.get();
+        c.tls_ok_tls13 = t.ok_tls13.get();
+        c.tls_failed_client_certificate = t.client_certificate.get();
+        c.tls_failed_peer_alert = t.peer_alert.get();
+        c.tls_failed_incompatible = t.incompatible.get();
+        c.tls_failed_protocol = t.protocol.get();
+        c.tls_failed_eof = t.eof.get();
+        c.tls_failed_timeout = t.timeout.get();
         self.stats.publish(&self.counters);
         self.last_publish = self.now;
         if self.trimmer.due(self.now) {
@@ -310,13 +340,20 @@ impl Reactor {
 
     // ---- accepting and handshaking -------------------------------------
 
-    fn accept(&mut self) {
+    /// Accepts on the plain (`tls == false`) or the TLS listener until it
+    /// would block.
+    fn accept(&mut self, tls: bool) {
         loop {
-            let Some(listener) = &self.listener else {
+            let listener = if tls {
+                &self.tls_listener
+            } else {
+                &self.listener
+            };
+            let Some(listener) = listener else {
                 return;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.start_handshake(stream, peer),
+                Ok((stream, peer)) => self.start_handshake(stream, peer, tls),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
                     if matches!(
@@ -335,7 +372,7 @@ impl Reactor {
         }
     }
 
-    fn start_handshake(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr) {
+    fn start_handshake(&mut self, mut stream: TcpStream, peer: std::net::SocketAddr, tls: bool) {
         // Small frames both ways: do not let Nagle hold answers back.
         let _ = stream.set_nodelay(true);
         let key = self.conns.insert(Connection::new(peer, self.now));
@@ -349,17 +386,37 @@ impl Reactor {
             self.conns.remove(key);
             return;
         }
-        self.schedule(
-            self.config.websocket.handshake_timeout,
-            key,
-            TimerKind::Handshake,
-        );
+        // On the TLS port the one timer covers TLS handshake and upgrade.
+        let timeout = if tls {
+            self.config.tls.handshake_timeout
+        } else {
+            self.config.websocket.handshake_timeout
+        };
+        self.schedule(timeout, key, TimerKind::Handshake);
+        let mut callback = GateCallback {
+            gate: self.gate.clone(),
+            client: None,
+        };
+        let transport = match (&self.tls, tls) {
+            (Some(store), true) => {
+                let identity = transport::ClientIdentity::default();
+                if self.config.tls.client_ca.is_some() {
+                    callback.client = Some(identity.clone());
+                }
+                let tally = self.tls_tally.clone();
+                match Transport::tls(store.current(), stream, identity, tally) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        warn!("reactor {}: TLS setup for {peer}: {e}", self.index);
+                        self.conns.remove(key);
+                        return;
+                    }
+                }
+            }
+            _ => Transport::Plain(stream),
+        };
         self.gate.current.set(Some(self.conn_ref(key)));
-        let step = tungstenite::accept_hdr_with_config(
-            stream,
-            GateCallback(self.gate.clone()),
-            Some(self.ws_config),
-        );
+        let step = tungstenite::accept_hdr_with_config(transport, callback, Some(self.ws_config));
         self.after_handshake_step(key, step);
     }
 
@@ -379,9 +436,9 @@ impl Reactor {
         &mut self,
         key: SlotKey,
         step: Result<
-            tungstenite::WebSocket<TcpStream>,
+            tungstenite::WebSocket<Transport>,
             HandshakeError<
-                tungstenite::handshake::server::ServerHandshake<TcpStream, GateCallback>,
+                tungstenite::handshake::server::ServerHandshake<Transport, GateCallback>,
             >,
         >,
     ) {
@@ -732,7 +789,11 @@ impl Reactor {
         let ws = &self.config.websocket;
         match timer.kind {
             TimerKind::Handshake => {
-                if matches!(conn.link, Link::Handshaking(_)) {
+                if let Link::Handshaking(mid) = &conn.link {
+                    if mid.get_ref().get_ref().tls_handshaking() {
+                        let timeouts = &self.tls_tally.timeout;
+                        timeouts.set(timeouts.get() + 1);
+                    }
                     self.counters.handshake_timeouts += 1;
                     debug!("handshake with {} timed out", conn.peer);
                     self.remove(key, "handshake timeout");
@@ -838,6 +899,11 @@ impl Reactor {
         self.trimmer.count_disconnect();
         if self.ids.get(&conn.charge_point) == Some(&key) {
             self.ids.remove(&conn.charge_point);
+        }
+        if let Link::Open(ws) = &mut conn.link {
+            // TLS: tell the peer the session ended on purpose (close_notify),
+            // best effort; a no-op for plain sockets.
+            ws.get_mut().close_notify();
         }
         if let Some(calls) = conn.server_calls.as_mut() {
             calls.fail_all(self.index, &ServerCallOutcome::Closed);
@@ -1144,7 +1210,10 @@ impl Reactor {
     fn begin_shutdown(&mut self) {
         let grace = self.config.shutdown.grace;
         self.shutdown_deadline = Some(self.now + grace);
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in [self.listener.take(), self.tls_listener.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = self.poll.registry().deregister(&mut listener);
         }
         info!(

@@ -1,0 +1,210 @@
+//! TLS for the charge-point listener (OCPP security profiles 2 and 3):
+//! the `[tls]` table, building the rustls server configuration from PEM
+//! files, and the store that SIGHUP swaps a new certificate into.
+//!
+//! The TLS state machine itself runs on the reactors, see
+//! `reactor::transport`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use rustls::crypto::CryptoProvider;
+use rustls::server::{ServerConfig, WebPkiClientVerifier};
+use rustls::{CipherSuite, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde::{Deserialize, Serialize};
+
+use crate::config::duration_text;
+
+/// Lowest TLS version accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub enum TlsVersion {
+    #[serde(rename = "1.2")]
+    V12,
+    #[serde(rename = "1.3")]
+    V13,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// Serve wss:// on `address` (besides or instead of ws:// on listen.address).
+    pub enabled: bool,
+    pub address: SocketAddr,
+    /// PEM: the server certificate first, then its intermediates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_chain: Option<PathBuf>,
+    /// PEM: PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<PathBuf>,
+    /// PEM CA certificates. When set (security profile 3), every charge point
+    /// must present a certificate issued by one of them whose subject CN is
+    /// its charge point id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ca: Option<PathBuf>,
+    pub min_version: TlsVersion,
+    /// The TLS handshake and the HTTP upgrade after it must both be done
+    /// within this time from accept (replaces websocket.handshake_timeout
+    /// on the TLS port).
+    #[serde(with = "duration_text")]
+    pub handshake_timeout: Duration,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            enabled: false,
+            address: SocketAddr::from(([0, 0, 0, 0], 8443)),
+            certificate_chain: None,
+            private_key: None,
+            client_ca: None,
+            min_version: TlsVersion::V12,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Range checks (config.rs style: key, message).
+    pub fn problems(&self, timer_tick: Duration) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.enabled && self.certificate_chain.is_none() {
+            out.push((
+                "tls.certificate_chain",
+                "is required when tls.enabled = true (PEM file path)".to_owned(),
+            ));
+        }
+        if self.enabled && self.private_key.is_none() {
+            out.push((
+                "tls.private_key",
+                "is required when tls.enabled = true (PEM file path)".to_owned(),
+            ));
+        }
+        for (key, path) in [
+            ("tls.certificate_chain", &self.certificate_chain),
+            ("tls.private_key", &self.private_key),
+            ("tls.client_ca", &self.client_ca),
+        ] {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                out.push((key, "must be a file path".to_owned()));
+            }
+        }
+        if self.handshake_timeout < timer_tick || self.handshake_timeout > Duration::from_secs(3600)
+        {
+            out.push((
+                "tls.handshake_timeout",
+                "must be at least reactors.timer_tick and at most 1h".to_owned(),
+            ));
+        }
+        out
+    }
+}
+
+/// The cipher suites offered: every TLS 1.3 suite of the provider, and for
+/// TLS 1.2 only the four ECDHE AES-GCM suites the OCPP security whitepaper
+/// (edition 2, "TLS") names. No CBC, no ChaCha20 on 1.2.
+const TLS12_SUITES: [CipherSuite; 4] = [
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+];
+
+/// The ring provider restricted to the suites above.
+pub fn provider() -> Arc<CryptoProvider> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites.retain(|s| match s {
+        rustls::SupportedCipherSuite::Tls13(_) => true,
+        rustls::SupportedCipherSuite::Tls12(_) => TLS12_SUITES.contains(&s.suite()),
+    });
+    Arc::new(provider)
+}
+
+fn read_certs(key: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{key} {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{key} {}: no CERTIFICATE in it", path.display()));
+    }
+    Ok(certs)
+}
+
+/// Builds the rustls server configuration from the files `config` names.
+/// Every error names the key and file.
+pub fn server_config(config: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
+    let (Some(chain), Some(key_path)) = (&config.certificate_chain, &config.private_key) else {
+        return Err("tls.certificate_chain and tls.private_key are required".into());
+    };
+    let certs = read_certs("tls.certificate_chain", chain)?;
+    let key = PrivateKeyDer::from_pem_file(key_path)
+        .map_err(|e| format!("tls.private_key {}: {e}", key_path.display()))?;
+    let provider = provider();
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match config.min_version {
+        TlsVersion::V12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        TlsVersion::V13 => &[&rustls::version::TLS13],
+    };
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| format!("tls.min_version: {e}"))?;
+    let builder = match &config.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca_path) => {
+            let mut roots = RootCertStore::empty();
+            for cert in read_certs("tls.client_ca", ca_path)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("tls.client_ca {}: {e}", ca_path.display()))?;
+            }
+            // Without a client certificate the TLS handshake fails (alert
+            // certificate_required): profile 3 has no anonymous fallback.
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("tls.client_ca {}: {e}", ca_path.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let server = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("tls.private_key {}: {e}", key_path.display()))?;
+    Ok(Arc::new(server))
+}
+
+/// The server configuration in force; new connections take the current one,
+/// open connections keep the one they started with.
+pub struct TlsStore {
+    current: RwLock<Arc<ServerConfig>>,
+}
+
+impl TlsStore {
+    pub fn new(config: &TlsConfig) -> Result<TlsStore, String> {
+        Ok(TlsStore {
+            current: RwLock::new(server_config(config)?),
+        })
+    }
+
+    /// Read once per accepted TLS connection (an Arc clone under a read lock).
+    pub fn current(&self) -> Arc<ServerConfig> {
+        // Held only for a clone or a swap, which cannot panic: a poisoned
+        // lock still guards a whole value.
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Re-reads certificate, key and client CA (SIGHUP). On error the old
+    /// configuration stays in force and the error says why.
+    pub fn reload(&self, config: &TlsConfig) -> Result<(), String> {
+        let fresh = server_config(config)?;
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
+    }
+}
+
+/// The subject CN of a DER certificate, if it has one that is UTF-8.
+pub fn common_name(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = cert.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_owned)
+}
