@@ -16,13 +16,6 @@ use super::{ErrorCode, OcppVersion, Violation};
 /// OCPP-J §4.1.4: a message id is at most 36 characters.
 pub const MAX_MESSAGE_ID_LEN: usize = 36;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MessageTypeId {
-    Call = 2,
-    CallResult = 3,
-    CallError = 4,
-}
-
 /// One well-formed RPC frame, borrowing from the text it was parsed from.
 #[derive(Debug)]
 pub enum Frame<'a> {
@@ -41,16 +34,6 @@ pub enum Frame<'a> {
         description: Cow<'a, str>,
         details: &'a RawValue,
     },
-}
-
-impl Frame<'_> {
-    pub fn message_id(&self) -> &str {
-        match self {
-            Frame::Call { id, .. } | Frame::CallResult { id, .. } | Frame::CallError { id, .. } => {
-                id
-            }
-        }
-    }
 }
 
 /// What is wrong with a frame that is not a well-formed RPC message.

@@ -14,5 +14,5 @@ pub mod v201;
 pub mod version;
 
 pub use error::{ErrorCode, Violation};
-pub use frame::{Frame, FrameError, MessageTypeId};
+pub use frame::{Frame, FrameError};
 pub use version::OcppVersion;

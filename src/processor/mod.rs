@@ -17,7 +17,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{error, warn};
 use tungstenite::Utf8Bytes;
 
-pub use policy::{Answer, Policy, now_rfc3339};
+pub use policy::{Answer, Policy};
 
 use crate::journal::{Direction, Extra, JournalRecord, JournalSender, Kind, Payload};
 use crate::metrics::{AnswerCounts, ProcessorStats};

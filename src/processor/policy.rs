@@ -42,12 +42,8 @@ pub struct Policy {
     transaction_ids: TransactionIds,
 }
 
-/// RFC 3339 UTC with milliseconds, as OCPP's `dateTime`.
-pub fn now_rfc3339() -> String {
-    now_rfc3339_display().to_string()
-}
-
-/// The same, formatted straight into an answer (no intermediate String).
+/// Now as OCPP's `dateTime` (RFC 3339 UTC, milliseconds), formatted
+/// straight into an answer (no intermediate String).
 fn now_rfc3339_display() -> humantime::Rfc3339Timestamp {
     humantime::format_rfc3339_millis(SystemTime::now())
 }

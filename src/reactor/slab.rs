@@ -72,12 +72,6 @@ impl<T> Slab<T> {
         entry.value.as_mut()
     }
 
-    pub fn contains(&self, key: SlotKey) -> bool {
-        self.entries
-            .get(key.slot as usize)
-            .is_some_and(|e| e.generation == key.generation && e.value.is_some())
-    }
-
     /// Removes the value and retires the key: the slot's next occupant gets
     /// a new generation.
     pub fn remove(&mut self, key: SlotKey) -> Option<T> {
