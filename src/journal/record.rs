@@ -239,6 +239,17 @@ pub enum Extra {
         code: SmallText,
         description: Cow<'static, str>,
     },
+    /// `answer`: the CALLRESULT payload the gateway sent for this CALL (a
+    /// charge-point CALL and its answer are one line).
+    Answer(Payload),
+    /// The gateway answered this CALL with a CALLERROR: `error_code`,
+    /// `error_description`, and its details as `answer`. Boxed: rare, and
+    /// it keeps the record (which the channel copies) small.
+    AnswerError {
+        code: SmallText,
+        description: Cow<'static, str>,
+        details: Box<Payload>,
+    },
 }
 
 /// One journal line: `{"ts":…,"cp":…,"reactor":…,"dir":…,"kind":…,`
@@ -355,6 +366,22 @@ impl JournalRecord {
                 push_json_str(out, code.as_str());
                 out.extend_from_slice(b",\"error_description\":");
                 push_json_str(out, description);
+            }
+            Extra::Answer(answer) => {
+                out.extend_from_slice(b",\"answer\":");
+                push_payload(out, answer.as_str());
+            }
+            Extra::AnswerError {
+                code,
+                description,
+                details,
+            } => {
+                out.extend_from_slice(b",\"error_code\":");
+                push_json_str(out, code.as_str());
+                out.extend_from_slice(b",\"error_description\":");
+                push_json_str(out, description);
+                out.extend_from_slice(b",\"answer\":");
+                push_payload(out, details.as_str());
             }
         }
         out.extend_from_slice(b"}\n");
@@ -579,6 +606,38 @@ mod tests {
         assert_eq!(v["error_code"], "OccurrenceConstraintViolation");
         assert_eq!(v["error_description"], "missing \"interval\"");
         assert_eq!(v["dir"], "out");
+    }
+
+    #[test]
+    fn a_call_line_carries_its_answer_or_its_callerror() {
+        let cp: Arc<str> = Arc::from("CP-1");
+        let call = |extra| {
+            let mut r = JournalRecord::message(
+                cp.clone(),
+                0,
+                Direction::In,
+                Kind::Call,
+                Some("Authorize"),
+                "7",
+                Payload::from_json(r#"{"idTag":"T"}"#.into()).unwrap(),
+            );
+            r.extra = extra;
+            serde_json::from_str::<serde_json::Value>(&line(&r)).unwrap()
+        };
+        let ok = call(Extra::Answer(
+            Payload::from_json(r#"{"idTagInfo":{"status":"Accepted"}}"#.into()).unwrap(),
+        ));
+        assert_eq!(ok["payload"]["idTag"], "T");
+        assert_eq!(ok["answer"]["idTagInfo"]["status"], "Accepted");
+        assert!(ok.get("error_code").is_none());
+        let refused = call(Extra::AnswerError {
+            code: "FormationViolation".into(),
+            description: "bad".into(),
+            details: Box::new(Payload::from_json(r#"{"field":"idTag"}"#.into()).unwrap()),
+        });
+        assert_eq!(refused["error_code"], "FormationViolation");
+        assert_eq!(refused["error_description"], "bad");
+        assert_eq!(refused["answer"]["field"], "idTag");
     }
 
     #[test]

@@ -192,8 +192,9 @@ fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Decid
     }
 }
 
-/// Journals a CALL and its answer, waiting while the journal is full.
-/// A CALLRESULT's payload is shared with the answer frame at `answer_range`.
+/// Journals a CALL with its answer as one record, waiting while the
+/// journal is full. A CALLRESULT's payload is shared with the answer frame
+/// at `answer_range` (no copy).
 #[allow(clippy::too_many_arguments)]
 fn journal_call(
     journal: &JournalSender,
@@ -205,51 +206,34 @@ fn journal_call(
     answer_frame: &Utf8Bytes,
     answer_range: std::ops::Range<usize>,
 ) {
-    let record = |dir, kind, payload| {
-        JournalRecord::message(
-            call.charge_point.clone(),
-            call.conn.reactor,
-            dir,
-            kind,
-            Some(action),
-            id,
-            payload,
-        )
-    };
-    let inbound = record(
+    let mut record = JournalRecord::message(
+        call.charge_point.clone(),
+        call.conn.reactor,
         Direction::In,
         Kind::Call,
+        Some(action),
+        id,
         Payload::in_frame(&call.frame, payload),
     );
-    let outbound = match result {
-        Ok(_) => Some(record(
-            Direction::Out,
-            Kind::Result,
-            Payload::written(answer_frame, answer_range),
-        )),
+    record.extra = match result {
+        Ok(_) => Extra::Answer(Payload::written(answer_frame, answer_range)),
         Err(violation) => {
-            let details = match &violation.field {
-                Some(field) => {
-                    let mut d = String::from("{\"field\":");
-                    frame::push_json_str(&mut d, field);
-                    d.push('}');
-                    d
-                }
-                None => "{}".to_owned(),
-            };
-            Payload::from_json(details).ok().map(|p| {
-                let mut r = record(Direction::Out, Kind::Error, p);
-                r.extra = Extra::Error {
+            let mut details = String::from("{}");
+            if let Some(field) = &violation.field {
+                details = String::from("{\"field\":");
+                frame::push_json_str(&mut details, field);
+                details.push('}');
+            }
+            match Payload::from_json(details) {
+                Ok(details) => Extra::AnswerError {
                     code: violation.code.as_str(call.version).into(),
                     description: violation.description.clone().into(),
-                };
-                r
-            })
+                    details: Box::new(details),
+                },
+                Err(_) => Extra::None,
+            }
         }
     };
     // Err: the journal has stopped (shutdown); nothing more can be kept.
-    let _ = journal.send(inbound);
-    if let Some(outbound) = outbound {
-        let _ = journal.send(outbound);
-    }
+    let _ = journal.send(record);
 }
