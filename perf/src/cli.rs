@@ -1,6 +1,7 @@
 //! Command line of `loadgen` and the validated target it describes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -38,9 +39,25 @@ impl Scenario {
 /// Options every scenario takes.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Endpoint prefix; the charge point id is appended as the last path segment.
+    /// Endpoint prefix, ws:// or wss://; the charge point id is appended as
+    /// the last path segment.
     #[arg(long, default_value = "ws://127.0.0.1:8180/ocpp")]
     pub url: String,
+    /// wss:// only (required there): PEM file of the CA(s) to trust for the
+    /// server certificate, which must name the URL's host (IP SAN for an IP).
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// wss:// only: PEM client certificate (chain) presented by every
+    /// connection (with --client-key).
+    #[arg(long, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// wss:// only: PEM private key of --client-cert.
+    #[arg(long, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// wss:// only (security profile 3): directory with `<id>.pem` and
+    /// `<id>.key` per charge point id, e.g. CP0.pem / CP0.key.
+    #[arg(long, conflicts_with_all = ["client_cert", "client_key"])]
+    pub client_cert_dir: Option<PathBuf>,
     /// Sample /proc/PID of the server (RSS, HWM, threads, fds, CPU) each second.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -190,28 +207,38 @@ impl DropMode {
     }
 }
 
-/// A validated `ws://` target on loopback.
+/// A validated `ws://` or `wss://` target on loopback.
 #[derive(Clone, Debug)]
 pub struct Target {
     /// Where to connect.
     pub addr: SocketAddr,
     /// `ws://host:port/prefix/` — the charge point id is appended.
     pub url_prefix: String,
+    /// `wss://`.
+    pub tls: bool,
+    /// The URL's host without brackets (TLS server name).
+    pub host: String,
 }
 
 impl Target {
-    /// Parses `ws://HOST:PORT/PREFIX` and refuses anything that is not
+    /// Parses `ws[s]://HOST:PORT/PREFIX` and refuses anything that is not
     /// loopback: this tool must never load someone else's server.
     pub fn parse(url: &str) -> Result<Target, String> {
-        let rest = url.strip_prefix("ws://").ok_or_else(|| {
-            format!("--url {url:?}: only ws:// URLs are supported (no TLS), e.g. ws://127.0.0.1:8180/ocpp")
-        })?;
+        let (scheme, tls, rest) = if let Some(r) = url.strip_prefix("ws://") {
+            ("ws", false, r)
+        } else if let Some(r) = url.strip_prefix("wss://") {
+            ("wss", true, r)
+        } else {
+            return Err(format!(
+                "--url {url:?}: only ws:// and wss:// URLs are supported, e.g. ws://127.0.0.1:8180/ocpp"
+            ));
+        };
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
-        let (host, port) = split_host_port(authority)
-            .ok_or_else(|| format!("--url {url:?}: expected ws://HOST:PORT/PREFIX"))?;
+        let (host, port) = split_host_port(authority, if tls { 443 } else { 80 })
+            .ok_or_else(|| format!("--url {url:?}: expected {scheme}://HOST:PORT/PREFIX"))?;
         let ip: IpAddr = if host.eq_ignore_ascii_case("localhost") {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
@@ -232,12 +259,14 @@ impl Target {
         };
         Ok(Target {
             addr: SocketAddr::new(ip, port),
-            url_prefix: format!("ws://{authority}{path}"),
+            url_prefix: format!("{scheme}://{authority}{path}"),
+            tls,
+            host: host.to_string(),
         })
     }
 }
 
-fn split_host_port(authority: &str) -> Option<(&str, u16)> {
+fn split_host_port(authority: &str, default_port: u16) -> Option<(&str, u16)> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let end = rest.find(']')?;
         (&rest[..end], rest[end + 1..].strip_prefix(':'))
@@ -249,7 +278,7 @@ fn split_host_port(authority: &str) -> Option<(&str, u16)> {
     };
     let port = match port {
         Some(p) => p.parse().ok()?,
-        None => 80,
+        None => default_port,
     };
     Some((host, port))
 }
@@ -275,6 +304,11 @@ mod tests {
                 .contains("non-loopback")
         );
         assert!(Target::parse("ws://example.com:80/").is_err());
-        assert!(Target::parse("wss://127.0.0.1:80/").is_err());
+        let t = Target::parse("wss://127.0.0.1:8443/ocpp").unwrap();
+        assert!(t.tls);
+        assert_eq!(t.url_prefix, "wss://127.0.0.1:8443/ocpp/");
+        assert_eq!(Target::parse("wss://[::1]/").unwrap().addr.port(), 443);
+        assert!(Target::parse("wss://10.0.0.1:8443/").is_err());
+        assert!(Target::parse("http://127.0.0.1:80/").is_err());
     }
 }

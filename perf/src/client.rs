@@ -16,8 +16,9 @@ use tungstenite::{Error, Message, WebSocket};
 
 use crate::net;
 use crate::stats::FailKind;
+use crate::tls::{TlsClient, Transport};
 
-pub type Ws = WebSocket<TcpStream>;
+pub type Ws = WebSocket<Transport>;
 
 /// The OCPP-J 1.6 WebSocket subprotocol.
 pub const SUBPROTOCOL: &str = "ocpp1.6";
@@ -27,7 +28,7 @@ pub enum Stage {
     /// Non-blocking connect issued; waiting for writable.
     Connecting(TcpStream),
     /// Upgrade request (partly) sent or response (partly) read.
-    Handshaking(MidHandshake<ClientHandshake<TcpStream>>),
+    Handshaking(MidHandshake<ClientHandshake<Transport>>),
     /// Upgraded.
     Open(Ws),
     /// Placeholder while a stage is being replaced.
@@ -75,11 +76,33 @@ pub fn ws_config(read_buffer: usize) -> WebSocketConfig {
 
 impl Stage {
     /// Advances a connecting or handshaking stage after a readiness event.
-    /// `url` is the full endpoint URL of this charge point.
-    pub fn advance(&mut self, url: &str, config: WebSocketConfig) -> Step {
+    /// `url` is the full endpoint URL of this charge point, `id` its id
+    /// (for a per-id client certificate); `tls` for wss://. With TLS the
+    /// "handshake" stage covers the TLS handshake and the HTTP upgrade.
+    pub fn advance(
+        &mut self,
+        url: &str,
+        id: &str,
+        config: WebSocketConfig,
+        tls: Option<&TlsClient>,
+    ) -> Step {
         match std::mem::replace(self, Stage::Empty) {
             Stage::Connecting(stream) => match net::connect_result(&stream) {
-                Ok(()) => self.start_handshake(stream, url, config),
+                Ok(()) => {
+                    let transport = match tls {
+                        None => Transport::Plain(stream),
+                        Some(t) => match t.connection(id) {
+                            Ok(conn) => Transport::tls(conn, stream),
+                            Err(e) => {
+                                return Step::Failed(Failure::new(
+                                    FailKind::HandshakeError,
+                                    format!("TLS set-up: {e}"),
+                                ));
+                            }
+                        },
+                    };
+                    self.start_handshake(transport, url, config)
+                }
                 Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
                     *self = Stage::Connecting(stream);
                     Step::Pending
@@ -94,7 +117,7 @@ impl Stage {
         }
     }
 
-    fn start_handshake(&mut self, stream: TcpStream, url: &str, config: WebSocketConfig) -> Step {
+    fn start_handshake(&mut self, stream: Transport, url: &str, config: WebSocketConfig) -> Step {
         let mut request = match url.into_client_request() {
             Ok(r) => r,
             Err(e) => {
@@ -118,7 +141,7 @@ impl Stage {
         &mut self,
         r: Result<
             (Ws, tungstenite::handshake::client::Response),
-            HandshakeError<ClientHandshake<TcpStream>>,
+            HandshakeError<ClientHandshake<Transport>>,
         >,
     ) -> Step {
         match r {
@@ -154,6 +177,10 @@ fn handshake_failure(e: Error) -> Failure {
             detail: format!("HTTP {}", resp.status()),
         },
         Error::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused => connect_failure(&io),
+        // rustls errors (untrusted certificate, alerts…) come as InvalidData.
+        Error::Io(io) if io.kind() == io::ErrorKind::InvalidData => {
+            Failure::new(FailKind::HandshakeError, format!("TLS: {io}"))
+        }
         Error::Io(io) => Failure::new(FailKind::ClosedEarly, format!("during handshake: {io}")),
         Error::Protocol(tungstenite::error::ProtocolError::HandshakeIncomplete) => {
             Failure::new(FailKind::ClosedEarly, "server closed during the handshake")

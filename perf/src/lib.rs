@@ -16,4 +16,5 @@ pub mod ocpp;
 pub mod procfs;
 pub mod scenario;
 pub mod stats;
+pub mod tls;
 pub mod worker;

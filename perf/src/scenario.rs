@@ -58,6 +58,31 @@ impl Run {
             return Err("--threads must be at least 1".into());
         }
         let target = Target::parse(&common.url)?;
+        let tls = if target.tls {
+            let ca = common
+                .ca
+                .as_deref()
+                .ok_or("wss:// needs --ca PATH (PEM CA that signed the server certificate)")?;
+            Some(crate::tls::TlsClient::new(
+                &target.host,
+                ca,
+                common.client_cert.as_deref(),
+                common.client_key.as_deref(),
+                common.client_cert_dir.as_deref(),
+            )?)
+        } else {
+            if common.ca.is_some()
+                || common.client_cert.is_some()
+                || common.client_key.is_some()
+                || common.client_cert_dir.is_some()
+            {
+                return Err(
+                    "--ca / --client-cert / --client-key / --client-cert-dir need a wss:// --url"
+                        .into(),
+                );
+            }
+            None
+        };
         let nofile =
             procfs::raise_nofile_limit().map_err(|e| format!("cannot raise RLIMIT_NOFILE: {e}"))?;
         let wanted = match &job {
@@ -78,6 +103,7 @@ impl Run {
             id_start: common.id_start,
             timeout: Duration::from_secs_f64(common.timeout),
             ws_config: client::ws_config(common.read_buffer),
+            tls,
             threads: common.threads,
         });
         let mut server = common

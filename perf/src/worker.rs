@@ -11,7 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
-use std::net::{IpAddr, Shutdown};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -80,6 +80,8 @@ pub struct Plan {
     pub id_start: u32,
     pub timeout: Duration,
     pub ws_config: WebSocketConfig,
+    /// For wss:// targets.
+    pub tls: Option<crate::tls::TlsClient>,
     pub threads: usize,
 }
 
@@ -572,7 +574,11 @@ impl Worker {
                 self.url.push_str(&self.plan.id_prefix);
                 self.url.push_str(itoa(c.cp, &mut [0u8; 10]));
             }
-            match c.stage.advance(&self.url, self.plan.ws_config) {
+            let id = &self.url[self.plan.target.url_prefix.len()..];
+            match c
+                .stage
+                .advance(&self.url, id, self.plan.ws_config, self.plan.tls.as_ref())
+            {
                 Step::Pending => {
                     if c.state == State::Connecting && matches!(c.stage, Stage::Handshaking(_)) {
                         c.state = State::Handshaking;
@@ -840,10 +846,10 @@ impl Worker {
         match c.mode {
             DropMode::Close | DropMode::PreBoot => return self.begin_close(slot, generation, c),
             DropMode::Fin => {
-                let _ = ws.get_ref().shutdown(Shutdown::Write);
+                let _ = ws.get_mut().shutdown_write();
             }
             DropMode::Rst => {
-                let _ = crate::net::set_abortive_close(ws.get_ref());
+                let _ = crate::net::set_abortive_close(ws.get_ref().socket());
             }
             DropMode::PartialFrame => {
                 let _ = ws.get_mut().write(&client::PARTIAL_FRAME);
