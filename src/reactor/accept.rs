@@ -1,0 +1,181 @@
+//! Accepting connections and driving their WebSocket upgrade, step by
+//! step as the socket allows, until the charge point is connected.
+
+// An extension of the reactor: same thread, same state, split out to keep
+// files readable. Everything the parent module imports is in scope.
+use super::*;
+
+impl Reactor {
+    /// Accepts on the plain (`tls == false`) or the TLS listener until it
+    /// would block.
+    pub(super) fn accept(&mut self, tls: bool) {
+        loop {
+            let listener = if tls {
+                &self.tls_listener
+            } else {
+                &self.listener
+            };
+            let Some(listener) = listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => self.start_handshake(stream, peer, tls),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    // EMFILE and friends: the pending connection stays in the
+                    // backlog; edge-triggered readiness will not fire again, so
+                    // retry at the next tick.
+                    warn!("reactor {}: accept failed: {e}; retrying", self.index);
+                    self.accept_paused = true;
+                    return;
+                }
+            }
+        }
+    }
+
+    pub(super) fn start_handshake(
+        &mut self,
+        mut stream: TcpStream,
+        peer: std::net::SocketAddr,
+        tls: bool,
+    ) {
+        // Small frames both ways: do not let Nagle hold answers back.
+        let _ = stream.set_nodelay(true);
+        let key = self.conns.insert(Connection::new(peer, self.now));
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, token_of(key), interest)
+        {
+            warn!("reactor {}: cannot register {peer}: {e}", self.index);
+            self.conns.remove(key);
+            return;
+        }
+        // On the TLS port the one timer covers TLS handshake and upgrade.
+        let timeout = if tls {
+            self.config.tls.handshake_timeout
+        } else {
+            self.config.websocket.handshake_timeout
+        };
+        self.schedule(timeout, key, TimerKind::Handshake);
+        let mut callback = GateCallback {
+            gate: self.gate.clone(),
+            client: None,
+        };
+        let transport = match (&self.tls, tls) {
+            (Some(store), true) => {
+                let identity = transport::ClientIdentity::default();
+                if self.config.tls.client_ca.is_some() {
+                    callback.client = Some(identity.clone());
+                }
+                let tally = self.tls_tally.clone();
+                match Transport::tls(store.current(), stream, identity, tally) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        warn!("reactor {}: TLS setup for {peer}: {e}", self.index);
+                        self.conns.remove(key);
+                        return;
+                    }
+                }
+            }
+            _ => Transport::Plain(stream),
+        };
+        self.gate.current.set(Some(self.conn_ref(key)));
+        let step = tungstenite::accept_hdr_with_config(transport, callback, Some(self.ws_config));
+        self.after_handshake_step(key, step);
+    }
+
+    pub(super) fn continue_handshake(&mut self, key: SlotKey) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Link::Handshaking(mid) = std::mem::replace(&mut conn.link, Link::Detached) else {
+            return;
+        };
+        self.gate.current.set(Some(self.conn_ref(key)));
+        let step = mid.handshake();
+        self.after_handshake_step(key, step);
+    }
+
+    pub(super) fn after_handshake_step(
+        &mut self,
+        key: SlotKey,
+        step: Result<
+            tungstenite::WebSocket<Transport>,
+            HandshakeError<
+                tungstenite::handshake::server::ServerHandshake<Transport, GateCallback>,
+            >,
+        >,
+    ) {
+        let upgrade = self.gate.take_upgrade();
+        let refusal = self.gate.take_refusal();
+        for old in self.gate.take_evictions() {
+            self.evict(old);
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if let Some(upgrade) = upgrade {
+            conn.counted = true;
+            conn.charge_point = upgrade.charge_point;
+            if let Some(v) = upgrade.version {
+                conn.version = v;
+            } else {
+                conn.close_after_answer = Some((CloseCode::Protocol, "no supported subprotocol"));
+            }
+        }
+        match step {
+            Ok(ws) => {
+                conn.link = Link::Open(ws);
+                self.on_open(key);
+            }
+            Err(HandshakeError::Interrupted(mid)) => conn.link = Link::Handshaking(mid),
+            Err(HandshakeError::Failure(e)) => {
+                if let Some(refusal) = refusal {
+                    self.counters.count_refusal(refusal.status);
+                    info!(
+                        "refused {} with HTTP {}: {}",
+                        conn.peer, refusal.status, refusal.reason
+                    );
+                } else {
+                    self.counters.handshakes_failed += 1;
+                    debug!("handshake with {} failed: {e}", conn.peer);
+                }
+                self.remove(key, "handshake failed");
+            }
+        }
+    }
+
+    pub(super) fn on_open(&mut self, key: SlotKey) {
+        self.counters.handshakes_accepted += 1;
+        let ws = &self.config.websocket;
+        let (ping, dead) = (ws.ping_interval, ws.ping_interval + ws.pong_timeout);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        conn.last_rx = self.now;
+        if let Some((code, reason)) = conn.close_after_answer.take() {
+            info!(
+                "{} from {}: {reason}; closing",
+                conn.charge_point, conn.peer
+            );
+            self.close(key, code, reason);
+            return;
+        }
+        info!(
+            "connected {} from {} ({}) on reactor {}",
+            conn.charge_point, conn.peer, conn.version, self.index
+        );
+        self.ids.insert(conn.charge_point.clone(), key);
+        let record = JournalRecord::connect(conn.charge_point.clone(), self.index, conn.peer);
+        self.journal(record);
+        self.schedule(ping, key, TimerKind::Ping);
+        self.schedule(dead, key, TimerKind::Idle);
+    }
+}

@@ -1,0 +1,90 @@
+//! A reactor's timers firing: handshake deadline, ping, dead-peer check,
+//! close deadline, server-call timeout. Every entry names its connection by
+//! (slot, generation); one whose connection has gone finds nothing.
+
+// An extension of the reactor: same thread, same state, split out to keep
+// files readable. Everything the parent module imports is in scope.
+use super::*;
+
+impl Reactor {
+    pub(super) fn expire_timers(&mut self) {
+        let mut due = std::mem::take(&mut self.due);
+        self.wheel.expire(self.now, &mut due);
+        for timer in due.drain(..) {
+            self.on_timer(timer);
+        }
+        self.due = due;
+    }
+
+    pub(super) fn on_timer(&mut self, timer: TimerKey) {
+        let key = timer.key;
+        // A timer of a closed connection, or of its slot's previous occupant,
+        // finds nothing: that is the whole of cancellation.
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let ws = &self.config.websocket;
+        match timer.kind {
+            TimerKind::Handshake => {
+                if let Link::Handshaking(mid) = &conn.link {
+                    if mid.get_ref().get_ref().tls_handshaking() {
+                        let timeouts = &self.tls_tally.timeout;
+                        timeouts.set(timeouts.get() + 1);
+                    }
+                    self.counters.handshake_timeouts += 1;
+                    debug!("handshake with {} timed out", conn.peer);
+                    self.remove(key, "handshake timeout");
+                }
+            }
+            TimerKind::Ping => {
+                if conn.closing {
+                    return;
+                }
+                let interval = ws.ping_interval;
+                self.counters.pings_sent += 1;
+                if let Fate::Drop(why) = conn.send_ping() {
+                    self.remove(key, why);
+                    return;
+                }
+                self.schedule(interval, key, TimerKind::Ping);
+            }
+            TimerKind::Idle => {
+                let dead_after = ws.ping_interval + ws.pong_timeout;
+                let silent = self.now.saturating_duration_since(conn.last_rx);
+                if silent >= dead_after {
+                    self.counters.dead_peer_closes += 1;
+                    info!(
+                        "{} from {}: nothing received for {:?}; dropping dead peer",
+                        conn.charge_point, conn.peer, silent
+                    );
+                    self.remove(key, "dead peer");
+                } else {
+                    let at = conn.last_rx + dead_after;
+                    self.wheel.schedule(
+                        at,
+                        TimerKey {
+                            key,
+                            kind: TimerKind::Idle,
+                        },
+                    );
+                }
+            }
+            TimerKind::CloseDeadline => {
+                self.counters.close_timeouts += 1;
+                self.remove(key, "no close reply");
+            }
+            TimerKind::ServerCall(seq) => {
+                let Some(calls) = conn.server_calls.as_mut() else {
+                    return;
+                };
+                if calls.outstanding.as_ref().is_some_and(|o| o.seq == seq) {
+                    if let Some(call) = calls.outstanding.take() {
+                        self.counters.server_calls_timed_out += 1;
+                        reply(&call.reply, self.index, ServerCallOutcome::Timeout);
+                    }
+                    self.send_next_server_call(key);
+                }
+            }
+        }
+    }
+}
