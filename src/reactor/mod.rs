@@ -614,13 +614,26 @@ impl Reactor {
         }
         self.counters.count_close(code.into());
         debug!("closing {} ({code}: {reason})", conn.charge_point);
-        match conn.start_close(code, reason) {
+        let fate = conn.start_close(code, reason);
+        if self.await_close(key, fate) {
+            // The peer's close reply may already be waiting.
+            self.read_frames(key);
+        }
+    }
+
+    /// After our close frame: wait for the peer until the close deadline,
+    /// or drop now if the socket is already done. True if still open.
+    fn await_close(&mut self, key: SlotKey, fate: Fate) -> bool {
+        match fate {
             Fate::Keep => {
                 let timeout = self.config.websocket.close_timeout;
                 self.schedule(timeout, key, TimerKind::CloseDeadline);
-                self.read_frames(key);
+                true
             }
-            Fate::Drop(why) => self.remove(key, why),
+            Fate::Drop(why) => {
+                self.remove(key, why);
+                false
+            }
         }
     }
 
@@ -634,13 +647,8 @@ impl Reactor {
         };
         self.counters.count_close(code.into());
         debug!("failing {} ({code}: {reason})", conn.charge_point);
-        match conn.fail(code, reason) {
-            Fate::Keep => {
-                let timeout = self.config.websocket.close_timeout;
-                self.schedule(timeout, key, TimerKind::CloseDeadline);
-            }
-            Fate::Drop(why) => self.remove(key, why),
-        }
+        let fate = conn.fail(code, reason);
+        self.await_close(key, fate);
     }
 
     fn remove(&mut self, key: SlotKey, why: &str) {
