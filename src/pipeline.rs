@@ -34,6 +34,9 @@ pub struct InboundCall {
     pub charge_point: Arc<str>,
     pub version: OcppVersion,
     pub frame: Utf8Bytes,
+    /// Where the reactor found id, action and payload in `frame`; `None`
+    /// (escapes, or a held frame) makes the processor parse it again.
+    pub parts: Option<crate::ocpp::frame::CallRanges>,
 }
 
 /// Messages a reactor receives in its inbox.

@@ -155,20 +155,9 @@ impl Payload {
     /// record keeps a reference to the frame. If `raw` does not lie inside
     /// `frame` it is copied instead.
     pub fn in_frame(frame: &Utf8Bytes, raw: &RawValue) -> Payload {
-        let base = frame.as_str().as_ptr() as usize;
-        let start = (raw.get().as_ptr() as usize).wrapping_sub(base);
-        let end = start.wrapping_add(raw.get().len());
-        if start <= end
-            && end <= frame.len()
-            && let (Ok(start), Ok(end)) = (u32::try_from(start), u32::try_from(end))
-        {
-            Payload::InFrame(FrameSlice {
-                frame: frame.clone(),
-                start,
-                end,
-            })
-        } else {
-            Payload::Owned(raw.to_owned())
+        match crate::ocpp::frame::subslice_range(frame.as_str(), raw.get()) {
+            Some(range) => Payload::written(frame, range),
+            None => Payload::Owned(raw.to_owned()),
         }
     }
 

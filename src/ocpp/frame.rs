@@ -36,6 +36,58 @@ pub enum Frame<'a> {
     },
 }
 
+/// Where a CALL's parts lie in its frame text, as byte ranges. Lets the
+/// processor take a CALL the reactor already parsed without parsing the
+/// envelope again. Only made when id and action are slices of the text
+/// (no JSON escapes), so slicing gives exactly the parsed values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRanges {
+    id: std::ops::Range<u32>,
+    action: std::ops::Range<u32>,
+    payload: std::ops::Range<u32>,
+}
+
+impl CallRanges {
+    /// (id, action, payload) of the CALL in `text`, the frame these ranges
+    /// were taken from; `None` if they do not fit it.
+    pub fn slice<'a>(&self, text: &'a str) -> Option<(&'a str, &'a str, &'a str)> {
+        let part = |r: &std::ops::Range<u32>| text.get(r.start as usize..r.end as usize);
+        Some((part(&self.id)?, part(&self.action)?, part(&self.payload)?))
+    }
+}
+
+/// The byte range of `part` within `text` when `part` is a slice of it
+/// (borrowed, not a copy).
+pub fn subslice_range(text: &str, part: &str) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (end <= text.len()).then_some(start..end)
+}
+
+impl Frame<'_> {
+    /// For a CALL parsed from `text` whose id and action have no escapes:
+    /// where its parts are.
+    pub fn call_ranges(&self, text: &str) -> Option<CallRanges> {
+        let Frame::Call {
+            id: Cow::Borrowed(id),
+            action: Cow::Borrowed(action),
+            payload,
+        } = self
+        else {
+            return None;
+        };
+        let range = |part: &str| {
+            let r = subslice_range(text, part)?;
+            Some(u32::try_from(r.start).ok()?..u32::try_from(r.end).ok()?)
+        };
+        Some(CallRanges {
+            id: range(id)?,
+            action: range(action)?,
+            payload: range(payload.get())?,
+        })
+    }
+}
+
 /// What is wrong with a frame that is not a well-formed RPC message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FrameErrorKind {
@@ -364,6 +416,20 @@ mod tests {
             }
             other => panic!("not a call: {other:?}"),
         }
+    }
+
+    #[test]
+    fn call_ranges_slice_back_to_the_parsed_parts() {
+        let text = r#"[2, "id-1", "Heartbeat", {"a":1}]"#;
+        let frame = parse(text).unwrap();
+        let ranges = frame.call_ranges(text).unwrap();
+        assert_eq!(
+            ranges.slice(text),
+            Some(("id-1", "Heartbeat", r#"{"a":1}"#))
+        );
+        // An escaped id is not a slice of the text: no ranges, parse instead.
+        let escaped = r#"[2, "id\u002d1", "Heartbeat", {}]"#;
+        assert_eq!(parse(escaped).unwrap().call_ranges(escaped), None);
     }
 
     #[test]

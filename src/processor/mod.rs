@@ -8,6 +8,7 @@
 mod policy;
 mod transaction_ids;
 
+use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -125,14 +126,26 @@ fn exact_frame(out: &str) -> Utf8Bytes {
     Utf8Bytes::from(out.to_owned())
 }
 
+/// (id, action, payload) of a CALL: sliced at the ranges the reactor found,
+/// or, without them, parsed again. `None` if the frame is not a CALL (the
+/// reactor only forwards CALLs).
+fn call_parts(call: &InboundCall) -> Option<(Cow<'_, str>, Cow<'_, str>, &str)> {
+    let text = call.frame.as_str();
+    if let Some((id, action, payload)) = call.parts.as_ref().and_then(|p| p.slice(text)) {
+        return Some((Cow::Borrowed(id), Cow::Borrowed(action), payload));
+    }
+    match frame::parse(text) {
+        Ok(Frame::Call {
+            id,
+            action,
+            payload,
+        }) => Some((id, action, payload.get())),
+        _ => None,
+    }
+}
+
 fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Decided {
-    // The reactor only forwards frames that parsed as CALLs.
-    let Ok(Frame::Call {
-        id,
-        action,
-        payload,
-    }) = frame::parse(call.frame.as_str())
-    else {
+    let Some((id, action, payload)) = call_parts(call) else {
         warn!("processor received a frame that is not a CALL");
         return Decided {
             frame: Utf8Bytes::default(),
@@ -201,7 +214,7 @@ fn journal_call(
     call: &InboundCall,
     id: &str,
     action: &str,
-    payload: &serde_json::value::RawValue,
+    payload: &str,
     result: &Result<Answer, Violation>,
     answer_frame: &Utf8Bytes,
     answer_range: std::ops::Range<usize>,
@@ -213,7 +226,14 @@ fn journal_call(
         Kind::Call,
         Some(action),
         id,
-        Payload::in_frame(&call.frame, payload),
+        // The payload is a slice of the received frame: shared, not copied.
+        match frame::subslice_range(call.frame.as_str(), payload) {
+            Some(range) => Payload::written(&call.frame, range),
+            None => match Payload::from_json(payload.to_owned()) {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        },
     );
     record.extra = match result {
         Ok(_) => Extra::Answer(Payload::written(answer_frame, answer_range)),

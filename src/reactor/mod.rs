@@ -43,7 +43,7 @@ use self::transport::Transport;
 use crate::config::Config;
 use crate::journal::{Direction, JournalRecord, JournalSender, Kind, Payload};
 use crate::metrics::{ReactorCounters, ReactorStats};
-use crate::ocpp::frame::{self, Frame};
+use crate::ocpp::frame::{self, CallRanges, Frame};
 use crate::ocpp::server_call;
 use crate::pipeline::{
     BootInfo, ConnRef, ConnectionInfo, InboundCall, Inbox, ServerCallOutcome, ServerCallRequest,
@@ -152,6 +152,7 @@ fn hand_over(
     conn_ref: ConnRef,
     conn: &mut Connection,
     frame: Utf8Bytes,
+    parts: Option<CallRanges>,
     counters: &mut ReactorCounters,
 ) -> Result<(), TrySendError<Utf8Bytes>> {
     let call = InboundCall {
@@ -159,6 +160,7 @@ fn hand_over(
         charge_point: conn.charge_point.clone(),
         version: conn.version,
         frame,
+        parts,
     };
     match processors.try_send(call) {
         Ok(()) => {
@@ -450,8 +452,10 @@ impl Reactor {
         };
         let version = conn.version;
         let reply = match frame::parse(text.as_str()) {
-            Ok(Frame::Call { .. }) => {
-                self.dispatch(key, text);
+            Ok(call @ Frame::Call { .. }) => {
+                // Handed over with the frame so the processor need not parse it again.
+                let parts = call.call_ranges(text.as_str());
+                self.dispatch(key, text, parts);
                 return;
             }
             Ok(Frame::CallResult { id, payload }) => {
@@ -485,12 +489,19 @@ impl Reactor {
     }
 
     /// Hands a CALL to the processors, or holds it while their queue is full.
-    fn dispatch(&mut self, key: SlotKey, frame: Utf8Bytes) {
+    fn dispatch(&mut self, key: SlotKey, frame: Utf8Bytes, parts: Option<CallRanges>) {
         let conn_ref = self.conn_ref(key);
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        match hand_over(&self.processors, conn_ref, conn, frame, &mut self.counters) {
+        match hand_over(
+            &self.processors,
+            conn_ref,
+            conn,
+            frame,
+            parts,
+            &mut self.counters,
+        ) {
             Ok(()) => {}
             Err(TrySendError::Full(frame)) => {
                 // Backpressure: keep the frame, stop reading this connection
@@ -521,7 +532,15 @@ impl Reactor {
                 done += 1;
                 continue;
             };
-            match hand_over(&self.processors, conn_ref, conn, frame, &mut self.counters) {
+            // A held frame is handed over without its ranges (rare: backpressure).
+            match hand_over(
+                &self.processors,
+                conn_ref,
+                conn,
+                frame,
+                None,
+                &mut self.counters,
+            ) {
                 Ok(()) => done += 1,
                 Err(TrySendError::Full(frame) | TrySendError::Disconnected(frame)) => {
                     // The queue is full: the rest would fail too; keep order.
