@@ -431,12 +431,12 @@ impl Control {
                     reply,
                 }))
             },
-            |reply: crate::pipeline::ServerCallReply| {
-                (reply.outcome != ServerCallOutcome::NotConnected).then_some(reply)
+            |outcome: ServerCallOutcome| {
+                (outcome != ServerCallOutcome::NotConnected).then_some(outcome)
             },
         );
         match found {
-            Some(reply) => reply.outcome,
+            Some(outcome) => outcome,
             None if self.reactors_running.load(Ordering::Acquire) == 0 => ServerCallOutcome::Closed,
             None => ServerCallOutcome::NotConnected,
         }

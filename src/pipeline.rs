@@ -107,13 +107,7 @@ pub struct ServerCallRequest {
     pub payload: Box<str>,
     pub timeout: std::time::Duration,
     /// Each reactor sends exactly one reply; the channel holds one per reactor.
-    pub reply: Sender<ServerCallReply>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ServerCallReply {
-    pub reactor: u16,
-    pub outcome: ServerCallOutcome,
+    pub reply: Sender<ServerCallOutcome>,
 }
 
 /// What became of a server-initiated CALL.

@@ -684,7 +684,7 @@ impl Reactor {
             ws.get_mut().close_notify();
         }
         if let Some(calls) = conn.server_calls.as_mut() {
-            calls.fail_all(self.index, &ServerCallOutcome::Closed);
+            calls.fail_all(&ServerCallOutcome::Closed);
         }
         if conn.counted {
             self.gate.release();

@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 
 use crossbeam_channel::Sender;
 
-use crate::pipeline::ServerCallReply;
 // The reactor side below extends the parent's Reactor: its imports apply.
 use super::*;
 
@@ -16,7 +15,7 @@ pub struct Outstanding {
     pub message_id: Box<str>,
     pub seq: u32,
     pub action: Box<str>,
-    pub reply: Sender<ServerCallReply>,
+    pub reply: Sender<ServerCallOutcome>,
 }
 
 #[derive(Default)]
@@ -29,8 +28,8 @@ pub struct ServerCalls {
 /// Sends the one reply a reactor owes a caller. The reply channel has a
 /// place for every reactor, so this never blocks; a caller that has given
 /// up has dropped the receiver, which is fine.
-pub fn reply(to: &Sender<ServerCallReply>, reactor: u16, outcome: ServerCallOutcome) {
-    let _ = to.try_send(ServerCallReply { reactor, outcome });
+pub fn reply(to: &Sender<ServerCallOutcome>, outcome: ServerCallOutcome) {
+    let _ = to.try_send(outcome);
 }
 
 impl ServerCalls {
@@ -39,12 +38,12 @@ impl ServerCalls {
     }
 
     /// Answers every pending call with `outcome` (the connection is going away).
-    pub fn fail_all(&mut self, reactor: u16, outcome: &ServerCallOutcome) {
+    pub fn fail_all(&mut self, outcome: &ServerCallOutcome) {
         if let Some(call) = self.outstanding.take() {
-            reply(&call.reply, reactor, outcome.clone());
+            reply(&call.reply, outcome.clone());
         }
         for request in self.queued.drain(..) {
-            reply(&request.reply, reactor, outcome.clone());
+            reply(&request.reply, outcome.clone());
         }
     }
 }
@@ -60,7 +59,7 @@ impl Reactor {
 
     pub(super) fn on_server_call(&mut self, request: ServerCallRequest) {
         let Some(key) = self.open_key(&request.charge_point) else {
-            reply(&request.reply, self.index, ServerCallOutcome::NotConnected);
+            reply(&request.reply, ServerCallOutcome::NotConnected);
             return;
         };
         let capacity = self.config.channels.capacity;
@@ -71,7 +70,7 @@ impl Reactor {
             server_call::check_request(conn.version, &request.action, &request.payload)
         {
             let outcome = ServerCallOutcome::InvalidRequest(violation);
-            reply(&request.reply, self.index, outcome);
+            reply(&request.reply, outcome);
             return;
         }
         let calls = conn.server_calls.get_or_insert_with(Box::default);
@@ -81,13 +80,13 @@ impl Reactor {
             // OCPP-J §4.1.1: one CALL at a time; the rest wait their turn.
             calls.queued.push_back(request);
         } else {
-            reply(&request.reply, self.index, ServerCallOutcome::QueueFull);
+            reply(&request.reply, ServerCallOutcome::QueueFull);
         }
     }
 
     pub(super) fn send_server_call(&mut self, key: SlotKey, request: ServerCallRequest) {
         let Some(conn) = self.conns.get_mut(key) else {
-            reply(&request.reply, self.index, ServerCallOutcome::Closed);
+            reply(&request.reply, ServerCallOutcome::Closed);
             return;
         };
         let seq = self.next_call_seq;
@@ -204,7 +203,7 @@ impl Reactor {
                 record = Some(answer);
             }
         }
-        reply(&call.reply, self.index, outcome);
+        reply(&call.reply, outcome);
         if conn.server_calls.as_ref().is_some_and(|c| c.is_idle()) {
             conn.server_calls = None;
         }
