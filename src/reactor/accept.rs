@@ -113,9 +113,12 @@ impl Reactor {
             >,
         >,
     ) {
-        let upgrade = self.gate.take_upgrade();
-        let refusal = self.gate.take_refusal();
-        for old in self.gate.take_evictions() {
+        let (upgrade, refusal) = match self.gate.take_decision() {
+            Some(Ok(upgrade)) => (Some(upgrade), None),
+            Some(Err(refusal)) => (None, Some(refusal)),
+            None => (None, None),
+        };
+        if let Some(old) = upgrade.as_ref().and_then(|u| u.replaces) {
             self.evict(old);
         }
         let Some(conn) = self.conns.get_mut(key) else {

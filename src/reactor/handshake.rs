@@ -28,6 +28,9 @@ pub struct Upgrade {
     pub charge_point: Arc<str>,
     /// `None`: no acceptable subprotocol; the connection is closed 1002 at once.
     pub version: Option<OcppVersion>,
+    /// The older connection of the same id, to be closed 1008
+    /// (`duplicate_id = "replace"`).
+    pub replaces: Option<ConnRef>,
 }
 
 /// Reactor-wide handshake policy plus the slot the callback writes into.
@@ -39,10 +42,8 @@ pub struct Gate {
     control: Arc<Control>,
     /// The connection whose handshake step is running (set by the reactor).
     pub current: Cell<Option<ConnRef>>,
-    decided: RefCell<Option<Upgrade>>,
-    refused: RefCell<Option<Refusal>>,
-    /// Older connections of ids just registered again, to be closed 1008.
-    evictions: RefCell<Vec<ConnRef>>,
+    /// What the last `handshake()` step decided, if it reached the request.
+    decided: RefCell<Option<Result<Upgrade, Refusal>>>,
 }
 
 impl Gate {
@@ -57,14 +58,7 @@ impl Gate {
             control,
             current: Cell::new(None),
             decided: RefCell::new(None),
-            refused: RefCell::new(None),
-            evictions: RefCell::new(Vec::new()),
         })
-    }
-
-    /// Connections replaced by the last handshake step (`duplicate_id = "replace"`).
-    pub fn take_evictions(&self) -> Vec<ConnRef> {
-        std::mem::take(&mut *self.evictions.borrow_mut())
     }
 
     /// Forgets a counted connection's id registration.
@@ -72,15 +66,10 @@ impl Gate {
         self.control.unregister_id(charge_point, conn);
     }
 
-    /// The upgrade decided by the last `handshake()` step, if it decided one.
-    /// The connection it belongs to now counts in `open_connections`.
-    pub fn take_upgrade(&self) -> Option<Upgrade> {
+    /// What the last `handshake()` step decided: an upgrade (whose
+    /// connection now counts in `open_connections`) or a refusal.
+    pub fn take_decision(&self) -> Option<Result<Upgrade, Refusal>> {
         self.decided.borrow_mut().take()
-    }
-
-    /// The refusal decided by the last `handshake()` step, for logging.
-    pub fn take_refusal(&self) -> Option<Refusal> {
-        self.refused.borrow_mut().take()
     }
 
     /// Releases the place of a counted connection that has gone.
@@ -172,16 +161,16 @@ impl Gate {
                 format!("gateway is at its limit of {max} connections"),
             ));
         }
-        if let Some(conn) = self.current.get() {
-            // Under "reject" a racing twin may have registered since the check
-            // above; the newest connection wins either way, the old one is closed.
-            if let Some(old) = self.control.register_id(&id, conn) {
-                self.evictions.borrow_mut().push(old);
-            }
-        }
+        // Under "reject" a racing twin may have registered since the check
+        // above; the newest connection wins either way, the old one is closed.
+        let replaces = self
+            .current
+            .get()
+            .and_then(|conn| self.control.register_id(&id, conn));
         Ok(Upgrade {
             charge_point: Arc::from(id),
             version,
+            replaces,
         })
     }
 }
@@ -201,17 +190,13 @@ impl Callback for GateCallback {
         mut response: Response,
     ) -> Result<Response, ErrorResponse> {
         let gate = &self.gate;
-        match gate.decide(request, &mut response, self.client.as_ref()) {
-            Ok(upgrade) => {
-                *gate.decided.borrow_mut() = Some(upgrade);
-                Ok(response)
-            }
-            Err(refusal) => {
-                let response = error_response(&refusal);
-                *gate.refused.borrow_mut() = Some(refusal);
-                Err(response)
-            }
-        }
+        let decision = gate.decide(request, &mut response, self.client.as_ref());
+        let answer = match &decision {
+            Ok(_) => Ok(response),
+            Err(refusal) => Err(error_response(refusal)),
+        };
+        *gate.decided.borrow_mut() = Some(decision);
+        answer
     }
 }
 
