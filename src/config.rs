@@ -30,6 +30,7 @@ pub struct Config {
     pub journal: crate::journal::JournalConfig,
     pub admin: AdminConfig,
     pub tls: crate::tls::TlsConfig,
+    pub bus: crate::bus::BusConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -521,6 +522,15 @@ impl Config {
         out.extend(self.tls.problems(self.reactors.timer_tick));
         out.extend(self.auth.problems());
         out.extend(self.journal.problems());
+        if self.bus.enabled() && !self.journal.enabled {
+            // Events reach the bus from the journal (store and forward).
+            out.push((
+                "journal.enabled",
+                "must be true when bus.kind = \"nats\": events reach the bus through the journal"
+                    .into(),
+            ));
+        }
+        out.extend(self.bus.problems());
         out
     }
 

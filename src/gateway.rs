@@ -5,7 +5,6 @@
 //! gateway runs: it sends messages to reactors and reads published
 //! counters; it never touches a connection.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,15 +16,17 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 
 use crate::auth::{AuthConfig, CredentialStore, Credentials};
+use crate::bus::{Bus, BusStats};
 use crate::config::Config;
 use crate::journal::{Journal, JournalHandle, JournalStats};
 use crate::metrics::{AnswerCounts, ProcessorStats, ReactorCounters, ReactorStats};
 use crate::pipeline::{
-    ConnRef, ConnectionInfo, InboundCall, ReactorHandle, ServerCallOutcome, ServerCallRequest,
-    ToReactor, reactor_inbox,
+    ConnRef, ConnectionInfo, InboundCall, ReactorHandle, ReplyTo, ServerCallOutcome,
+    ServerCallRequest, ToReactor, reactor_inbox,
 };
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
 use crate::reactor::{self, ReactorSetup};
+use crate::registry::{PresenceChange, Registry};
 
 /// Optional hooks for embedding the gateway (tests use them to make a
 /// handler slow or fail).
@@ -54,11 +55,13 @@ pub struct Control {
     reactors_running: AtomicUsize,
     /// Which connection holds each charge point id, over all reactors.
     /// Locked at handshake and at disconnect only, never per frame.
-    connected_ids: Mutex<HashMap<Box<str>, ConnRef>>,
+    registry: Mutex<Registry>,
     /// Basic Auth credentials and allow list; replaced whole on reload.
     credentials: CredentialStore,
     /// The journal writer, for its counters; taken at the end of `join`.
     journal: Mutex<Option<JournalHandle>>,
+    /// The bus bridge's counters, when `bus.kind = "nats"`.
+    bus_stats: Option<Arc<BusStats>>,
 }
 
 /// A running gateway. Dropping it does not stop it: call
@@ -66,6 +69,7 @@ pub struct Control {
 pub struct GatewayHandle {
     control: Arc<Control>,
     admin: Option<crate::admin::Admin>,
+    bus: Option<Bus>,
     reactor_threads: Vec<JoinHandle<()>>,
     processor_threads: Vec<JoinHandle<()>>,
 }
@@ -150,6 +154,12 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         (None, None)
     };
     let (calls_tx, calls_rx) = crossbeam_channel::bounded(capacity);
+    let (backend_link, bridge_ends) = if config.bus.enabled() {
+        let (link, ends) = crate::bus::backend_channels(&config.bus, capacity);
+        (Some(link), Some(ends))
+    } else {
+        (None, None)
+    };
     let open_connections = Arc::new(AtomicUsize::new(0));
 
     let mut setups = Vec::with_capacity(count);
@@ -181,9 +191,10 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         open_connections: open_connections.clone(),
         stopping: AtomicBool::new(false),
         reactors_running: AtomicUsize::new(count),
-        connected_ids: Mutex::default(),
+        registry: Mutex::new(Registry::new(config.bus.enabled())),
         credentials,
         journal: Mutex::new(journal_handle),
+        bus_stats: bridge_ends.as_ref().map(|_| Arc::new(BusStats::default())),
     });
 
     let processor_threads = processor::spawn(
@@ -194,6 +205,7 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
             before_answer: extensions.before_answer,
             publish_every: config.reactors.timer_tick,
             journal: journal_tx.clone(),
+            backend: backend_link,
         },
         &processor_stats,
     )?;
@@ -238,6 +250,16 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
     // Reactors and processors hold the only journal senders: the journal
     // drains after they stop.
     drop(journal_tx);
+    let bus = match (bridge_ends, &control.bus_stats) {
+        (Some(ends), Some(stats)) => match Bus::start(control.clone(), ends, stats.clone()) {
+            Ok(bus) => Some(bus),
+            Err(e) => {
+                control.shutdown();
+                return Err(io::Error::new(e.kind(), format!("bus: {e}")));
+            }
+        },
+        _ => None,
+    };
     let admin = if config.admin.enabled {
         match crate::admin::start(control.clone()) {
             Ok(admin) => Some(admin),
@@ -263,6 +285,7 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
     Ok(GatewayHandle {
         control,
         admin,
+        bus,
         reactor_threads,
         processor_threads,
     })
@@ -304,6 +327,11 @@ impl GatewayHandle {
                 "journal closed: {} records, {} fsyncs",
                 stats.records_written, stats.fsyncs
             );
+        }
+        // The journal is complete: the bridge publishes what it has not yet
+        // (until the deadline; the rest goes at the next start).
+        if let Some(bus) = self.bus {
+            bus.shutdown(deadline.saturating_duration_since(Instant::now()));
         }
         if let Some(admin) = self.admin {
             while !admin.is_finished() {
@@ -428,7 +456,7 @@ impl Control {
                     action: action.into(),
                     payload: payload.into(),
                     timeout,
-                    reply,
+                    reply: ReplyTo::Channel(reply),
                 }))
             },
             |outcome: ServerCallOutcome| {
@@ -472,24 +500,44 @@ impl Control {
         .is_some()
     }
 
-    /// Records `conn` as the holder of `charge_point`; returns the previous
-    /// holder, if any (to be closed by its reactor).
-    pub(crate) fn register_id(&self, charge_point: &str, conn: ConnRef) -> Option<ConnRef> {
-        let mut ids = self.connected_ids.lock().unwrap_or_else(|p| p.into_inner());
-        ids.insert(charge_point.into(), conn)
+    fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Records `conn` as the holder of `charge_point`; returns the previous
+    /// holder, if any (to be closed by its reactor).
+    pub(crate) fn register_id(
+        &self,
+        charge_point: &str,
+        conn: ConnRef,
+        remote: SocketAddr,
+    ) -> Option<ConnRef> {
+        self.registry().register(charge_point, conn, remote)
+    }
+
+    /// Held by a connection here or, per the presence bucket, by another gateway.
     pub(crate) fn id_is_connected(&self, charge_point: &str) -> bool {
-        let ids = self.connected_ids.lock().unwrap_or_else(|p| p.into_inner());
-        ids.contains_key(charge_point)
+        self.registry().is_connected(charge_point)
     }
 
     /// Forgets `conn` as the holder of `charge_point` (if it still is).
     pub(crate) fn unregister_id(&self, charge_point: &str, conn: ConnRef) {
-        let mut ids = self.connected_ids.lock().unwrap_or_else(|p| p.into_inner());
-        if ids.get(charge_point) == Some(&conn) {
-            ids.remove(charge_point);
-        }
+        self.registry().unregister(charge_point, conn);
+    }
+
+    /// The connection holding `charge_point` here, if any.
+    pub(crate) fn holder(&self, charge_point: &str) -> Option<ConnRef> {
+        self.registry().holder(charge_point)
+    }
+
+    /// Connects and disconnects since the last call (bus bridge only).
+    pub(crate) fn take_presence_changes(&self) -> Vec<(Box<str>, PresenceChange)> {
+        self.registry().take_changes()
+    }
+
+    /// What the presence bucket says about an id held elsewhere (bus bridge only).
+    pub(crate) fn set_held_elsewhere(&self, charge_point: &str, until: Option<Instant>) {
+        self.registry().set_remote(charge_point, until);
     }
 
     /// The credentials in force (read per handshake, never per frame).
@@ -511,6 +559,11 @@ impl Control {
             Some(store) => store.reload(config).map(|()| true),
             None => Ok(false),
         }
+    }
+
+    /// The bus bridge's counters, when the bus is on.
+    pub fn bus_stats(&self) -> Option<&BusStats> {
+        self.bus_stats.as_deref()
     }
 
     /// The journal's counters, when it is on.

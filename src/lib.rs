@@ -12,6 +12,8 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bus;
+pub mod command;
 pub mod config;
 pub mod gateway;
 pub mod journal;
@@ -21,6 +23,7 @@ pub mod ocpp;
 pub mod pipeline;
 pub mod processor;
 pub mod reactor;
+pub mod registry;
 pub mod tls;
 
 pub use config::Config;

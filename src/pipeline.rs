@@ -97,8 +97,40 @@ pub struct ConnectionInfo {
     pub boot: Option<BootInfo>,
 }
 
+/// Where a reactor sends the one outcome it owes for a server-initiated CALL.
+pub enum ReplyTo {
+    /// A waiting thread (admin, tests). The channel has a place for every
+    /// reactor, so sending never blocks.
+    Channel(Sender<ServerCallOutcome>),
+    /// Called once on the reactor thread; must not block (the bus bridge
+    /// passes one that completes a oneshot).
+    Callback(Box<dyn FnOnce(ServerCallOutcome) + Send>),
+}
+
+impl ReplyTo {
+    /// Delivers the outcome. A caller that has given up has dropped its
+    /// receiver, which is fine.
+    pub fn send(self, outcome: ServerCallOutcome) {
+        match self {
+            ReplyTo::Channel(tx) => {
+                let _ = tx.try_send(outcome);
+            }
+            ReplyTo::Callback(deliver) => deliver(outcome),
+        }
+    }
+}
+
+impl std::fmt::Debug for ReplyTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReplyTo::Channel(_) => "ReplyTo::Channel",
+            ReplyTo::Callback(_) => "ReplyTo::Callback",
+        })
+    }
+}
+
 /// A server-initiated CALL on its way to the reactor that holds the charge point.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ServerCallRequest {
     pub charge_point: Box<str>,
     pub action: Box<str>,
@@ -106,8 +138,8 @@ pub struct ServerCallRequest {
     /// request schema for the connection's version before anything is sent.
     pub payload: Box<str>,
     pub timeout: std::time::Duration,
-    /// Each reactor sends exactly one reply; the channel holds one per reactor.
-    pub reply: Sender<ServerCallOutcome>,
+    /// Each reactor that receives the request replies exactly once.
+    pub reply: ReplyTo,
 }
 
 /// What became of a server-initiated CALL.

@@ -22,7 +22,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 use log::{info, warn};
 use serde_json::{Value, json};
@@ -31,7 +30,6 @@ use tiny_http::{Header, Method, Request, Response, Server};
 use crate::gateway::Control;
 use crate::metrics::unix_ms;
 use crate::ocpp::handshake::percent_decode;
-use crate::pipeline::ServerCallOutcome;
 
 /// Largest request body accepted (a command's JSON).
 const MAX_BODY: u64 = 1 << 20;
@@ -286,54 +284,11 @@ fn call(control: &Control, id: &str, request: &mut Request) -> Response<io::Curs
     if let Err(e) = request.as_reader().take(MAX_BODY).read_to_string(&mut body) {
         return error(400, format!("cannot read the body: {e}"));
     }
-    let command: Value = match serde_json::from_str(&body) {
-        Ok(v) => v,
-        Err(e) => return error(400, format!("body is not JSON: {e}")),
+    let command = match crate::command::parse(body.as_bytes(), control.config.admin.call_timeout) {
+        Ok(command) => command,
+        Err(reason) => return error(400, reason),
     };
-    let Some(action) = command.get("action").and_then(Value::as_str) else {
-        return error(400, "\"action\" (a string) is required");
-    };
-    let payload = command.get("payload").cloned().unwrap_or(json!({}));
-    if !payload.is_object() {
-        return error(400, "\"payload\" must be a JSON object");
-    }
-    let timeout = match command.get("timeout_ms") {
-        None => control.config.admin.call_timeout,
-        Some(ms) => match ms.as_u64() {
-            Some(ms) if (1..=3_600_000).contains(&ms) => Duration::from_millis(ms),
-            _ => return error(400, "\"timeout_ms\" must be an integer from 1 to 3600000"),
-        },
-    };
-    match control.call(&id, action, &payload.to_string(), timeout) {
-        ServerCallOutcome::Result(result) => {
-            let result: Value = serde_json::from_str(&result).unwrap_or(Value::Null);
-            json_response(200, &json!({ "payload": result }))
-        }
-        ServerCallOutcome::InvalidRequest(v) => json_response(
-            400,
-            &json!({"error": v.description, "code": format!("{:?}", v.code), "field": v.field}),
-        ),
-        ServerCallOutcome::NotConnected => error(404, format!("{id} is not connected")),
-        ServerCallOutcome::Error {
-            code,
-            description,
-            details,
-        } => {
-            let details: Value = serde_json::from_str(&details).unwrap_or(Value::Null);
-            json_response(
-                502,
-                &json!({"error": "the charge point answered with a CALLERROR",
-                        "callerror": {"code": code, "description": description, "details": details}}),
-            )
-        }
-        ServerCallOutcome::InvalidResponse { payload, violation } => json_response(
-            502,
-            &json!({"error": "the charge point's answer breaks the response schema",
-                    "reason": violation.description, "field": violation.field,
-                    "payload": serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null)}),
-        ),
-        ServerCallOutcome::Timeout => error(504, format!("no answer from {id} within {timeout:?}")),
-        ServerCallOutcome::Closed => error(502, format!("{id} disconnected before answering")),
-        ServerCallOutcome::QueueFull => error(503, format!("too many commands queued for {id}")),
-    }
+    let outcome = control.call(&id, &command.action, &command.payload, command.timeout);
+    let (status, body) = crate::command::outcome_body(&id, command.timeout, outcome);
+    json_response(status, &body)
 }

@@ -28,6 +28,7 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use files::list as list_files;
 pub use files::read_records;
 pub use record::{Direction, Extra, FrameSlice, JournalRecord, Kind, Payload, SmallText};
 

@@ -5,6 +5,7 @@
 //! reactor never waits for a processor. A panic while answering is caught
 //! and answered `InternalError`; the thread lives on.
 
+mod backend;
 mod policy;
 mod transaction_ids;
 
@@ -40,6 +41,8 @@ pub struct ProcessorSetup {
     /// Every CALL and its answer are journaled before the answer leaves;
     /// a full journal makes processors wait (backpressure), never drop.
     pub journal: Option<JournalSender>,
+    /// With the bus on: where CALLs the backend answers go, and their replies.
+    pub backend: Option<crate::bus::BackendLink>,
 }
 
 /// Starts `stats.len()` processor threads, each publishing into its own stats.
@@ -61,38 +64,87 @@ pub fn spawn(
         .collect()
 }
 
+/// One piece of work for a processor.
+enum Work {
+    Call(InboundCall),
+    Backend(crate::bus::BackendReply),
+    /// Nothing came within `publish_every`.
+    Idle,
+    /// The reactors have stopped: the queue is drained.
+    Done,
+}
+
+fn next_work(setup: &ProcessorSetup, replies_open: &mut bool) -> Work {
+    let replies = match &setup.backend {
+        Some(link) if *replies_open => &link.replies,
+        _ => {
+            return match setup.calls.recv_timeout(setup.publish_every) {
+                Ok(call) => Work::Call(call),
+                Err(RecvTimeoutError::Timeout) => Work::Idle,
+                Err(RecvTimeoutError::Disconnected) => Work::Done,
+            };
+        }
+    };
+    crossbeam_channel::select! {
+        recv(setup.calls) -> call => match call {
+            Ok(call) => Work::Call(call),
+            Err(_) => Work::Done,
+        },
+        recv(replies) -> reply => match reply {
+            Ok(reply) => Work::Backend(reply),
+            Err(_) => {
+                // The bridge has stopped: calls only from now on.
+                *replies_open = false;
+                Work::Idle
+            }
+        },
+        default(setup.publish_every) => Work::Idle,
+    }
+}
+
 fn run(setup: &ProcessorSetup, stats: &ProcessorStats) {
     let mut counts = AnswerCounts::new();
     let mut last_publish = Instant::now();
     let mut out = String::new();
+    let mut replies_open = true;
     // Ends when every reactor has dropped its sender and the queue is drained.
     loop {
-        let call = match setup.calls.recv_timeout(setup.publish_every) {
-            Ok(call) => call,
-            Err(RecvTimeoutError::Timeout) => {
+        out.clear();
+        let (conn, decided) = match next_work(setup, &mut replies_open) {
+            Work::Call(call) => match answer(setup, &call, &mut out) {
+                Step::Now(decided) => (call.conn, decided),
+                Step::Backend { body, boot, action } => {
+                    let conn = call.conn;
+                    match backend::forward(setup, call, action, body, boot) {
+                        Ok(()) => continue,
+                        // The bridge has stopped: answer here.
+                        Err(call) => (conn, backend::finish(setup, call, &mut out)),
+                    }
+                }
+            },
+            Work::Backend(reply) => (
+                reply.request.call.conn,
+                backend::finish(setup, reply, &mut out),
+            ),
+            Work::Idle => {
                 stats.publish(&counts);
                 last_publish = Instant::now();
                 continue;
             }
-            Err(RecvTimeoutError::Disconnected) => break,
+            Work::Done => break,
         };
-        out.clear();
-        let Decided { frame, label, boot } = answer(setup, &call, &mut out);
+        let Decided { frame, label, boot } = decided;
         *counts.entry(label).or_insert(0) += 1;
         if last_publish.elapsed() >= setup.publish_every {
             stats.publish(&counts);
             last_publish = Instant::now();
         }
-        let Some(reactor) = setup.reactors.get(usize::from(call.conn.reactor)) else {
-            error!("call from unknown reactor {}", call.conn.reactor);
+        let Some(reactor) = setup.reactors.get(usize::from(conn.reactor)) else {
+            error!("call from unknown reactor {}", conn.reactor);
             continue;
         };
         // Err: the reactor has stopped (shutdown); the connection is gone.
-        let _ = reactor.send(ToReactor::Answer {
-            conn: call.conn,
-            frame,
-            boot,
-        });
+        let _ = reactor.send(ToReactor::Answer { conn, frame, boot });
     }
     stats.publish(&counts);
 }
@@ -144,23 +196,67 @@ fn call_parts(call: &InboundCall) -> Option<(Cow<'_, str>, Cow<'_, str>, &str)> 
     }
 }
 
-fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Decided {
+/// What to do with a CALL.
+enum Step {
+    /// Answered here.
+    Now(Decided),
+    /// Valid, and the backend answers it.
+    Backend {
+        action: Box<str>,
+        body: bytes::Bytes,
+        boot: Option<Box<BootInfo>>,
+    },
+}
+
+fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Step {
     let Some((id, action, payload)) = call_parts(call) else {
         warn!("processor received a frame that is not a CALL");
-        return Decided {
+        return Step::Now(Decided {
             frame: Utf8Bytes::default(),
             label: ("unknown", "InternalError"),
             boot: None,
-        };
+        });
     };
-    let label = action_label(call.version, &action);
-    let decided = catch_unwind(AssertUnwindSafe(|| {
+    if let Some(link) = &setup.backend
+        && link.answers_from_backend(&action)
+    {
+        match guarded(&action, || {
+            setup.policy.check(call.version, &action, payload)
+        }) {
+            Ok(boot) => {
+                let body = link.request_body(call, &id, &action, payload);
+                return Step::Backend {
+                    action: action.into(),
+                    body,
+                    boot,
+                };
+            }
+            Err(violation) => {
+                return Step::Now(conclude(
+                    setup,
+                    call,
+                    (&id, &action, payload),
+                    Err(violation),
+                    out,
+                ));
+            }
+        }
+    }
+    let result = guarded(&action, || {
         if let Some(hook) = &setup.before_answer {
             hook(&action);
         }
         setup.policy.answer(call.version, &action, payload)
-    }));
-    let result = decided.unwrap_or_else(|panic| {
+    });
+    Step::Now(conclude(setup, call, (&id, &action, payload), result, out))
+}
+
+/// Runs a handler; a panic becomes `InternalError` (the thread lives on).
+fn guarded<T>(
+    action: &str,
+    handler: impl FnOnce() -> Result<T, Violation>,
+) -> Result<T, Violation> {
+    catch_unwind(AssertUnwindSafe(handler)).unwrap_or_else(|panic| {
         let what = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -171,14 +267,25 @@ fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Decid
             ErrorCode::InternalError,
             format!("internal error while handling {action}"),
         ))
-    });
+    })
+}
+
+/// Writes the answer frame for `result`, journals the CALL with it.
+fn conclude(
+    setup: &ProcessorSetup,
+    call: &InboundCall,
+    (id, action, payload): (&str, &str, &str),
+    result: Result<Answer, Violation>,
+    out: &mut String,
+) -> Decided {
+    let label = action_label(call.version, action);
     let (outcome, payload_len) = match &result {
         Ok(answer) => {
-            frame::write_call_result(out, &id, &answer.payload);
+            frame::write_call_result(out, id, &answer.payload);
             ("result", answer.payload.len())
         }
         Err(violation) => {
-            frame::write_violation(out, call.version, &id, violation);
+            frame::write_violation(out, call.version, id, violation);
             (violation.code.as_str(call.version), 0)
         }
     };
@@ -190,8 +297,8 @@ fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Decid
         journal_call(
             journal,
             call,
-            &id,
-            &action,
+            id,
+            action,
             payload,
             &result,
             &frame,

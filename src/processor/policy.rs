@@ -60,6 +60,41 @@ fn not_handled(action: &str, why: &str) -> Violation {
     Violation::new(ErrorCode::NotSupported, format!("action {action} {why}"))
 }
 
+/// A 1.6 CALL from a charge point, read and schema-checked.
+fn parse_v16(name: &str, payload: &str) -> Result<v16::Request, Violation> {
+    let action =
+        v16::Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V16, name))?;
+    if action.sender() == v16::Sender::CentralSystem {
+        return Err(not_handled(
+            name,
+            "is sent by a central system, not a charge point",
+        ));
+    }
+    v16::parse_request(action, payload)
+}
+
+fn boot_info_v16(boot: &v16::BootNotificationRequest) -> Box<BootInfo> {
+    Box::new(BootInfo {
+        vendor: boot.charge_point_vendor.to_string(),
+        model: boot.charge_point_model.to_string(),
+        serial_number: boot
+            .charge_point_serial_number
+            .as_ref()
+            .map(|s| s.to_string()),
+        firmware_version: boot.firmware_version.as_ref().map(|s| s.to_string()),
+    })
+}
+
+fn boot_info_v201(boot: v201::BootNotificationRequest) -> Box<BootInfo> {
+    let station = boot.charging_station;
+    Box::new(BootInfo {
+        vendor: station.vendor_name.to_string(),
+        model: station.model.to_string(),
+        serial_number: station.serial_number.map(|s| s.to_string()),
+        firmware_version: station.firmware_version.map(|s| s.to_string()),
+    })
+}
+
 impl Policy {
     pub fn new(config: &Config) -> std::io::Result<Policy> {
         Ok(Policy {
@@ -96,27 +131,49 @@ impl Policy {
         )
     }
 
+    /// Checks a CALL the way [`answer`](Self::answer) does (unknown
+    /// action, wrong direction, schema) without deciding an answer: for
+    /// CALLs the backend answers. `Ok` carries what a BootNotification says.
+    pub fn check(
+        &self,
+        version: OcppVersion,
+        action: &str,
+        payload: &str,
+    ) -> Result<Option<Box<BootInfo>>, Violation> {
+        Ok(match version {
+            OcppVersion::V16 => match parse_v16(action, payload)? {
+                v16::Request::BootNotification(boot) => Some(boot_info_v16(&boot)),
+                _ => None,
+            },
+            OcppVersion::V201 => {
+                let action = v201::Action::from_name(action)
+                    .ok_or_else(|| unknown_action(OcppVersion::V201, action))?;
+                if action.sender() == v201::Sender::Csms {
+                    return Err(not_handled(
+                        action.name(),
+                        "is sent by a CSMS, not a charging station",
+                    ));
+                }
+                if !action.is_typed() {
+                    // No schema-checked type to read: the backend sees it as sent.
+                    return Ok(None);
+                }
+                match v201::parse_request(action, payload)? {
+                    v201::Request::BootNotification(boot) => Some(boot_info_v201(boot)),
+                    _ => None,
+                }
+            }
+        })
+    }
+
     fn answer_v16(&self, name: &str, payload: &str) -> Result<Answer, Violation> {
-        use v16::{Action, Request};
-        let action =
-            Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V16, name))?;
-        if action.sender() == v16::Sender::CentralSystem {
-            return Err(not_handled(
-                name,
-                "is sent by a central system, not a charge point",
-            ));
-        }
-        let request = v16::parse_request(action, payload)?;
+        use v16::Request;
+        let request = parse_v16(name, payload)?;
         Ok(Answer::from(match request {
             Request::BootNotification(boot) => {
                 return Ok(Answer {
                     payload: self.boot_answer(),
-                    boot: Some(Box::new(BootInfo {
-                        vendor: boot.charge_point_vendor.to_string(),
-                        model: boot.charge_point_model.to_string(),
-                        serial_number: boot.charge_point_serial_number.map(|s| s.to_string()),
-                        firmware_version: boot.firmware_version.map(|s| s.to_string()),
-                    })),
+                    boot: Some(boot_info_v16(&boot)),
                 });
             }
             Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display()),
@@ -155,15 +212,9 @@ impl Policy {
         let request = v201::parse_request(action, payload)?;
         Ok(Answer::from(match request {
             Request::BootNotification(boot) => {
-                let station = boot.charging_station;
                 return Ok(Answer {
                     payload: self.boot_answer(),
-                    boot: Some(Box::new(BootInfo {
-                        vendor: station.vendor_name.to_string(),
-                        model: station.model.to_string(),
-                        serial_number: station.serial_number.map(|s| s.to_string()),
-                        firmware_version: station.firmware_version.map(|s| s.to_string()),
-                    })),
+                    boot: Some(boot_info_v201(boot)),
                 });
             }
             Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display()),

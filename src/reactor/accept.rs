@@ -86,7 +86,7 @@ impl Reactor {
             }
             _ => Transport::Plain(stream),
         };
-        self.gate.current.set(Some(self.conn_ref(key)));
+        self.gate.current.set(Some((self.conn_ref(key), peer)));
         let step = tungstenite::accept_hdr_with_config(transport, callback, Some(self.ws_config));
         self.after_handshake_step(key, step);
     }
@@ -98,7 +98,8 @@ impl Reactor {
         let Link::Handshaking(mid) = std::mem::replace(&mut conn.link, Link::Detached) else {
             return;
         };
-        self.gate.current.set(Some(self.conn_ref(key)));
+        let peer = conn.peer;
+        self.gate.current.set(Some((self.conn_ref(key), peer)));
         let step = mid.handshake();
         self.after_handshake_step(key, step);
     }

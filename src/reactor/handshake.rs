@@ -7,6 +7,7 @@
 //! connection's handshake can run.
 
 use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,7 +42,7 @@ pub struct Gate {
     /// For the gateway-wide id registry (duplicate ids).
     control: Arc<Control>,
     /// The connection whose handshake step is running (set by the reactor).
-    pub current: Cell<Option<ConnRef>>,
+    pub current: Cell<Option<(ConnRef, SocketAddr)>>,
     /// What the last `handshake()` step decided, if it reached the request.
     decided: RefCell<Option<Result<Upgrade, Refusal>>>,
 }
@@ -166,7 +167,7 @@ impl Gate {
         let replaces = self
             .current
             .get()
-            .and_then(|conn| self.control.register_id(&id, conn));
+            .and_then(|(conn, peer)| self.control.register_id(&id, conn, peer));
         Ok(Upgrade {
             charge_point: Arc::from(id),
             version,

@@ -4,10 +4,9 @@
 
 use std::collections::VecDeque;
 
-use crossbeam_channel::Sender;
-
 // The reactor side below extends the parent's Reactor: its imports apply.
 use super::*;
+use crate::pipeline::ReplyTo;
 
 /// The call on the wire, waiting for its CALLRESULT/CALLERROR.
 pub struct Outstanding {
@@ -15,7 +14,7 @@ pub struct Outstanding {
     pub message_id: Box<str>,
     pub seq: u32,
     pub action: Box<str>,
-    pub reply: Sender<ServerCallOutcome>,
+    pub reply: ReplyTo,
 }
 
 #[derive(Default)]
@@ -25,11 +24,9 @@ pub struct ServerCalls {
     pub queued: VecDeque<ServerCallRequest>,
 }
 
-/// Sends the one reply a reactor owes a caller. The reply channel has a
-/// place for every reactor, so this never blocks; a caller that has given
-/// up has dropped the receiver, which is fine.
-pub fn reply(to: &Sender<ServerCallOutcome>, outcome: ServerCallOutcome) {
-    let _ = to.try_send(outcome);
+/// Sends the one reply a reactor owes a caller (never blocks).
+pub fn reply(to: ReplyTo, outcome: ServerCallOutcome) {
+    to.send(outcome);
 }
 
 impl ServerCalls {
@@ -40,10 +37,10 @@ impl ServerCalls {
     /// Answers every pending call with `outcome` (the connection is going away).
     pub fn fail_all(&mut self, outcome: &ServerCallOutcome) {
         if let Some(call) = self.outstanding.take() {
-            reply(&call.reply, outcome.clone());
+            reply(call.reply, outcome.clone());
         }
         for request in self.queued.drain(..) {
-            reply(&request.reply, outcome.clone());
+            reply(request.reply, outcome.clone());
         }
     }
 }
@@ -59,7 +56,7 @@ impl Reactor {
 
     pub(super) fn on_server_call(&mut self, request: ServerCallRequest) {
         let Some(key) = self.open_key(&request.charge_point) else {
-            reply(&request.reply, ServerCallOutcome::NotConnected);
+            reply(request.reply, ServerCallOutcome::NotConnected);
             return;
         };
         let capacity = self.config.channels.capacity;
@@ -70,7 +67,7 @@ impl Reactor {
             server_call::check_request(conn.version, &request.action, &request.payload)
         {
             let outcome = ServerCallOutcome::InvalidRequest(violation);
-            reply(&request.reply, outcome);
+            reply(request.reply, outcome);
             return;
         }
         let calls = conn.server_calls.get_or_insert_with(Box::default);
@@ -80,13 +77,13 @@ impl Reactor {
             // OCPP-J §4.1.1: one CALL at a time; the rest wait their turn.
             calls.queued.push_back(request);
         } else {
-            reply(&request.reply, ServerCallOutcome::QueueFull);
+            reply(request.reply, ServerCallOutcome::QueueFull);
         }
     }
 
     pub(super) fn send_server_call(&mut self, key: SlotKey, request: ServerCallRequest) {
         let Some(conn) = self.conns.get_mut(key) else {
-            reply(&request.reply, ServerCallOutcome::Closed);
+            reply(request.reply, ServerCallOutcome::Closed);
             return;
         };
         let seq = self.next_call_seq;
@@ -203,7 +200,7 @@ impl Reactor {
                 record = Some(answer);
             }
         }
-        reply(&call.reply, outcome);
+        reply(call.reply, outcome);
         if conn.server_calls.as_ref().is_some_and(|c| c.is_idle()) {
             conn.server_calls = None;
         }

@@ -1,0 +1,143 @@
+//! The bridge thread's body: connects, then runs the event publisher, the
+//! backend requester and presence (with commands) side by side on one
+//! single-threaded runtime until told to stop.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_nats::{ConnectOptions, Event};
+use log::{error, info, warn};
+
+use super::backend::Backend;
+use super::commands::Commands;
+use super::events::{Publisher, StopAt};
+use super::presence::Presence;
+use super::{BridgeEnds, BusStats};
+use crate::gateway::Control;
+
+/// Bounds every JetStream API call and publish ack: an ack not back by
+/// then counts as failed and the line is published again.
+const JETSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Bridge {
+    control: Arc<Control>,
+    stats: Arc<BusStats>,
+    stop: StopAt,
+}
+
+impl Bridge {
+    pub fn new(control: Arc<Control>, stats: Arc<BusStats>, stop: StopAt) -> Bridge {
+        Bridge {
+            control,
+            stats,
+            stop,
+        }
+    }
+
+    pub async fn run(self, ends: BridgeEnds) {
+        let config = Arc::new(self.control.config.bus.clone());
+        let gateway_id = config.gateway_id();
+        let window = self.control.config.channels.capacity;
+        let stats = self.stats.clone();
+        let mut options = ConnectOptions::new()
+            .name(format!("ocpp-gateway {gateway_id}"))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .event_callback(move |event| {
+                let stats = stats.clone();
+                async move {
+                    match event {
+                        Event::Connected => {
+                            stats.connected.store(true, Ordering::Relaxed);
+                            info!("bus: connected");
+                        }
+                        Event::Disconnected => {
+                            stats.connected.store(false, Ordering::Relaxed);
+                            warn!("bus: disconnected; events wait in the journal");
+                        }
+                        other => info!("bus: {other}"),
+                    }
+                }
+            });
+        if !config.token.is_empty() {
+            options = options.token(config.token.clone());
+        }
+        if !config.user.is_empty() {
+            options = options.user_and_password(config.user.clone(), config.password.clone());
+        }
+        let servers: Vec<String> = config.servers.clone();
+        let addresses: Vec<async_nats::ServerAddr> =
+            match servers.iter().map(|s| s.parse()).collect() {
+                Ok(a) => a,
+                Err(e) => {
+                    error!("bus.servers: {e}; the bus stays off");
+                    return;
+                }
+            };
+        let client = match options.connect(addresses).await {
+            Ok(client) => client,
+            Err(e) => {
+                error!("bus: {e}; the bus stays off");
+                return;
+            }
+        };
+        info!(
+            "bus: gateway {gateway_id} on {} (subjects {}.>)",
+            servers.join(", "),
+            config.subject_prefix
+        );
+        let js = async_nats::jetstream::ContextBuilder::new()
+            .timeout(JETSTREAM_TIMEOUT)
+            .max_ack_inflight(window.max(1))
+            .build(client.clone());
+
+        let publisher = Publisher {
+            js: js.clone(),
+            config: config.clone(),
+            gateway_id: gateway_id.clone(),
+            dir: self.control.config.journal.directory.clone(),
+            window: window.max(1),
+            stats: self.stats.clone(),
+        };
+        let events = tokio::spawn(publisher.run(self.stop.clone()));
+        let backend = Backend {
+            client: client.clone(),
+            prefix: config.subject_prefix.clone(),
+            timeout: config.backend_timeout,
+            stats: self.stats.clone(),
+            window,
+        };
+        let backend = tokio::spawn(backend.run(ends.requests, ends.replies));
+        let commands = Arc::new(Commands {
+            client: client.clone(),
+            control: self.control.clone(),
+            stats: self.stats.clone(),
+            prefix: config.subject_prefix.clone(),
+        });
+        let presence = Presence::new(
+            js,
+            config,
+            gateway_id,
+            self.control.clone(),
+            commands,
+            self.stats.clone(),
+        );
+        presence.run(self.stop.clone()).await;
+        if let Err(e) = events.await {
+            error!("bus: event publisher failed: {e}");
+        }
+        backend.abort();
+        // Replies and presence deletes still queued in the client go out.
+        if tokio::time::timeout(Duration::from_secs(1), client.flush())
+            .await
+            .is_err()
+        {
+            warn!("bus: could not flush to the server at shutdown");
+        }
+        info!(
+            "bus: stopped; {} events published this run",
+            self.stats.events_published.load(Ordering::Relaxed)
+        );
+    }
+}

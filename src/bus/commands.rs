@@ -1,0 +1,107 @@
+//! Commands down: while it holds a charge point, this gateway subscribes
+//! `{prefix}.cmd.{token(id)}`. A request there becomes a server CALL on the
+//! owning reactor — the engine behind the admin API — and its outcome the
+//! reply, in the admin API's JSON with the HTTP status it would have had.
+//! A charge point no gateway holds has no subscriber: NATS answers "no
+//! responders" at once.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_nats::{Client, Subject};
+use futures_util::StreamExt;
+use log::warn;
+
+use super::BusStats;
+use crate::command::{self, Command};
+use crate::gateway::Control;
+use crate::pipeline::{ReplyTo, ServerCallOutcome, ServerCallRequest, ToReactor};
+
+/// Extra wait beyond a command's own timeout: the reactor's timer answers
+/// `Timeout` itself; this only covers a reactor that went away.
+const GRACE: Duration = Duration::from_secs(1);
+
+pub struct Commands {
+    pub client: Client,
+    pub control: Arc<Control>,
+    pub stats: Arc<BusStats>,
+    pub prefix: String,
+}
+
+impl Commands {
+    /// Subscribes for `id` and serves its commands until aborted (dropping
+    /// the subscription unsubscribes).
+    pub fn serve(self: &Arc<Self>, id: Box<str>) -> tokio::task::AbortHandle {
+        let this = self.clone();
+        let subject = format!("{}.cmd.{}", self.prefix, super::token::encode(&id));
+        tokio::spawn(async move {
+            let mut subscription = match this.client.subscribe(subject.clone()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!("bus: cannot subscribe {subject}: {e}");
+                    return;
+                }
+            };
+            while let Some(message) = subscription.next().await {
+                let Some(reply) = message.reply else {
+                    continue;
+                };
+                this.stats.commands.fetch_add(1, Ordering::Relaxed);
+                // Commands to one charge point queue in its reactor (one
+                // outstanding at a time); here they may overlap.
+                tokio::spawn(this.clone().answer(id.clone(), message.payload, reply));
+            }
+        })
+        .abort_handle()
+    }
+
+    async fn answer(self: Arc<Self>, id: Box<str>, body: bytes::Bytes, reply: Subject) {
+        let default_timeout = self.control.config.admin.call_timeout;
+        let (status, mut body) = match command::parse(&body, default_timeout) {
+            Ok(command) => {
+                let timeout = command.timeout;
+                let outcome = self.call(&id, command).await;
+                command::outcome_body(&id, timeout, outcome)
+            }
+            Err(reason) => (400, serde_json::json!({ "error": reason })),
+        };
+        body["status"] = status.into();
+        if let Err(e) = self.client.publish(reply, body.to_string().into()).await {
+            warn!("bus: cannot reply to a command for {id}: {e}");
+        }
+    }
+
+    async fn call(&self, id: &str, command: Command) -> ServerCallOutcome {
+        let Some(conn) = self.control.holder(id) else {
+            return ServerCallOutcome::NotConnected;
+        };
+        let Some(reactor) = self.control.reactor(conn.reactor) else {
+            return ServerCallOutcome::NotConnected;
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let timeout = command.timeout;
+        let request = ServerCallRequest {
+            charge_point: id.into(),
+            action: command.action.into(),
+            payload: command.payload.into(),
+            timeout,
+            reply: ReplyTo::Callback(Box::new(move |outcome| {
+                let _ = tx.send(outcome);
+            })),
+        };
+        // Never wait on a reactor from here: a full inbox is "busy".
+        if reactor
+            .try_send(ToReactor::ServerCall(Box::new(request)))
+            .is_err()
+        {
+            return ServerCallOutcome::QueueFull;
+        }
+        match tokio::time::timeout(timeout + GRACE, rx).await {
+            Ok(Ok(outcome)) => outcome,
+            // The reactor dropped the request: it has stopped.
+            Ok(Err(_)) => ServerCallOutcome::Closed,
+            Err(_) => ServerCallOutcome::Timeout,
+        }
+    }
+}

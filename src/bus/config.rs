@@ -1,0 +1,260 @@
+//! The `[bus]` table: scale-out over NATS (DESIGN.md, "Northbound").
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::duration_text;
+use crate::ocpp::{v16, v201};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    /// The journal alone carries events northbound.
+    #[default]
+    None,
+    Nats,
+}
+
+/// Who answers a charge-point CALL of a given action.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnswerSource {
+    #[default]
+    Local,
+    /// A NATS request on `{prefix}.req.{action}`.
+    Backend,
+}
+
+/// What a charge point gets when the backend does not answer in time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendFallback {
+    /// The gateway's own answer.
+    #[default]
+    Local,
+    /// CALLERROR InternalError.
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    pub kind: BusKind,
+    /// `nats://host:port` or `tls://host:port`; the client tries each.
+    pub servers: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub password: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub token: String,
+    /// Names this gateway in events, presence and message ids; "" = host name.
+    pub gateway_id: String,
+    pub subject_prefix: String,
+    /// JetStream stream for `{prefix}.up.>`; created when missing.
+    pub stream: String,
+    /// "0s": unlimited.
+    #[serde(with = "duration_text")]
+    pub stream_max_age: Duration,
+    /// 0: unlimited.
+    pub stream_max_bytes: u64,
+    /// JetStream drops a re-published event (same `Nats-Msg-Id`) within this window.
+    #[serde(with = "duration_text")]
+    pub duplicate_window: Duration,
+    pub presence_bucket: String,
+    /// A presence entry lives this long unless refreshed (every third of it).
+    #[serde(with = "duration_text")]
+    pub presence_ttl: Duration,
+    #[serde(with = "duration_text")]
+    pub backend_timeout: Duration,
+    pub backend_fallback: BackendFallback,
+    /// Per action name; actions not listed are answered locally.
+    pub answers: BTreeMap<String, AnswerSource>,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            kind: BusKind::None,
+            servers: vec!["nats://127.0.0.1:4222".into()],
+            user: String::new(),
+            password: String::new(),
+            token: String::new(),
+            gateway_id: String::new(),
+            subject_prefix: "ocpp".into(),
+            stream: "OCPP_EVENTS".into(),
+            stream_max_age: Duration::from_secs(7 * 24 * 3600),
+            stream_max_bytes: 0,
+            duplicate_window: Duration::from_secs(600),
+            presence_bucket: "ocpp_presence".into(),
+            presence_ttl: Duration::from_secs(30),
+            backend_timeout: Duration::from_secs(5),
+            backend_fallback: BackendFallback::Local,
+            answers: BTreeMap::new(),
+        }
+    }
+}
+
+/// A NATS subject token or stream/bucket name: no separators, wildcards or spaces.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl BusConfig {
+    pub fn enabled(&self) -> bool {
+        self.kind == BusKind::Nats
+    }
+
+    /// The configured id, or the host name.
+    pub fn gateway_id(&self) -> String {
+        if !self.gateway_id.is_empty() {
+            return self.gateway_id.clone();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "gateway".into())
+    }
+
+    /// Whether CALLs of `action` go to the backend.
+    pub fn answers_from_backend(&self, action: &str) -> bool {
+        self.answers.get(action) == Some(&AnswerSource::Backend)
+    }
+
+    /// Range checks, keyed like the file (`bus.presence_ttl`).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if !self.enabled() {
+            return out;
+        }
+        let mut check = |ok: bool, key: &'static str, message: String| {
+            if !ok {
+                out.push((key, message));
+            }
+        };
+        check(
+            !self.servers.is_empty()
+                && self.servers.iter().all(|s| {
+                    s.starts_with("nats://") || s.starts_with("tls://") || !s.contains("://")
+                }),
+            "bus.servers",
+            "must list at least one nats://host:port or tls://host:port".into(),
+        );
+        check(
+            self.token.is_empty() || self.user.is_empty(),
+            "bus.token",
+            "use either token or user/password, not both".into(),
+        );
+        check(
+            self.user.is_empty() == self.password.is_empty(),
+            "bus.password",
+            "user and password go together".into(),
+        );
+        // The id goes into message ids and presence values; the names into subjects.
+        check(
+            self.gateway_id.is_empty() || is_name(&self.gateway_id),
+            "bus.gateway_id",
+            "may hold only letters, digits, `_` and `-`".into(),
+        );
+        check(
+            !self.subject_prefix.is_empty() && self.subject_prefix.split('.').all(is_name),
+            "bus.subject_prefix",
+            "must be subject tokens (letters, digits, `_`, `-`) joined by `.`".into(),
+        );
+        check(
+            is_name(&self.stream),
+            "bus.stream",
+            "may hold only letters, digits, `_` and `-`".into(),
+        );
+        check(
+            is_name(&self.presence_bucket),
+            "bus.presence_bucket",
+            "may hold only letters, digits, `_` and `-`".into(),
+        );
+        check(
+            self.duplicate_window >= Duration::from_secs(1)
+                && (self.stream_max_age.is_zero() || self.duplicate_window <= self.stream_max_age),
+            "bus.duplicate_window",
+            "must be at least 1s and at most bus.stream_max_age".into(),
+        );
+        check(
+            (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&self.presence_ttl),
+            "bus.presence_ttl",
+            "must be between 1s and 1h".into(),
+        );
+        check(
+            (Duration::from_millis(1)..=Duration::from_secs(300)).contains(&self.backend_timeout),
+            "bus.backend_timeout",
+            "must be between 1ms and 5m".into(),
+        );
+        let unknown: Vec<&str> = self
+            .answers
+            .keys()
+            .map(String::as_str)
+            .filter(|a| v16::Action::from_name(a).is_none() && v201::Action::from_name(a).is_none())
+            .collect();
+        check(
+            unknown.is_empty(),
+            "bus.answers",
+            format!("not an OCPP 1.6 or 2.0.1 action: {}", unknown.join(", ")),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nats(text: &str) -> BusConfig {
+        toml::from_str(&format!("kind = \"nats\"\n{text}")).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_off() {
+        let c: BusConfig = toml::from_str("").unwrap();
+        assert!(!c.enabled());
+        assert!(nats("").problems().is_empty());
+        assert!(!nats("").answers_from_backend("BootNotification"));
+        let c = nats("[answers]\nBootNotification = \"backend\"\nHeartbeat = \"local\"");
+        assert!(c.answers_from_backend("BootNotification"));
+        assert!(!c.answers_from_backend("Heartbeat"));
+        let again: BusConfig = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let e = toml::from_str::<BusConfig>("kind = \"kafka\"").unwrap_err();
+        assert!(e.message().contains("unknown variant"), "{e}");
+        let e = toml::from_str::<BusConfig>("async = true").unwrap_err();
+        assert!(e.message().contains("unknown field"), "{e}");
+        let c = nats(
+            "servers = []\ntoken = \"t\"\nuser = \"u\"\ngateway_id = \"a.b\"\nsubject_prefix = \"a.*\"\n\
+             stream = \"\"\npresence_bucket = \"x y\"\nduplicate_window = \"0s\"\npresence_ttl = \"10ms\"\n\
+             backend_timeout = \"1h\"\n[answers]\nBootNotifcation = \"backend\"",
+        );
+        let keys: Vec<_> = c.problems().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "bus.servers",
+                "bus.token",
+                "bus.password",
+                "bus.gateway_id",
+                "bus.subject_prefix",
+                "bus.stream",
+                "bus.presence_bucket",
+                "bus.duplicate_window",
+                "bus.presence_ttl",
+                "bus.backend_timeout",
+                "bus.answers",
+            ]
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! CALLs the backend answers (`[bus.answers]`): handed to the bus bridge
+//! once validated, and their replies checked here like any response before
+//! they reach the charge point. OCPP rules stay in the processors; the
+//! bridge only carries bytes.
+
+use super::{Answer, Decided, ProcessorSetup, call_parts, conclude, guarded};
+use crate::bus::{BackendAnswer, BackendFallback, BackendReply, BackendRequest};
+use crate::ocpp::{ErrorCode, OcppVersion, Violation, server_call};
+use crate::pipeline::{BootInfo, InboundCall};
+
+/// Hands a validated CALL to the bridge (waiting while its queue is full).
+/// `Err`: the bridge has stopped; the reply says so.
+#[allow(clippy::result_large_err)]
+pub(super) fn forward(
+    setup: &ProcessorSetup,
+    call: InboundCall,
+    action: Box<str>,
+    body: bytes::Bytes,
+    boot: Option<Box<BootInfo>>,
+) -> Result<(), BackendReply> {
+    let request = BackendRequest {
+        call,
+        action,
+        body,
+        boot,
+    };
+    let Some(link) = &setup.backend else {
+        return Err(unavailable(request));
+    };
+    link.send(request).map_err(unavailable)
+}
+
+fn unavailable(request: BackendRequest) -> BackendReply {
+    BackendReply {
+        request,
+        answer: BackendAnswer::Unavailable("the bus is shut down"),
+    }
+}
+
+/// The answer to a CALL the backend was asked about.
+pub(super) fn finish(setup: &ProcessorSetup, reply: BackendReply, out: &mut String) -> Decided {
+    let BackendReply { request, answer } = reply;
+    let call = &request.call;
+    let Some((id, action, payload)) = call_parts(call) else {
+        return Decided {
+            frame: Default::default(),
+            label: ("unknown", "InternalError"),
+            boot: None,
+        };
+    };
+    let result = match answer {
+        BackendAnswer::Reply(body) => read_reply(call.version, &action, &body, request.boot),
+        BackendAnswer::Unavailable(why) => match setup.backend.as_ref().map(|l| l.fallback()) {
+            Some(BackendFallback::Error) => Err(Violation::new(
+                ErrorCode::InternalError,
+                format!("{why} ({action})"),
+            )),
+            _ => guarded(&action, || {
+                setup.policy.answer(call.version, &action, payload)
+            }),
+        },
+    };
+    conclude(setup, call, (&id, &action, payload), result, out)
+}
+
+/// A backend reply: a JSON object is the CALLRESULT payload (checked
+/// against the response schema), `[code, description, details]` a CALLERROR
+/// (a code of the connection's version). Anything else is our fault to the
+/// charge point: `InternalError`.
+fn read_reply(
+    version: OcppVersion,
+    action: &str,
+    body: &[u8],
+    boot: Option<Box<BootInfo>>,
+) -> Result<Answer, Violation> {
+    let internal = |why: String| Violation::new(ErrorCode::InternalError, why);
+    let text = std::str::from_utf8(body)
+        .map_err(|_| internal("the backend's answer is not UTF-8".into()))?
+        .trim();
+    if text.starts_with('{') {
+        server_call::check_response(version, action, text).map_err(|v| {
+            internal(format!(
+                "the backend's answer to {action} breaks the response schema: {}",
+                v.description
+            ))
+        })?;
+        // Boot info is kept only for a BootNotification the backend accepted.
+        let accepted = boot.is_some()
+            && serde_json::from_str::<serde_json::Value>(text)
+                .is_ok_and(|v| v["status"] == "Accepted");
+        return Ok(Answer {
+            payload: text.to_owned(),
+            boot: boot.filter(|_| accepted),
+        });
+    }
+    let error: (String, String, serde_json::Value) = serde_json::from_str(text).map_err(|_| {
+        internal(format!(
+            "the backend's answer to {action} is neither a payload object nor [code, description, details]"
+        ))
+    })?;
+    let (code, description, _details) = error;
+    match ErrorCode::parse(&code) {
+        Some(parsed) if parsed.as_str(version) == code => Err(Violation::new(parsed, description)),
+        _ => Err(internal(format!(
+            "the backend answered {action} with {code:?}, not a {version} error code"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_checked_like_responses() {
+        let v = OcppVersion::V16;
+        let ok = read_reply(
+            v,
+            "Heartbeat",
+            br#"{"currentTime":"2026-01-01T00:00:00Z"}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(ok.payload, r#"{"currentTime":"2026-01-01T00:00:00Z"}"#);
+        let e = read_reply(v, "Heartbeat", br#"{"currentTime":7}"#, None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InternalError);
+        let e = read_reply(v, "Heartbeat", br#"["SecurityError","nope",{}]"#, None).unwrap_err();
+        assert_eq!(
+            (e.code, e.description.as_str()),
+            (ErrorCode::SecurityError, "nope")
+        );
+        // 2.0.1 spelling on a 1.6 connection: not a 1.6 code.
+        let e = read_reply(v, "Heartbeat", br#"["FormatViolation","x",{}]"#, None).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InternalError);
+        for bad in [&b"[1,2]"[..], b"42", b"\xff"] {
+            assert_eq!(
+                read_reply(v, "Heartbeat", bad, None).unwrap_err().code,
+                ErrorCode::InternalError
+            );
+        }
+    }
+}
