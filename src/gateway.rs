@@ -154,7 +154,8 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         (None, None)
     };
     let (calls_tx, calls_rx) = crossbeam_channel::bounded(capacity);
-    let (backend_link, bridge_ends) = if config.bus.enabled() {
+    // Processors wait on the backend's replies only if some action uses it.
+    let (backend_link, bridge_ends) = if config.bus.enabled() && config.bus.uses_backend() {
         let (link, ends) = crate::bus::backend_channels(&config.bus, capacity);
         (Some(link), Some(ends))
     } else {
@@ -250,15 +251,15 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
     // Reactors and processors hold the only journal senders: the journal
     // drains after they stop.
     drop(journal_tx);
-    let bus = match (bridge_ends, &control.bus_stats) {
-        (Some(ends), Some(stats)) => match Bus::start(control.clone(), ends, stats.clone()) {
+    let bus = match &control.bus_stats {
+        Some(stats) => match Bus::start(control.clone(), bridge_ends, stats.clone()) {
             Ok(bus) => Some(bus),
             Err(e) => {
                 control.shutdown();
                 return Err(io::Error::new(e.kind(), format!("bus: {e}")));
             }
         },
-        _ => None,
+        None => None,
     };
     let admin = if config.admin.enabled {
         match crate::admin::start(control.clone()) {

@@ -222,6 +222,12 @@ fn health(control: &Control) -> Response<io::Cursor<Vec<u8>>> {
         "processor_queue_depth": control.processor_queue_depth(),
         "open_connections": control.open_connections(),
         "journal_lag": control.journal_stats().map_or(0, |j| j.lag),
+        // A bus outage is not unhealthy: events wait in the journal.
+        "bus": control.bus_stats().map(|b| {
+            use std::sync::atomic::Ordering::Relaxed;
+            json!({"connected": b.connected.load(Relaxed),
+                   "backlog_bytes": b.backlog_bytes.load(Relaxed)})
+        }),
     });
     json_response(if healthy { 200 } else { 503 }, &body)
 }

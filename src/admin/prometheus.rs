@@ -302,9 +302,74 @@ pub fn render(control: &Control) -> String {
             i64::try_from(j.lag).unwrap_or(i64::MAX),
         );
     }
+    if let Some(b) = control.bus_stats() {
+        bus_metrics(&mut r, b);
+    }
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &r) {
         out = format!("# cannot encode metrics: {e}\n");
     }
     out
+}
+
+fn bus_metrics(r: &mut Registry, b: &crate::bus::BusStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    gauge(
+        r,
+        "bus_connected",
+        "1 while the NATS connection is up",
+        i64::from(b.connected.load(Relaxed)),
+    );
+    counter(
+        r,
+        "bus_events_published",
+        "Journal records acknowledged by JetStream",
+        b.events_published.load(Relaxed),
+    );
+    counter(
+        r,
+        "bus_events_duplicate",
+        "Re-published records JetStream already had (dropped by message id)",
+        b.events_duplicate.load(Relaxed),
+    );
+    counter(
+        r,
+        "bus_publish_errors",
+        "Publishes that failed or went unacknowledged (published again from the cursor)",
+        b.publish_errors.load(Relaxed),
+    );
+    gauge(
+        r,
+        "bus_backlog_bytes",
+        "Journal bytes not yet acknowledged by JetStream",
+        i64::try_from(b.backlog_bytes.load(Relaxed)).unwrap_or(i64::MAX),
+    );
+    let backend = Family::<Labels, Counter>::default();
+    r.register(
+        "bus_backend_requests",
+        "Charge-point CALLs sent to the backend, by outcome",
+        backend.clone(),
+    );
+    for (outcome, n) in [
+        ("answered", &b.backend_answered),
+        ("timeout", &b.backend_timeouts),
+        ("no_responders", &b.backend_no_responders),
+        ("failed", &b.backend_failed),
+    ] {
+        backend
+            .get_or_create(&vec![("outcome", outcome.to_owned())])
+            .inc_by(n.load(Relaxed));
+    }
+    counter(
+        r,
+        "bus_commands",
+        "Commands received on {prefix}.cmd.{id}",
+        b.commands.load(Relaxed),
+    );
+    gauge(
+        r,
+        "bus_presence_entries",
+        "Charge points this gateway holds in the presence bucket",
+        i64::try_from(b.presence_entries.load(Relaxed)).unwrap_or(i64::MAX),
+    );
 }

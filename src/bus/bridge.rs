@@ -35,7 +35,8 @@ impl Bridge {
         }
     }
 
-    pub async fn run(self, ends: BridgeEnds) {
+    /// `ends`: the backend channels, when some action is answered by the backend.
+    pub async fn run(self, ends: Option<BridgeEnds>) {
         let config = Arc::new(self.control.config.bus.clone());
         let gateway_id = config.gateway_id();
         let window = self.control.config.channels.capacity;
@@ -108,7 +109,7 @@ impl Bridge {
             stats: self.stats.clone(),
             window,
         };
-        let backend = tokio::spawn(backend.run(ends.requests, ends.replies));
+        let backend = ends.map(|ends| tokio::spawn(backend.run(ends.requests, ends.replies)));
         let commands = Arc::new(Commands {
             client: client.clone(),
             control: self.control.clone(),
@@ -127,7 +128,9 @@ impl Bridge {
         if let Err(e) = events.await {
             error!("bus: event publisher failed: {e}");
         }
-        backend.abort();
+        if let Some(backend) = backend {
+            backend.abort();
+        }
         // Replies and presence deletes still queued in the client go out.
         if tokio::time::timeout(Duration::from_secs(1), client.flush())
             .await

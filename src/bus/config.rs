@@ -126,6 +126,11 @@ impl BusConfig {
         self.answers.get(action) == Some(&AnswerSource::Backend)
     }
 
+    /// Whether any action is answered by the backend.
+    pub fn uses_backend(&self) -> bool {
+        self.answers.values().any(|a| *a == AnswerSource::Backend)
+    }
+
     /// Range checks, keyed like the file (`bus.presence_ttl`).
     pub fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();

@@ -141,6 +141,12 @@ impl Publisher {
             if in_flight.is_empty() && !self.stats.connected.load(Ordering::Relaxed) {
                 // Bus away: the journal keeps the events.
                 pause(&mut stop, IDLE_POLL * 20).await;
+                if last_save.elapsed() >= SAVE_EVERY {
+                    last_save = Instant::now();
+                    self.stats
+                        .backlog_bytes
+                        .store(tail.bytes_after(&acked), Ordering::Relaxed);
+                }
                 continue;
             }
             if !stream_ready {

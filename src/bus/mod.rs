@@ -173,7 +173,11 @@ pub struct Bus {
 impl Bus {
     /// Starts the bridge. It connects in the background (a bus that is down
     /// at start is a bus outage like any other: events wait in the journal).
-    pub fn start(control: Arc<Control>, ends: BridgeEnds, stats: Arc<BusStats>) -> io::Result<Bus> {
+    pub fn start(
+        control: Arc<Control>,
+        ends: Option<BridgeEnds>,
+        stats: Arc<BusStats>,
+    ) -> io::Result<Bus> {
         let (stop, stop_rx) = tokio::sync::watch::channel(None);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -141,6 +141,7 @@ impl Presence {
         let refresh_every = self.config.presence_ttl / 3;
         let mut last_refresh = Instant::now();
         let mut last_open = None;
+        let mut last_watch = None;
         loop {
             if stop.borrow().is_some() {
                 self.apply_changes().await;
@@ -160,7 +161,9 @@ impl Presence {
             }
             if self.watch.is_none()
                 && let Some(kv) = &self.kv
+                && last_watch.is_none_or(|t: Instant| t.elapsed() >= RETRY_AFTER)
             {
+                last_watch = Some(Instant::now());
                 match kv.watch_all().await {
                     Ok(watch) => self.watch = Some(watch),
                     Err(e) => warn!("bus: watching the presence bucket: {e}"),
