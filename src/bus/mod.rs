@@ -131,13 +131,24 @@ impl BackendLink {
         self.config.backend_fallback
     }
 
-    /// Hands a request to the bridge, waiting while its queue is full
-    /// (processors may wait; that is the backpressure). `Err`: the bridge
-    /// has stopped, the request comes back.
+    /// Hands a request to the bridge if its queue has room.
     #[allow(clippy::result_large_err)]
-    pub fn send(&self, request: BackendRequest) -> Result<(), BackendRequest> {
-        self.requests.blocking_send(request).map_err(|e| e.0)
+    pub fn try_send(&self, request: BackendRequest) -> Result<(), Refused> {
+        use tokio::sync::mpsc::error::TrySendError;
+        self.requests.try_send(request).map_err(|e| match e {
+            TrySendError::Full(r) => Refused::Full(r),
+            TrySendError::Closed(r) => Refused::Closed(r),
+        })
     }
+}
+
+/// A request the bridge did not take, handed back.
+#[derive(Debug)]
+pub enum Refused {
+    /// Its queue is full: offer it again.
+    Full(BackendRequest),
+    /// The bridge has stopped.
+    Closed(BackendRequest),
 }
 
 /// The bridge's ends of the backend channels, until it starts.

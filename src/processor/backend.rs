@@ -3,31 +3,54 @@
 //! they reach the charge point. OCPP rules stay in the processors; the
 //! bridge only carries bytes.
 
-use super::{Answer, Decided, ProcessorSetup, call_parts, conclude, guarded};
-use crate::bus::{BackendAnswer, BackendFallback, BackendReply, BackendRequest};
+use std::time::Duration;
+
+use super::{Answer, Decided, Processor, ProcessorSetup, call_parts, conclude, guarded};
+use crate::bus::{BackendAnswer, BackendFallback, BackendReply, BackendRequest, Refused};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, server_call};
 use crate::pipeline::{BootInfo, InboundCall};
 
-/// Hands a validated CALL to the bridge (waiting while its queue is full).
-/// `Err`: the bridge has stopped; the reply says so.
-#[allow(clippy::result_large_err)]
+/// How long a processor waits for a backend reply while the bridge's
+/// request queue is full, before it offers the request again.
+const FULL_WAIT: Duration = Duration::from_millis(1);
+
+/// Hands a validated CALL to the bridge. While the bridge's queue is full
+/// the processor answers backend replies meanwhile: the bridge may be
+/// waiting for room for them, so waiting for the bridge alone could
+/// deadlock. If the bridge has stopped, the CALL is answered as if the
+/// backend were unavailable.
 pub(super) fn forward(
-    setup: &ProcessorSetup,
+    processor: &mut Processor<'_>,
     call: InboundCall,
     action: Box<str>,
     body: bytes::Bytes,
     boot: Option<Box<BootInfo>>,
-) -> Result<(), BackendReply> {
-    let request = BackendRequest {
+) {
+    let mut request = BackendRequest {
         call,
         action,
         body,
         boot,
     };
-    let Some(link) = &setup.backend else {
-        return Err(unavailable(request));
+    let Some(link) = &processor.setup.backend else {
+        processor.on_backend_reply(unavailable(request));
+        return;
     };
-    link.send(request).map_err(unavailable)
+    loop {
+        match link.try_send(request) {
+            Ok(()) => return,
+            Err(Refused::Closed(back)) => {
+                processor.on_backend_reply(unavailable(back));
+                return;
+            }
+            Err(Refused::Full(back)) => {
+                request = back;
+                if let Ok(reply) = link.replies.recv_timeout(FULL_WAIT) {
+                    processor.on_backend_reply(reply);
+                }
+            }
+        }
+    }
 }
 
 fn unavailable(request: BackendRequest) -> BackendReply {

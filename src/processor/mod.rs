@@ -25,7 +25,7 @@ use crate::journal::{Direction, Extra, JournalRecord, JournalSender, Kind, Paylo
 use crate::metrics::{AnswerCounts, ProcessorStats};
 use crate::ocpp::frame::{self, Frame};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
-use crate::pipeline::{BootInfo, InboundCall, ReactorHandle, ToReactor};
+use crate::pipeline::{BootInfo, ConnRef, InboundCall, ReactorHandle, ToReactor};
 
 /// Called with the action name before each answer is decided. An extension
 /// point for embedding and tests (slow or failing handlers); `None` in the binary.
@@ -102,51 +102,74 @@ fn next_work(setup: &ProcessorSetup, replies_open: &mut bool) -> Work {
     }
 }
 
-fn run(setup: &ProcessorSetup, stats: &ProcessorStats) {
-    let mut counts = AnswerCounts::new();
-    let mut last_publish = Instant::now();
-    let mut out = String::new();
-    let mut replies_open = true;
-    // Ends when every reactor has dropped its sender and the queue is drained.
-    loop {
-        out.clear();
-        let (conn, decided) = match next_work(setup, &mut replies_open) {
-            Work::Call(call) => match answer(setup, &call, &mut out) {
-                Step::Now(decided) => (call.conn, decided),
-                Step::Backend { body, boot, action } => {
-                    let conn = call.conn;
-                    match backend::forward(setup, call, action, body, boot) {
-                        Ok(()) => continue,
-                        // The bridge has stopped: answer here.
-                        Err(call) => (conn, backend::finish(setup, call, &mut out)),
-                    }
-                }
-            },
-            Work::Backend(reply) => (
-                reply.request.call.conn,
-                backend::finish(setup, reply, &mut out),
-            ),
-            Work::Idle => {
-                stats.publish(&counts);
-                last_publish = Instant::now();
-                continue;
-            }
-            Work::Done => break,
-        };
+/// One processor thread's state, owned by it.
+struct Processor<'a> {
+    setup: &'a ProcessorSetup,
+    stats: &'a ProcessorStats,
+    counts: AnswerCounts,
+    last_publish: Instant,
+    /// The answer frame being written (keeps its capacity between calls).
+    out: String,
+}
+
+impl Processor<'_> {
+    fn publish(&mut self) {
+        self.stats.publish(&self.counts);
+        self.last_publish = Instant::now();
+    }
+
+    /// Counts the answer and sends it to the connection's reactor.
+    fn deliver(&mut self, conn: ConnRef, decided: Decided) {
         let Decided { frame, label, boot } = decided;
-        *counts.entry(label).or_insert(0) += 1;
-        if last_publish.elapsed() >= setup.publish_every {
-            stats.publish(&counts);
-            last_publish = Instant::now();
+        *self.counts.entry(label).or_insert(0) += 1;
+        if self.last_publish.elapsed() >= self.setup.publish_every {
+            self.publish();
         }
-        let Some(reactor) = setup.reactors.get(usize::from(conn.reactor)) else {
+        let Some(reactor) = self.setup.reactors.get(usize::from(conn.reactor)) else {
             error!("call from unknown reactor {}", conn.reactor);
-            continue;
+            return;
         };
         // Err: the reactor has stopped (shutdown); the connection is gone.
         let _ = reactor.send(ToReactor::Answer { conn, frame, boot });
     }
-    stats.publish(&counts);
+
+    fn on_call(&mut self, call: InboundCall) {
+        self.out.clear();
+        match answer(self.setup, &call, &mut self.out) {
+            Step::Now(decided) => self.deliver(call.conn, decided),
+            Step::Backend { action, body, boot } => {
+                backend::forward(self, call, action, body, boot);
+            }
+        }
+    }
+
+    fn on_backend_reply(&mut self, reply: crate::bus::BackendReply) {
+        self.out.clear();
+        let conn = reply.request.call.conn;
+        let decided = backend::finish(self.setup, reply, &mut self.out);
+        self.deliver(conn, decided);
+    }
+}
+
+fn run(setup: &ProcessorSetup, stats: &ProcessorStats) {
+    let mut processor = Processor {
+        setup,
+        stats,
+        counts: AnswerCounts::new(),
+        last_publish: Instant::now(),
+        out: String::new(),
+    };
+    let mut replies_open = true;
+    // Ends when every reactor has dropped its sender and the queue is drained.
+    loop {
+        match next_work(setup, &mut replies_open) {
+            Work::Call(call) => processor.on_call(call),
+            Work::Backend(reply) => processor.on_backend_reply(reply),
+            Work::Idle => processor.publish(),
+            Work::Done => break,
+        }
+    }
+    processor.publish();
 }
 
 /// The metric label of an action name: the protocol's own spelling, or
