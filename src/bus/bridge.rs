@@ -64,6 +64,9 @@ impl Bridge {
         if !config.token.is_empty() {
             options = options.token(config.token.clone());
         }
+        if let Some(ca) = &config.tls_ca {
+            options = options.add_root_certificates(ca.clone());
+        }
         if !config.user.is_empty() {
             options = options.user_and_password(config.user.clone(), config.password.clone());
         }

@@ -50,6 +50,10 @@ pub struct BusConfig {
     pub password: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub token: String,
+    /// PEM CA certificates for `tls://` servers signed by a private CA
+    /// (otherwise the system's roots).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<std::path::PathBuf>,
     /// Names this gateway in events, presence and message ids; "" = host name.
     pub gateway_id: String,
     pub subject_prefix: String,
@@ -82,6 +86,7 @@ impl Default for BusConfig {
             user: String::new(),
             password: String::new(),
             token: String::new(),
+            tls_ca: None,
             gateway_id: String::new(),
             subject_prefix: "ocpp".into(),
             stream: "OCPP_EVENTS".into(),
@@ -159,6 +164,11 @@ impl BusConfig {
             self.user.is_empty() == self.password.is_empty(),
             "bus.password",
             "user and password go together".into(),
+        );
+        check(
+            self.tls_ca.as_ref().is_none_or(|p| p.is_file()),
+            "bus.tls_ca",
+            "is not a readable file".into(),
         );
         // The id goes into message ids and presence values; the names into subjects.
         check(
@@ -242,7 +252,7 @@ mod tests {
         let c = nats(
             "servers = []\ntoken = \"t\"\nuser = \"u\"\ngateway_id = \"a.b\"\nsubject_prefix = \"a.*\"\n\
              stream = \"\"\npresence_bucket = \"x y\"\nduplicate_window = \"0s\"\npresence_ttl = \"10ms\"\n\
-             backend_timeout = \"1h\"\n[answers]\nBootNotifcation = \"backend\"",
+             backend_timeout = \"1h\"\ntls_ca = \"/nonexistent/ca.pem\"\n[answers]\nBootNotifcation = \"backend\"",
         );
         let keys: Vec<_> = c.problems().into_iter().map(|(k, _)| k).collect();
         assert_eq!(
@@ -251,6 +261,7 @@ mod tests {
                 "bus.servers",
                 "bus.token",
                 "bus.password",
+                "bus.tls_ca",
                 "bus.gateway_id",
                 "bus.subject_prefix",
                 "bus.stream",
