@@ -195,7 +195,7 @@ pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayH
         registry: Mutex::new(Registry::new(config.bus.enabled())),
         credentials,
         journal: Mutex::new(journal_handle),
-        bus_stats: bridge_ends.as_ref().map(|_| Arc::new(BusStats::default())),
+        bus_stats: config.bus.enabled().then(|| Arc::new(BusStats::default())),
     });
 
     let processor_threads = processor::spawn(

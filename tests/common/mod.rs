@@ -2,6 +2,8 @@
 //! charge point speaking OCPP-J over a real WebSocket on loopback.
 #![allow(dead_code)]
 
+pub mod nats;
+
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -261,6 +263,14 @@ impl GatewayProcess {
         let dir = scratch_dir(name);
         let path = dir.join("gateway.toml");
         std::fs::write(&path, config_toml.replace("@DIR@", dir.to_str().unwrap())).unwrap();
+        GatewayProcess::spawn_in(&dir)
+    }
+
+    /// Starts the binary with `dir/gateway.toml` (written by an earlier
+    /// `start`: a restart keeps the journal and everything else in `dir`).
+    pub fn spawn_in(dir: &Path) -> GatewayProcess {
+        let path = dir.join("gateway.toml");
+        assert!(path.exists(), "no config at {}", path.display());
         let mut child = Command::new(binary())
             .arg("--config")
             .arg(&path)
@@ -282,7 +292,11 @@ impl GatewayProcess {
         };
         // Keep draining the log so the gateway never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        GatewayProcess { child, addr, dir }
+        GatewayProcess {
+            child,
+            addr,
+            dir: dir.to_owned(),
+        }
     }
 
     pub fn pid(&self) -> u32 {
