@@ -91,9 +91,13 @@ impl Bridge {
             servers.join(", "),
             config.subject_prefix
         );
+        // Acks given up on (a failed window is published again) keep their
+        // in-flight places until `ack_timeout`: bound it like the rest, and
+        // leave room for the re-publish beside them.
         let js = async_nats::jetstream::ContextBuilder::new()
             .timeout(JETSTREAM_TIMEOUT)
-            .max_ack_inflight(window.max(1))
+            .ack_timeout(JETSTREAM_TIMEOUT)
+            .max_ack_inflight(2 * window.max(1))
             .build(client.clone());
 
         let publisher = Publisher {

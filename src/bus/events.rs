@@ -127,6 +127,11 @@ impl Publisher {
         }
         let mut saved = acked.clone();
         let mut last_save = Instant::now();
+        // The backlog gauge runs on its own: the loop can spend seconds
+        // waiting for an ack while the bus is away, and that is exactly
+        // when the backlog matters.
+        let (acked_tx, acked_rx) = tokio::sync::watch::channel(acked.clone());
+        let gauge = tokio::spawn(backlog_gauge(dir.clone(), acked_rx, self.stats.clone()));
         let mut tail = Tail::new(dir.clone(), acked.clone());
         let mut in_flight: VecDeque<(PublishAckFuture, Position)> = VecDeque::new();
         let mut at_end = false;
@@ -141,12 +146,6 @@ impl Publisher {
             if in_flight.is_empty() && !self.stats.connected.load(Ordering::Relaxed) {
                 // Bus away: the journal keeps the events.
                 pause(&mut stop, IDLE_POLL * 20).await;
-                if last_save.elapsed() >= SAVE_EVERY {
-                    last_save = Instant::now();
-                    self.stats
-                        .backlog_bytes
-                        .store(tail.bytes_after(&acked), Ordering::Relaxed);
-                }
                 continue;
             }
             if !stream_ready {
@@ -216,17 +215,13 @@ impl Publisher {
                 stream_ready = false;
                 pause(&mut stop, RETRY_AFTER).await;
             }
-            if last_save.elapsed() >= SAVE_EVERY {
+            if acked != saved && last_save.elapsed() >= SAVE_EVERY {
                 last_save = Instant::now();
-                if acked != saved {
-                    match cursor::save(&dir, &acked) {
-                        Ok(()) => saved = acked.clone(),
-                        Err(e) => warn!("bus: cannot save {}: {e}", cursor::FILE),
-                    }
+                match cursor::save(&dir, &acked) {
+                    Ok(()) => saved = acked.clone(),
+                    Err(e) => warn!("bus: cannot save {}: {e}", cursor::FILE),
                 }
-                self.stats
-                    .backlog_bytes
-                    .store(tail.bytes_after(&acked), Ordering::Relaxed);
+                let _ = acked_tx.send(acked.clone());
             }
         }
         // Acks still in flight are not counted: their lines go again next time
@@ -234,11 +229,27 @@ impl Publisher {
         if let Err(e) = cursor::save(&dir, &acked) {
             warn!("bus: cannot save {}: {e}", cursor::FILE);
         }
-        let left = tail.bytes_after(&acked);
+        gauge.abort();
+        let left = Tail::bytes_after(&dir, &acked);
         self.stats.backlog_bytes.store(left, Ordering::Relaxed);
         if left > 0 {
             info!("bus: {left} journal bytes not yet published; they go at the next start");
         }
+    }
+}
+
+/// Keeps `backlog_bytes` current: journal bytes past the saved cursor.
+async fn backlog_gauge(
+    dir: PathBuf,
+    acked: tokio::sync::watch::Receiver<Position>,
+    stats: Arc<BusStats>,
+) {
+    loop {
+        let from = acked.borrow().clone();
+        stats
+            .backlog_bytes
+            .store(Tail::bytes_after(&dir, &from), Ordering::Relaxed);
+        tokio::time::sleep(SAVE_EVERY).await;
     }
 }
 

@@ -153,8 +153,8 @@ impl Tail {
     }
 
     /// Journal bytes from `from` to the end of the newest file.
-    pub fn bytes_after(&self, from: &Position) -> u64 {
-        let Ok(files) = list_files(&self.dir) else {
+    pub fn bytes_after(dir: &std::path::Path, from: &Position) -> u64 {
+        let Ok(files) = list_files(dir) else {
             return 0;
         };
         files
@@ -226,10 +226,13 @@ mod tests {
             (b, &b"{\"n\":4}"[..])
         );
         assert_eq!(
-            tail.bytes_after(&Position {
-                file: a.into(),
-                offset: 16
-            }),
+            Tail::bytes_after(
+                &dir,
+                &Position {
+                    file: a.into(),
+                    offset: 16
+                }
+            ),
             16
         );
         // Seek back to an acknowledged position and read again.
