@@ -79,12 +79,30 @@ pub fn boot_accepted(frame: &str) -> bool {
     frame.contains("\"Accepted\"")
 }
 
-/// `[3,"<id>",{}]`: our answer to any CALL a server sends us.
-pub fn empty_result(id: &str) -> String {
-    let mut s = String::with_capacity(id.len() + 10);
+/// The payload of our answer to any CALL a server sends us.
+///
+/// `{"status":"Accepted"}` is a valid CALLRESULT payload for every 1.6
+/// command whose response is a status enum with an `Accepted` value: Reset,
+/// ChangeAvailability, ChangeConfiguration, ClearCache, ClearChargingProfile,
+/// RemoteStartTransaction, RemoteStopTransaction, ReserveNow,
+/// CancelReservation, SendLocalList, SetChargingProfile, TriggerMessage,
+/// DataTransfer, GetCompositeSchedule and the security extension's
+/// (Extended)TriggerMessage, CertificateSigned, InstallCertificate, ... (the
+/// test below lists them against the OCA schemas). It is *not* valid for
+/// GetConfiguration, GetDiagnostics, GetLocalListVersion, UnlockConnector
+/// (`Unlocked`) and UpdateFirmware (`{}`): a gateway that validates answers
+/// reports those as an invalid response. An empty `{}` would be valid for
+/// almost none of them.
+pub const ACCEPTED_PAYLOAD: &str = r#"{"status":"Accepted"}"#;
+
+/// `[3,"<id>",{"status":"Accepted"}]`: our answer to any CALL a server sends us.
+pub fn accepted_result(id: &str) -> String {
+    let mut s = String::with_capacity(id.len() + 8 + ACCEPTED_PAYLOAD.len());
     s.push_str("[3,\"");
     s.push_str(id);
-    s.push_str("\",{}]");
+    s.push_str("\",");
+    s.push_str(ACCEPTED_PAYLOAD);
+    s.push(']');
     s
 }
 
@@ -254,6 +272,64 @@ mod tests {
         assert_eq!(civil_from_days(20_454), (2026, 1, 1));
         let mut c = Clock::default();
         assert_eq!(c.now().len(), 20);
+    }
+
+    #[test]
+    fn answers_server_calls_with_accepted() {
+        let f = accepted_result("gw0-7");
+        assert_eq!(f, r#"[3,"gw0-7",{"status":"Accepted"}]"#);
+        assert_eq!(scan_head(&f), Some((CALLRESULT, "gw0-7")));
+        let v: serde_json::Value = serde_json::from_str(&f).unwrap();
+        assert_eq!(v[2]["status"], "Accepted");
+    }
+
+    /// The commands `accepted_result` answers correctly, checked against
+    /// `../shared/ocpp-schemas/v16/<Action>Response.json` (skipped without
+    /// python3 + jsonschema, like `payloads_match_oca_schemas`).
+    #[test]
+    fn accepted_matches_command_response_schemas() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/ocpp-schemas/v16");
+        if !dir.is_dir() {
+            eprintln!("skipped: {} not found", dir.display());
+            return;
+        }
+        let script = r#"
+import json, sys, jsonschema
+d, payload = sys.argv[1], json.loads(sys.argv[2])
+for action in sys.argv[3:]:
+    jsonschema.validate(payload, json.load(open(f"{d}/{action}Response.json")))
+print("ok")
+"#;
+        let actions = [
+            "Reset",
+            "ChangeAvailability",
+            "ChangeConfiguration",
+            "ClearCache",
+            "ClearChargingProfile",
+            "RemoteStartTransaction",
+            "RemoteStopTransaction",
+            "ReserveNow",
+            "CancelReservation",
+            "SendLocalList",
+            "SetChargingProfile",
+            "TriggerMessage",
+            "DataTransfer",
+        ];
+        let out = std::process::Command::new("python3")
+            .args(["-c", script, dir.to_str().unwrap(), ACCEPTED_PAYLOAD])
+            .args(actions)
+            .output();
+        let Ok(out) = out else {
+            eprintln!("skipped: no python3");
+            return;
+        };
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("No module named 'jsonschema'") {
+            eprintln!("skipped: python3 has no jsonschema");
+            return;
+        }
+        assert!(out.status.success(), "schema validation failed: {err}");
     }
 
     /// One frame of every CALL we send, for the validity tests below.

@@ -680,9 +680,10 @@ impl Worker {
             return Fate::Keep;
         };
         if ty == CALL {
-            // Server-initiated CALL (e.g. GetConfiguration): accept blindly.
+            // Server-initiated CALL (Reset, ChangeAvailability, ...): accept
+            // blindly with `{"status":"Accepted"}`.
             self.stats.server_calls += 1;
-            let answer = ocpp::empty_result(id);
+            let answer = ocpp::accepted_result(id);
             if let Stage::Open(ws) = &mut c.stage
                 && let Err(IoEnd::Closed(why)) = client::send_text(ws, answer)
             {
