@@ -162,6 +162,12 @@ pub struct ChurnArgs {
     /// Seconds to wait after the last cycle before the "after" server sample.
     #[arg(long, default_value_t = 2.0)]
     pub settle: f64,
+    /// Cycles run first (same workers, modes and linger), then `--settle`
+    /// seconds, before the "before" sample: the measured cycles then start
+    /// from a server that has already run every code path once (its cold
+    /// start figures are reported too, as `warmup`).
+    #[arg(long, default_value_t = 0)]
+    pub warmup_cycles: u64,
 }
 
 /// How a churn cycle ends its connection.

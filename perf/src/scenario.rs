@@ -462,14 +462,34 @@ fn churn(a: &ChurnArgs) -> Result<Outcome, String> {
             a.workers
         ));
     }
-    let job = Job::Churn {
-        cycles: a.cycles,
+    let job = |cycles| Job::Churn {
+        cycles,
         lanes: a.workers,
         linger_ms: a.linger_ms,
         id_pool,
         modes: a.modes.clone(),
     };
-    let mut run = Run::start("churn", &a.common, job)?;
+    let warmup = if a.warmup_cycles > 0 {
+        let mut run = Run::start("churn warm-up", &a.common, job(a.warmup_cycles))?;
+        run.stage = "warm-up";
+        let before = run.server.as_ref().and_then(|s| s.samples.first().cloned());
+        while run.totals().done < run.handles.len() as u64 {
+            run.tick();
+        }
+        run.stage = "settle";
+        run.tick_for(Duration::from_secs_f64(a.settle));
+        let after = run.server_sample();
+        let (stats, _) = run.finish();
+        json!({
+            "cycles": a.warmup_cycles,
+            "failures": stats.failures.iter().sum::<u64>(),
+            "server_before": before.as_ref().map(|s| s.to_json()),
+            "server_after": after.as_ref().map(|s| s.to_json()),
+        })
+    } else {
+        Value::Null
+    };
+    let mut run = Run::start("churn", &a.common, job(a.cycles))?;
     run.stage = "cycles";
     let before = run.server.as_ref().and_then(|s| s.samples.first().cloned());
     let cpu0 = run.server_cpu();
@@ -506,9 +526,11 @@ fn churn(a: &ChurnArgs) -> Result<Outcome, String> {
         "server_fd_growth": delta(|s| s.fds),
         "server_rss_growth_kib": delta(|s| s.rss_kib),
         "server_cpu_s": cpu_delta(cpu0, cpu1),
+        "warmup": warmup,
     });
     let modes: Vec<&str> = a.modes.iter().map(|m| m.name()).collect();
     let args = json!({"cycles": a.cycles, "workers": a.workers, "linger_ms": a.linger_ms,
-                      "id_pool": id_pool, "modes": modes, "settle": a.settle});
+                      "id_pool": id_pool, "modes": modes, "settle": a.settle,
+                      "warmup_cycles": a.warmup_cycles});
     Ok(report("churn", args, &stats, fin, result))
 }
