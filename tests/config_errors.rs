@@ -117,3 +117,29 @@ fn help_describes_the_flags() {
         "{text}"
     );
 }
+
+#[test]
+fn bus_errors_name_key_and_line() {
+    // The bus publishes from the journal: turning the journal off is refused.
+    let (ok, _, stderr) = check("[journal]\nenabled = false\n\n[bus]\nkind = \"nats\"\n");
+    assert!(!ok);
+    assert!(stderr.contains("gateway.toml:2"), "{stderr}");
+    assert!(stderr.contains("journal.enabled"), "{stderr}");
+    // An action name that is not OCPP (a typo) is caught, not ignored.
+    let (ok, _, stderr) =
+        check("[bus]\nkind = \"nats\"\n\n[bus.answers]\nBootNotifcation = \"backend\"\n");
+    assert!(!ok);
+    assert!(stderr.contains("bus.answers"), "{stderr}");
+    assert!(stderr.contains("BootNotifcation"), "{stderr}");
+    let (ok, _, stderr) = check("[bus]\nkind = \"nats\"\npresence_ttl = \"10ms\"\n");
+    assert!(!ok);
+    assert!(stderr.contains("gateway.toml:3"), "{stderr}");
+    assert!(stderr.contains("bus.presence_ttl"), "{stderr}");
+    let (ok, _, stderr) = check("[bus]\nkind = \"kafka\"\n");
+    assert!(!ok);
+    assert!(stderr.contains(":2"), "{stderr}");
+    // The effective configuration shows the bus table with its defaults.
+    let (ok, stdout, stderr) = check("[bus]\nkind = \"nats\"\ngateway_id = \"gw-a\"\n");
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("subject_prefix = \"ocpp\""), "{stdout}");
+}
