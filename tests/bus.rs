@@ -489,11 +489,13 @@ fn backend_answers_boot_notifications() {
 
     // The backend answers with a CALLERROR.
     let refusing = Listener::start(&nats.url(), subject, Some("backends"), |_| {
-        Some(json!(["SecurityError", "nope", {}]))
+        Some(json!(["SecurityError", "nope", {"reason": "unknown serial"}]))
     });
     let error = cp.call("BootNotification", boot_payload());
     assert_eq!(error[0], 4, "{error}");
     assert_eq!(error[2], "SecurityError", "{error}");
+    assert_eq!(error[3], "nope", "{error}");
+    assert_eq!(error[4], json!({"reason": "unknown serial"}), "{error}");
     assert_eq!(refusing.stop().len(), 1);
 
     // Replies the gateway must not pass on: InternalError.

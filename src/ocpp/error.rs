@@ -86,6 +86,9 @@ pub struct Violation {
     pub description: String,
     /// JSON path of the offending field (`idTagInfo.status`), if one is to blame.
     pub field: Option<String>,
+    /// The CALLERROR's details object as JSON text, when someone else (a
+    /// backend) decided the error; otherwise details are built from `field`.
+    pub details: Option<Box<str>>,
 }
 
 impl Violation {
@@ -94,6 +97,7 @@ impl Violation {
             code,
             description: description.into(),
             field: None,
+            details: None,
         }
     }
 

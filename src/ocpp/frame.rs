@@ -361,6 +361,18 @@ pub fn write_call_error(
 
 /// The CALLERROR answering a refused CALL.
 pub fn write_violation(out: &mut String, version: OcppVersion, id: &str, violation: &Violation) {
+    if let Some(details) = &violation.details {
+        out.push_str("[4,");
+        push_json_str(out, id);
+        out.push(',');
+        push_json_str(out, violation.code.as_str(version));
+        out.push(',');
+        push_json_str(out, &violation.description);
+        out.push(',');
+        out.push_str(details);
+        out.push(']');
+        return;
+    }
     write_call_error(
         out,
         version,

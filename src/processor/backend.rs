@@ -121,9 +121,18 @@ fn read_reply(
             "the backend's answer to {action} is neither a payload object nor [code, description, details]"
         ))
     })?;
-    let (code, description, _details) = error;
+    let (code, description, details) = error;
+    if !details.is_object() {
+        return Err(internal(format!(
+            "the backend's CALLERROR details for {action} are not a JSON object"
+        )));
+    }
     match ErrorCode::parse(&code) {
-        Some(parsed) if parsed.as_str(version) == code => Err(Violation::new(parsed, description)),
+        Some(parsed) if parsed.as_str(version) == code => {
+            let mut violation = Violation::new(parsed, description);
+            violation.details = Some(details.to_string().into());
+            Err(violation)
+        }
         _ => Err(internal(format!(
             "the backend answered {action} with {code:?}, not a {version} error code"
         ))),

@@ -369,7 +369,9 @@ fn journal_call(
         Ok(_) => Extra::Answer(Payload::written(answer_frame, answer_range)),
         Err(violation) => {
             let mut details = String::from("{}");
-            if let Some(field) = &violation.field {
+            if let Some(given) = &violation.details {
+                details = given.to_string();
+            } else if let Some(field) = &violation.field {
                 details = String::from("{\"field\":");
                 frame::push_json_str(&mut details, field);
                 details.push('}');
