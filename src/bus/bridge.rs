@@ -139,9 +139,10 @@ impl Bridge {
             backend.abort();
         }
         // Replies and presence deletes still queued in the client go out.
-        if tokio::time::timeout(Duration::from_secs(1), client.flush())
-            .await
-            .is_err()
+        if self.stats.connected.load(Ordering::Relaxed)
+            && tokio::time::timeout(Duration::from_secs(1), client.flush())
+                .await
+                .is_err()
         {
             warn!("bus: could not flush to the server at shutdown");
         }

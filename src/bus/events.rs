@@ -143,7 +143,13 @@ impl Publisher {
             {
                 break;
             }
-            if in_flight.is_empty() && !self.stats.connected.load(Ordering::Relaxed) {
+            let connected = self.stats.connected.load(Ordering::Relaxed);
+            // A stopping gateway does not wait for an absent bus: the
+            // journal keeps the events and the next start sends them.
+            if deadline.is_some() && !connected {
+                break;
+            }
+            if in_flight.is_empty() && !connected {
                 // Bus away: the journal keeps the events.
                 pause(&mut stop, IDLE_POLL * 20).await;
                 continue;
@@ -166,7 +172,10 @@ impl Publisher {
             let mut failed = false;
             while in_flight.len() < self.window {
                 match tail.next_line() {
-                    Ok(Some(line)) => match self.publish(&line).await {
+                    Ok(Some(line)) => match tokio::select! {
+                        published = self.publish(&line) => published,
+                        () = given_up(&mut stop, &self.stats) => Err("stopping".into()),
+                    } {
                         Ok(Some(ack)) => in_flight.push_back((ack, line.next)),
                         Ok(None) if in_flight.is_empty() => acked = line.next,
                         // Skipped, but the cursor only moves past it with
@@ -190,7 +199,17 @@ impl Publisher {
                 }
             }
             if !failed && let Some((ack, next)) = in_flight.pop_front() {
-                match ack.await {
+                // Stopping: an ack is waited for only until the deadline,
+                // and not at all once the bus is gone.
+                let ack = tokio::select! {
+                    ack = ack => ack,
+                    () = given_up(&mut stop, &self.stats) => Err(
+                        async_nats::jetstream::context::PublishError::new(
+                            async_nats::jetstream::context::PublishErrorKind::TimedOut,
+                        ),
+                    ),
+                };
+                match ack {
                     Ok(ack) => {
                         acked = next;
                         BusStats::add(&self.stats.events_published, 1);
@@ -234,6 +253,27 @@ impl Publisher {
         self.stats.backlog_bytes.store(left, Ordering::Relaxed);
         if left > 0 {
             info!("bus: {left} journal bytes not yet published; they go at the next start");
+        }
+    }
+}
+
+/// Returns when a stopping bridge should stop waiting for acks: the drain
+/// deadline has passed or the bus is gone. Never returns while running.
+async fn given_up(stop: &mut StopAt, stats: &BusStats) {
+    loop {
+        let stopping_at = *stop.borrow();
+        match stopping_at {
+            Some(deadline) => {
+                if Instant::now() >= deadline || !stats.connected.load(Ordering::Relaxed) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None => {
+                if stop.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
         }
     }
 }
