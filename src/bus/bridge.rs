@@ -41,20 +41,26 @@ impl Bridge {
         let gateway_id = config.gateway_id();
         let window = self.control.config.channels.capacity;
         let stats = self.stats.clone();
+        // The connection state for tasks that must react to a disconnect
+        // at once (the publisher abandons acks that cannot come).
+        let (link_tx, link_rx) = tokio::sync::watch::channel(false);
         let mut options = ConnectOptions::new()
             .name(format!("ocpp-gateway {gateway_id}"))
             .retry_on_initial_connect()
             .max_reconnects(None)
             .event_callback(move |event| {
                 let stats = stats.clone();
+                let link = link_tx.clone();
                 async move {
                     match event {
                         Event::Connected => {
                             stats.connected.store(true, Ordering::Relaxed);
+                            let _ = link.send(true);
                             info!("bus: connected");
                         }
                         Event::Disconnected => {
                             stats.connected.store(false, Ordering::Relaxed);
+                            let _ = link.send(false);
                             warn!("bus: disconnected; events wait in the journal");
                         }
                         other => info!("bus: {other}"),
@@ -107,6 +113,7 @@ impl Bridge {
             dir: self.control.config.journal.directory.clone(),
             window: window.max(1),
             stats: self.stats.clone(),
+            link: link_rx,
         };
         let events = tokio::spawn(publisher.run(self.stop.clone()));
         let backend = Backend {

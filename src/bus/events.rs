@@ -46,6 +46,8 @@ pub struct Publisher {
     pub dir: PathBuf,
     pub window: usize,
     pub stats: Arc<BusStats>,
+    /// Whether the NATS connection is up, as events arrive.
+    pub link: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Where the bridge stops: `None` while running, else the drain deadline.
@@ -136,6 +138,7 @@ impl Publisher {
         let mut in_flight: VecDeque<(PublishAckFuture, Position)> = VecDeque::new();
         let mut at_end = false;
         let mut stream_ready = false;
+        let mut link = self.link.clone();
         loop {
             let deadline = *stop.borrow();
             if let Some(deadline) = deadline
@@ -201,8 +204,16 @@ impl Publisher {
             if !failed && let Some((ack, next)) = in_flight.pop_front() {
                 // Stopping: an ack is waited for only until the deadline,
                 // and not at all once the bus is gone.
+                // An ack cannot come over a connection that is gone: give
+                // up on the window at once and publish it again when the
+                // bus is back (rather than after the ack timeout).
                 let ack = tokio::select! {
                     ack = ack => ack,
+                    _ = link.wait_for(|up| !*up) => Err(
+                        async_nats::jetstream::context::PublishError::new(
+                            async_nats::jetstream::context::PublishErrorKind::BrokenPipe,
+                        ),
+                    ),
                     () = given_up(&mut stop, &self.stats) => Err(
                         async_nats::jetstream::context::PublishError::new(
                             async_nats::jetstream::context::PublishErrorKind::TimedOut,
