@@ -22,20 +22,7 @@ pub fn encode(id: &str) -> String {
 
 /// The id back from its token; `None` if `token` is not an encoding.
 pub fn decode(token: &str) -> Option<String> {
-    let bytes = token.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'=' {
-            let hex = token.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    crate::ocpp::handshake::hex_unescape(token, b'=')
 }
 
 #[cfg(test)]

@@ -65,14 +65,20 @@ pub fn charge_point_id(path: &str, prefix: &str, max_len: usize) -> Result<Strin
 
 /// Decodes `%XX` escapes; `None` if they are malformed or not UTF-8.
 pub fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
+    hex_unescape(s, b'%')
+}
+
+/// Decodes `<escape>XX` (two hex digits) sequences; `None` if they are
+/// malformed or the result is not UTF-8. Also the bus's subject tokens.
+pub fn hex_unescape(s: &str, escape: u8) -> Option<String> {
+    if !s.as_bytes().contains(&escape) {
         return Some(s.to_owned());
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
+        if bytes[i] == escape {
             let hex = bytes.get(i + 1..i + 3)?;
             let hex = std::str::from_utf8(hex).ok()?;
             out.push(u8::from_str_radix(hex, 16).ok()?);
