@@ -471,6 +471,21 @@ impl Control {
         }
     }
 
+    /// Hands a CALL to the reactor holding its charge point, without
+    /// waiting: the outcome goes to `request.reply` later. `Err` is the
+    /// outcome now (nobody holds it here, or that reactor's inbox is full),
+    /// and `request.reply` is then never called. For threads that must not
+    /// block (the bus bridge); [`call`](Self::call) waits.
+    pub(crate) fn start_call(&self, request: ServerCallRequest) -> Result<(), ServerCallOutcome> {
+        let reactor = self
+            .holder(&request.charge_point)
+            .and_then(|conn| self.reactor(conn.reactor))
+            .ok_or(ServerCallOutcome::NotConnected)?;
+        reactor
+            .try_send(ToReactor::ServerCall(Box::new(request)))
+            .map_err(|_| ServerCallOutcome::QueueFull)
+    }
+
     /// Open connections (all, or the one of `charge_point`), sorted by id.
     pub fn connections(&self, charge_point: Option<&str>) -> Vec<ConnectionInfo> {
         let mut all = Vec::new();

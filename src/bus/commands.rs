@@ -6,7 +6,6 @@
 //! responders" at once.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_nats::{Client, Subject};
@@ -16,7 +15,7 @@ use log::warn;
 use super::BusStats;
 use crate::command::{self, Command};
 use crate::gateway::Control;
-use crate::pipeline::{ReplyTo, ServerCallOutcome, ServerCallRequest, ToReactor};
+use crate::pipeline::{ReplyTo, ServerCallOutcome, ServerCallRequest};
 
 /// Extra wait beyond a command's own timeout: the reactor's timer answers
 /// `Timeout` itself; this only covers a reactor that went away.
@@ -47,7 +46,7 @@ impl Commands {
                 let Some(reply) = message.reply else {
                     continue;
                 };
-                this.stats.commands.fetch_add(1, Ordering::Relaxed);
+                BusStats::add(&this.stats.commands, 1);
                 // Commands to one charge point queue in its reactor (one
                 // outstanding at a time); here they may overlap.
                 tokio::spawn(this.clone().answer(id.clone(), message.payload, reply));
@@ -73,12 +72,6 @@ impl Commands {
     }
 
     async fn call(&self, id: &str, command: Command) -> ServerCallOutcome {
-        let Some(conn) = self.control.holder(id) else {
-            return ServerCallOutcome::NotConnected;
-        };
-        let Some(reactor) = self.control.reactor(conn.reactor) else {
-            return ServerCallOutcome::NotConnected;
-        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let timeout = command.timeout;
         let request = ServerCallRequest {
@@ -90,12 +83,9 @@ impl Commands {
                 let _ = tx.send(outcome);
             })),
         };
-        // Never wait on a reactor from here: a full inbox is "busy".
-        if reactor
-            .try_send(ToReactor::ServerCall(Box::new(request)))
-            .is_err()
-        {
-            return ServerCallOutcome::QueueFull;
+        // Never waits on a reactor: a full inbox is "busy".
+        if let Err(outcome) = self.control.start_call(request) {
+            return outcome;
         }
         match tokio::time::timeout(timeout + GRACE, rx).await {
             Ok(Ok(outcome)) => outcome,
