@@ -85,7 +85,8 @@ pub fn start(config: Config) -> io::Result<GatewayHandle> {
     start_with(config, Extensions::default())
 }
 
-pub fn start_with(config: Config, extensions: Extensions) -> io::Result<GatewayHandle> {
+pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<GatewayHandle> {
+    config.bus.resolve_gateway_id();
     let config = Arc::new(config);
     let count = config.reactor_count();
     let capacity = config.channels.capacity;

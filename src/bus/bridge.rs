@@ -38,7 +38,7 @@ impl Bridge {
     /// `ends`: the backend channels, when some action is answered by the backend.
     pub async fn run(self, ends: Option<BridgeEnds>) {
         let config = Arc::new(self.control.config.bus.clone());
-        let gateway_id = config.gateway_id();
+        let gateway_id = config.gateway_id.clone();
         let window = self.control.config.channels.capacity;
         let stats = self.stats.clone();
         // The connection state for tasks that must react to a disconnect

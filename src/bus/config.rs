@@ -114,16 +114,15 @@ impl BusConfig {
         self.kind == BusKind::Nats
     }
 
-    /// The configured id, or the host name.
-    pub fn gateway_id(&self) -> String {
-        if !self.gateway_id.is_empty() {
-            return self.gateway_id.clone();
+    /// Fills in `gateway_id` with the host name when it is "" (once, at start).
+    pub fn resolve_gateway_id(&mut self) {
+        if self.gateway_id.is_empty() {
+            self.gateway_id = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "gateway".into());
         }
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_owned())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "gateway".into())
     }
 
     /// Whether CALLs of `action` go to the backend.

@@ -166,7 +166,7 @@ pub fn backend_channels(config: &BusConfig, capacity: usize) -> (BackendLink, Br
             requests: req_tx,
             replies: rep_rx,
             config: Arc::new(config.clone()),
-            gateway_id: config.gateway_id().into(),
+            gateway_id: config.gateway_id.as_str().into(),
         },
         BridgeEnds {
             requests: req_rx,

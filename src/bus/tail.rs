@@ -89,11 +89,7 @@ impl Tail {
             return Ok(None);
         }
         self.last_list = Some(Instant::now());
-        let files = list_files(&self.dir)?;
-        let names: Vec<String> = files
-            .iter()
-            .filter_map(|f| f.path.file_name()?.to_str().map(str::to_owned))
-            .collect();
+        let names = file_names(&self.dir)?;
         Ok(match names.iter().position(|n| *n == self.at.file) {
             Some(i) => names.get(i + 1).cloned(),
             // The current file is gone (removed by hand): go on with the
@@ -154,15 +150,14 @@ impl Tail {
 
     /// Journal bytes from `from` to the end of the newest file.
     pub fn bytes_after(dir: &std::path::Path, from: &Position) -> u64 {
-        let Ok(files) = list_files(dir) else {
+        let Ok(names) = file_names(dir) else {
             return 0;
         };
-        files
+        names
             .iter()
-            .filter_map(|f| {
-                let name = f.path.file_name()?.to_str()?;
-                let len = f.path.metadata().ok()?.len();
-                match name.cmp(from.file.as_str()) {
+            .filter_map(|name| {
+                let len = dir.join(name).metadata().ok()?.len();
+                match name.as_str().cmp(from.file.as_str()) {
                     std::cmp::Ordering::Less => None,
                     std::cmp::Ordering::Equal => Some(len.saturating_sub(from.offset)),
                     std::cmp::Ordering::Greater => Some(len),
@@ -173,10 +168,16 @@ impl Tail {
 
     /// The newest journal file, to start from when there is no cursor.
     pub fn newest(dir: &std::path::Path) -> io::Result<Option<String>> {
-        Ok(list_files(dir)?
-            .last()
-            .and_then(|f| f.path.file_name()?.to_str().map(str::to_owned)))
+        Ok(file_names(dir)?.pop())
     }
+}
+
+/// The names of the journal files in `dir`, in write order.
+fn file_names(dir: &std::path::Path) -> io::Result<Vec<String>> {
+    Ok(list_files(dir)?
+        .iter()
+        .filter_map(|f| f.path.file_name()?.to_str().map(str::to_owned))
+        .collect())
 }
 
 #[cfg(test)]
