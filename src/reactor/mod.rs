@@ -36,7 +36,6 @@ use tungstenite::{Message, Utf8Bytes};
 
 use self::connection::{Connection, Fate, Link, fate_of};
 use self::handshake::{Gate, GateCallback};
-use self::server_calls::reply;
 use self::slab::{Slab, SlotKey};
 use self::timer_wheel::TimerWheel;
 use self::transport::Transport;

@@ -24,11 +24,6 @@ pub struct ServerCalls {
     pub queued: VecDeque<ServerCallRequest>,
 }
 
-/// Sends the one reply a reactor owes a caller (never blocks).
-pub fn reply(to: ReplyTo, outcome: ServerCallOutcome) {
-    to.send(outcome);
-}
-
 impl ServerCalls {
     pub fn is_idle(&self) -> bool {
         self.outstanding.is_none() && self.queued.is_empty()
@@ -37,10 +32,10 @@ impl ServerCalls {
     /// Answers every pending call with `outcome` (the connection is going away).
     pub fn fail_all(&mut self, outcome: &ServerCallOutcome) {
         if let Some(call) = self.outstanding.take() {
-            reply(call.reply, outcome.clone());
+            call.reply.send(outcome.clone());
         }
         for request in self.queued.drain(..) {
-            reply(request.reply, outcome.clone());
+            request.reply.send(outcome.clone());
         }
     }
 }
@@ -56,7 +51,7 @@ impl Reactor {
 
     pub(super) fn on_server_call(&mut self, request: ServerCallRequest) {
         let Some(key) = self.open_key(&request.charge_point) else {
-            reply(request.reply, ServerCallOutcome::NotConnected);
+            request.reply.send(ServerCallOutcome::NotConnected);
             return;
         };
         let capacity = self.config.channels.capacity;
@@ -67,7 +62,7 @@ impl Reactor {
             server_call::check_request(conn.version, &request.action, &request.payload)
         {
             let outcome = ServerCallOutcome::InvalidRequest(violation);
-            reply(request.reply, outcome);
+            request.reply.send(outcome);
             return;
         }
         let calls = conn.server_calls.get_or_insert_with(Box::default);
@@ -77,13 +72,13 @@ impl Reactor {
             // OCPP-J §4.1.1: one CALL at a time; the rest wait their turn.
             calls.queued.push_back(request);
         } else {
-            reply(request.reply, ServerCallOutcome::QueueFull);
+            request.reply.send(ServerCallOutcome::QueueFull);
         }
     }
 
     pub(super) fn send_server_call(&mut self, key: SlotKey, request: ServerCallRequest) {
         let Some(conn) = self.conns.get_mut(key) else {
-            reply(request.reply, ServerCallOutcome::Closed);
+            request.reply.send(ServerCallOutcome::Closed);
             return;
         };
         let seq = self.next_call_seq;
@@ -200,7 +195,7 @@ impl Reactor {
                 record = Some(answer);
             }
         }
-        reply(call.reply, outcome);
+        call.reply.send(outcome);
         if conn.server_calls.as_ref().is_some_and(|c| c.is_idle()) {
             conn.server_calls = None;
         }

@@ -80,7 +80,7 @@ impl Reactor {
                 if calls.outstanding.as_ref().is_some_and(|o| o.seq == seq) {
                     if let Some(call) = calls.outstanding.take() {
                         self.counters.server_calls_timed_out += 1;
-                        reply(call.reply, ServerCallOutcome::Timeout);
+                        call.reply.send(ServerCallOutcome::Timeout);
                     }
                     self.send_next_server_call(key);
                 }
