@@ -54,8 +54,9 @@ impl Drop for Held {
     }
 }
 
+/// The part of a presence entry the gateway reads back: whose it is.
 #[derive(Deserialize)]
-struct Value<'a> {
+struct PresenceValue<'a> {
     gateway_id: &'a str,
 }
 
@@ -319,7 +320,7 @@ impl Presence {
                         None => match kv.entry(key.clone()).await {
                             Ok(Some(entry))
                                 if entry.operation == kv::Operation::Put
-                                    && serde_json::from_slice::<Value>(&entry.value)
+                                    && serde_json::from_slice::<PresenceValue>(&entry.value)
                                         .is_ok_and(|v| v.gateway_id != gateway_id) =>
                             {
                                 None
@@ -344,7 +345,7 @@ impl Presence {
             return;
         };
         let ours = match entry.operation {
-            kv::Operation::Put => match serde_json::from_slice::<Value>(&entry.value) {
+            kv::Operation::Put => match serde_json::from_slice::<PresenceValue>(&entry.value) {
                 Ok(v) => v.gateway_id == self.gateway_id,
                 Err(_) => return,
             },
