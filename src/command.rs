@@ -74,6 +74,11 @@ pub fn outcome_body(id: &str, timeout: Duration, outcome: ServerCallOutcome) -> 
                     "reason": violation.description, "field": violation.field,
                     "payload": serde_json::from_str::<Value>(&payload).unwrap_or(Value::Null)}),
         ),
+        ServerCallOutcome::MalformedAnswer(why) => (
+            502,
+            json!({"error": "the charge point's answer is not a well-formed CALLRESULT or CALLERROR",
+                    "reason": why}),
+        ),
         ServerCallOutcome::Timeout => error(504, format!("no answer from {id} within {timeout:?}")),
         ServerCallOutcome::Closed => error(502, format!("{id} disconnected before answering")),
         ServerCallOutcome::QueueFull => error(503, format!("too many commands queued for {id}")),

@@ -76,6 +76,17 @@ pub struct ListenConfig {
     pub backlog: u32,
     /// Open WebSocket connections, all reactors together; beyond it HTTP 503.
     pub max_connections: usize,
+    /// Connections accepted but not yet upgraded, all reactors together.
+    /// At the cap the reactors stop accepting (newcomers wait in the
+    /// kernel's listen queue) until handshakes finish or time out.
+    pub max_handshakes: usize,
+    /// Upgrades each reactor lets through per second (a token bucket with
+    /// a burst of one second's worth); beyond it HTTP 503 with
+    /// `Retry-After`. 0 = unlimited.
+    pub max_handshakes_per_second: u32,
+    /// New sockets one reactor accepts per poll turn before it serves its
+    /// open connections again.
+    pub accepts_per_turn: usize,
 }
 
 impl Default for ListenConfig {
@@ -86,6 +97,9 @@ impl Default for ListenConfig {
             path_prefix: "/ocpp".into(),
             backlog: 4096,
             max_connections: 20_000,
+            max_handshakes: 4096,
+            max_handshakes_per_second: 10_000,
+            accepts_per_turn: 128,
         }
     }
 }
@@ -133,6 +147,20 @@ pub struct WebSocketConfig {
     /// How long to wait for the peer's close frame after sending ours.
     #[serde(with = "duration_text")]
     pub close_timeout: Duration,
+    /// A message (all its fragments) must arrive within this time from its
+    /// first byte, or the connection is closed 1008. Pings and pongs do
+    /// not extend it.
+    #[serde(with = "duration_text")]
+    pub message_timeout: Duration,
+    /// Bytes held in partly received messages, all connections together.
+    /// Past it a reactor stops reading the connections that hold part of
+    /// a message until the total falls again.
+    pub max_buffered_bytes: usize,
+    /// Bytes one connection may deliver per poll turn; the rest is read
+    /// on the next turn, so a fast sender cannot monopolise its reactor.
+    pub bytes_per_turn: usize,
+    /// Messages (data or control) one connection may deliver per poll turn.
+    pub frames_per_turn: usize,
 }
 
 impl Default for WebSocketConfig {
@@ -145,6 +173,10 @@ impl Default for WebSocketConfig {
             ping_interval: Duration::from_secs(30),
             pong_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
+            message_timeout: Duration::from_secs(30),
+            max_buffered_bytes: 256 << 20,
+            bytes_per_turn: 64 << 10,
+            frames_per_turn: 32,
         }
     }
 }
@@ -212,6 +244,20 @@ pub struct OcppConfig {
     /// Holds the high-water mark of issued transactionIds, so ids stay unique
     /// across restarts.
     pub transaction_id_file: PathBuf,
+    /// CALLs per second one charge point may send (token bucket); over it
+    /// the reactor stops reading that connection until a token is due.
+    /// 0 = unlimited.
+    pub max_calls_per_second: f64,
+    /// Calls a charge point may send at once above the rate.
+    pub call_burst: u32,
+    /// Malformed or schema-breaking messages tolerated within
+    /// `bad_message_window`; one more closes the connection 1008. 0 = never.
+    pub max_bad_messages: u32,
+    #[serde(with = "duration_text")]
+    pub bad_message_window: Duration,
+    /// Server calls (commands) waiting behind the outstanding one, per
+    /// connection; beyond it a command is refused at once (503).
+    pub max_queued_server_calls: usize,
 }
 
 impl Default for OcppConfig {
@@ -224,6 +270,11 @@ impl Default for OcppConfig {
             max_id_length: 48,
             data_transfer_vendors: Vec::new(),
             transaction_id_file: PathBuf::from("ocpp-gateway.txid"),
+            max_calls_per_second: 0.0,
+            call_burst: 10,
+            max_bad_messages: 100,
+            bad_message_window: Duration::from_secs(60),
+            max_queued_server_calls: 16,
         }
     }
 }
@@ -518,6 +569,70 @@ impl Config {
                 && l.address.port() != 0),
             "tls.address",
             "must differ from listen.address when both listeners are on",
+        );
+        check(
+            (1..=10_000_000).contains(&l.max_handshakes),
+            "listen.max_handshakes",
+            "must be between 1 and 10000000",
+        );
+        check(
+            l.max_handshakes_per_second <= 10_000_000,
+            "listen.max_handshakes_per_second",
+            "must be at most 10000000 (0 = unlimited)",
+        );
+        check(
+            (1..=65_536).contains(&l.accepts_per_turn),
+            "listen.accepts_per_turn",
+            "must be between 1 and 65536",
+        );
+        check(
+            w.message_timeout >= self.reactors.timer_tick
+                && w.message_timeout <= Duration::from_secs(86_400),
+            "websocket.message_timeout",
+            "must be at least reactors.timer_tick and at most 24h",
+        );
+        check(
+            w.max_buffered_bytes >= w.max_message_size && w.max_buffered_bytes <= 1 << 40,
+            "websocket.max_buffered_bytes",
+            "must be at least websocket.max_message_size (or no large message could complete) and at most 1 TiB",
+        );
+        check(
+            (1024..=64 << 20).contains(&w.bytes_per_turn),
+            "websocket.bytes_per_turn",
+            "must be between 1024 bytes and 64 MiB",
+        );
+        check(
+            (1..=65_536).contains(&w.frames_per_turn),
+            "websocket.frames_per_turn",
+            "must be between 1 and 65536",
+        );
+        check(
+            o.max_calls_per_second.is_finite() && (0.0..=1e6).contains(&o.max_calls_per_second),
+            "ocpp.max_calls_per_second",
+            "must be between 0 (unlimited) and 1000000",
+        );
+        check(
+            (1..=1_000_000).contains(&o.call_burst),
+            "ocpp.call_burst",
+            "must be between 1 and 1000000",
+        );
+        check(
+            o.bad_message_window >= self.reactors.timer_tick
+                && o.bad_message_window <= Duration::from_secs(86_400),
+            "ocpp.bad_message_window",
+            "must be at least reactors.timer_tick and at most 24h",
+        );
+        check(
+            o.max_queued_server_calls <= 1024,
+            "ocpp.max_queued_server_calls",
+            "must be at most 1024",
+        );
+        let keepalive = w.ping_interval.saturating_add(w.pong_timeout);
+        check(
+            !self.bus.enabled() || self.bus.backend_timeout <= keepalive,
+            "bus.backend_timeout",
+            "must not exceed websocket.ping_interval + websocket.pong_timeout: a charge point \
+             waiting that long for its answer would outlast the gateway's own keepalive",
         );
         out.extend(self.tls.problems(self.reactors.timer_tick));
         out.extend(self.auth.problems());

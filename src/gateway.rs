@@ -25,7 +25,7 @@ use crate::pipeline::{
     ServerCallRequest, ToReactor, reactor_inbox,
 };
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
-use crate::reactor::{self, ReactorSetup};
+use crate::reactor::{self, ReactorSetup, SharedLimits};
 use crate::registry::{PresenceChange, Registry};
 
 /// Optional hooks for embedding the gateway (tests use them to make a
@@ -140,20 +140,6 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     let listeners = plain.into_iter().zip(secure);
     let credentials = CredentialStore::from_config(&config.auth)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("auth: {e}")))?;
-    let (journal_tx, journal_handle) = if config.journal.enabled {
-        let (tx, handle) = Journal::start(&config.journal, capacity).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!(
-                    "journal.directory {}: {e}",
-                    config.journal.directory.display()
-                ),
-            )
-        })?;
-        (Some(tx), Some(handle))
-    } else {
-        (None, None)
-    };
     let (calls_tx, calls_rx) = crossbeam_channel::bounded(capacity);
     // Processors wait on the backend's replies only if some action uses it.
     let (backend_link, bridge_ends) = if config.bus.enabled() && config.bus.uses_backend() {
@@ -163,6 +149,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         (None, None)
     };
     let open_connections = Arc::new(AtomicUsize::new(0));
+    let shared_limits = Arc::new(SharedLimits::default());
 
     let mut setups = Vec::with_capacity(count);
     let mut handles = Vec::with_capacity(count);
@@ -178,6 +165,22 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         setups.push((index, (listener.0, tls_listener), poll, inbox, stats));
     }
     let reactors: Arc<[ReactorHandle]> = handles.into();
+    // The journal releases answers to the reactors once they are written.
+    let (journal_tx, journal_handle) = if config.journal.enabled {
+        let (tx, handle) = Journal::start_releasing(&config.journal, capacity, reactors.clone())
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "journal.directory {}: {e}",
+                        config.journal.directory.display()
+                    ),
+                )
+            })?;
+        (Some(tx), Some(handle))
+    } else {
+        (None, None)
+    };
     let processor_stats: Vec<Arc<ProcessorStats>> = (0..config.processors.threads)
         .map(|_| Arc::default())
         .collect();
@@ -229,6 +232,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             // the processors drain the queue and stop.
             processors: calls_tx.clone(),
             open_connections: open_connections.clone(),
+            shared_limits: shared_limits.clone(),
             control: control.clone(),
             stats,
             journal: journal_tx.clone(),

@@ -110,6 +110,34 @@ reactor_counters! {
     tls_failed_eof,
     /// ... not finished within tls.handshake_timeout.
     tls_failed_timeout,
+    /// Times accepting stopped at `listen.max_handshakes`.
+    accept_pauses_handshakes,
+    /// Upgrades refused 503 over `listen.max_handshakes_per_second`.
+    handshakes_rate_limited,
+    /// Read passes cut short by `websocket.bytes_per_turn`/`frames_per_turn`.
+    read_budget_exhausted,
+    /// Times a connection stopped being read at `websocket.max_buffered_bytes`.
+    buffer_budget_pauses,
+    /// Connections whose buffers were rebuilt small after a large frame.
+    buffers_compacted,
+    /// Connections closed 1008: a message not complete within `websocket.message_timeout`.
+    message_timeouts,
+    /// CALLs held for `ocpp.max_calls_per_second`.
+    call_rate_waits,
+    /// Connections closed 1008 past `ocpp.max_bad_messages`.
+    bad_message_closes,
+    /// Connections dropped at `websocket.max_write_buffer_size` (peer does not read).
+    write_buffer_full_drops,
+    /// Dead server-call timers removed from the wheel.
+    timers_pruned,
+    /// Commands refused at `ocpp.max_queued_server_calls`.
+    server_calls_refused_queue_full,
+    /// Answers to server calls that came after their timeout.
+    late_results,
+    /// CALLRESULT/CALLERROR frames that were malformed (nothing is sent back).
+    malformed_answers,
+    /// Times a reactor stopped reading at `journal.reactor_backlog`.
+    journal_read_pauses,
 }
 
 impl ReactorStats {

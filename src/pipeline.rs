@@ -44,14 +44,7 @@ pub struct InboundCall {
 pub enum ToReactor {
     /// The answer to the connection's in-flight CALL (a CALLRESULT or CALLERROR
     /// frame). It also releases the connection to read its next frame.
-    Answer {
-        conn: ConnRef,
-        /// Shared with the journal record of the answer (no copy).
-        frame: Utf8Bytes,
-        /// Set when the CALL was an accepted BootNotification: what the
-        /// charge point said about itself, kept for the admin API.
-        boot: Option<Box<BootInfo>>,
-    },
+    Answer(CallAnswer),
     /// Describe the connections of this reactor (all, or one charge point).
     Inspect {
         charge_point: Option<Box<str>>,
@@ -69,6 +62,21 @@ pub enum ToReactor {
     /// A CALL for a charge point, sent to every reactor: the one holding the
     /// charge point sends it; the others answer `NotConnected`.
     ServerCall(Box<ServerCallRequest>),
+}
+
+/// The answer to a connection's CALL, on its way to the owning reactor.
+#[derive(Debug)]
+pub struct CallAnswer {
+    pub conn: ConnRef,
+    /// Shared with the journal record of the answer (no copy). Empty:
+    /// nothing to send, only release the connection.
+    pub frame: Utf8Bytes,
+    /// Set when the CALL was an accepted BootNotification: what the
+    /// charge point said about itself, kept for the admin API.
+    pub boot: Option<Box<BootInfo>>,
+    /// The CALL was malformed or broke its schema: it counts against the
+    /// connection's `ocpp.max_bad_messages`.
+    pub malformed: bool,
 }
 
 /// What a charge point said about itself in its last accepted BootNotification.
@@ -159,6 +167,9 @@ pub enum ServerCallOutcome {
         payload: String,
         violation: crate::ocpp::Violation,
     },
+    /// The charge point answered with a frame that is not a well-formed
+    /// CALLRESULT or CALLERROR (why, for the operator).
+    MalformedAnswer(String),
     /// Refused before sending: the payload or action is not valid.
     InvalidRequest(crate::ocpp::Violation),
     /// No answer within the timeout; a late answer will be ignored.

@@ -173,21 +173,33 @@ pub fn server_config(config: &TlsConfig) -> Result<Arc<ServerConfig>, String> {
     Ok(Arc::new(server))
 }
 
-/// The server configuration in force; new connections take the current one,
+/// The TLS configuration one connection is made with: the rustls server
+/// configuration and, decided from the same files, whether the charge
+/// point must show a client certificate that names it (profile 3). The two
+/// are swapped together, so a connection's identity check always follows
+/// the certificate verifier its session was made with.
+pub struct TlsInForce {
+    pub server: Arc<ServerConfig>,
+    /// `tls.client_ca` was set: rustls requires a certificate from those
+    /// CAs, and its subject CN must equal the charge point id.
+    pub client_certificates: bool,
+}
+
+/// The configuration in force; new connections take the current one,
 /// open connections keep the one they started with.
 pub struct TlsStore {
-    current: RwLock<Arc<ServerConfig>>,
+    current: RwLock<Arc<TlsInForce>>,
 }
 
 impl TlsStore {
     pub fn new(config: &TlsConfig) -> Result<TlsStore, String> {
         Ok(TlsStore {
-            current: RwLock::new(server_config(config)?),
+            current: RwLock::new(Arc::new(in_force(config)?)),
         })
     }
 
     /// Read once per accepted TLS connection (an Arc clone under a read lock).
-    pub fn current(&self) -> Arc<ServerConfig> {
+    pub fn current(&self) -> Arc<TlsInForce> {
         // Held only for a clone or a swap, which cannot panic: a poisoned
         // lock still guards a whole value.
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
@@ -196,10 +208,17 @@ impl TlsStore {
     /// Re-reads certificate, key and client CA (SIGHUP). On error the old
     /// configuration stays in force and the error says why.
     pub fn reload(&self, config: &TlsConfig) -> Result<(), String> {
-        let fresh = server_config(config)?;
+        let fresh = Arc::new(in_force(config)?);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
         Ok(())
     }
+}
+
+fn in_force(config: &TlsConfig) -> Result<TlsInForce, String> {
+    Ok(TlsInForce {
+        server: server_config(config)?,
+        client_certificates: config.client_ca.is_some(),
+    })
 }
 
 /// The subject CN of a DER certificate, if it has one that is UTF-8.

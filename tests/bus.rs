@@ -69,7 +69,9 @@ fn check_envelopes(events: &[Event], gateway_of: &dyn Fn(&str) -> Option<String>
                 "call",
                 "result",
                 "error",
-                "server_call"
+                "server_call",
+                "timeout",
+                "invalid_answer"
             ]
             .contains(&kind),
             "unexpected kind in {}",
@@ -323,6 +325,10 @@ fn events_from_two_gateways_reach_the_stream_and_commands_reach_charge_points() 
                 && events
                     .iter()
                     .any(|e| e.cp() == "B-4" && e.kind() == "server_call")
+                // How the unanswered command ended reaches the backend too.
+                && events
+                    .iter()
+                    .any(|e| e.cp() == "B-4" && e.kind() == "timeout")
                 && events
                     .iter()
                     .any(|e| e.cp() == "B-3" && e.kind() == "error")

@@ -61,7 +61,9 @@ fn reset_round_trip() {
 #[test]
 fn timeout_then_the_late_answer_is_ignored() {
     let gw = start(test_config());
+    let journal_dir = gw.config().journal.directory.clone();
     let mut cp = ChargePoint::connect(gw.local_addr(), "CP-SLOW");
+    let mut message_id = String::new();
     std::thread::scope(|s| {
         let caller = s.spawn(|| gw.call("CP-SLOW", "ClearCache", "{}", Duration::from_millis(300)));
         let (id, _, _) = expect_call(&mut cp);
@@ -69,22 +71,28 @@ fn timeout_then_the_late_answer_is_ignored() {
         // The answer arrives after the timeout: ignored, counted, harmless.
         cp.send_text(&json!([3, id, {"status": "Accepted"}]).to_string());
         assert_eq!(cp.call("Heartbeat", json!({}))[0], 3);
+        message_id = id;
     });
+    let total = |f: fn(&ocpp_gateway::metrics::ReactorCounters) -> u64| {
+        gw.reactor_counters().iter().map(f).sum::<u64>()
+    };
     wait_for("late answer counted", LONG, || {
-        gw.reactor_counters()
-            .iter()
-            .map(|c| c.unsolicited_results)
-            .sum::<u64>()
-            == 1
-            && gw
-                .reactor_counters()
-                .iter()
-                .map(|c| c.server_calls_timed_out)
-                .sum::<u64>()
-                == 1
+        total(|c| c.late_results) == 1 && total(|c| c.server_calls_timed_out) == 1
     });
+    assert_eq!(total(|c| c.unsolicited_results), 0);
     cp.close();
     stop(gw);
+    // The journal tells how the command ended: a timeout, then the late answer.
+    let records = ocpp_gateway::journal::read_records(&journal_dir).unwrap();
+    let of_call: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["id"] == message_id.as_str())
+        .collect();
+    let kinds: Vec<&str> = of_call.iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert_eq!(kinds, ["server_call", "timeout", "result"], "{of_call:?}");
+    assert_eq!(of_call[1]["action"], "ClearCache");
+    assert_eq!(of_call[2]["late"], true);
+    assert_eq!(of_call[2]["payload"]["status"], "Accepted");
 }
 
 #[test]

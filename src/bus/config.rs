@@ -74,6 +74,9 @@ pub struct BusConfig {
     #[serde(with = "duration_text")]
     pub backend_timeout: Duration,
     pub backend_fallback: BackendFallback,
+    /// Commands from `{prefix}.cmd.{id}` waiting for their charge point at
+    /// once; beyond it a request is answered 503 at once.
+    pub max_commands_in_flight: usize,
     /// Per action name; actions not listed are answered locally.
     pub answers: BTreeMap<String, AnswerSource>,
 }
@@ -97,6 +100,7 @@ impl Default for BusConfig {
             presence_ttl: Duration::from_secs(30),
             backend_timeout: Duration::from_secs(5),
             backend_fallback: BackendFallback::Local,
+            max_commands_in_flight: 256,
             answers: BTreeMap::new(),
         }
     }
@@ -205,6 +209,11 @@ impl BusConfig {
             (Duration::from_millis(1)..=Duration::from_secs(300)).contains(&self.backend_timeout),
             "bus.backend_timeout",
             "must be between 1ms and 5m".into(),
+        );
+        check(
+            (1..=1_000_000).contains(&self.max_commands_in_flight),
+            "bus.max_commands_in_flight",
+            "must be between 1 and 1000000".into(),
         );
         let unknown: Vec<&str> = self
             .answers

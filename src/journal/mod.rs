@@ -28,6 +28,8 @@ use std::time::Duration;
 use crossbeam_channel::{Sender, TrySendError};
 use serde::{Deserialize, Serialize};
 
+use crate::pipeline::ReactorHandle;
+
 pub(crate) use files::list as list_files;
 pub use files::read_records;
 pub use record::{Direction, Extra, FrameSlice, JournalRecord, Kind, Payload, SmallText};
@@ -46,6 +48,10 @@ pub struct JournalConfig {
     /// written; "0s" syncs after every batch.
     #[serde(with = "crate::config::duration_text")]
     pub fsync_interval: Duration,
+    /// Records one reactor keeps while the journal's queue is full. Past
+    /// it the reactor stops reading its charge points (and accepting) until
+    /// the journal catches up: backpressure, never a lost record.
+    pub reactor_backlog: usize,
 }
 
 impl Default for JournalConfig {
@@ -55,6 +61,7 @@ impl Default for JournalConfig {
             directory: PathBuf::from("journal"),
             rotate_size: 64 << 20,
             fsync_interval: Duration::from_secs(1),
+            reactor_backlog: 4096,
         }
     }
 }
@@ -82,6 +89,11 @@ impl JournalConfig {
             self.fsync_interval <= Duration::from_secs(3600),
             "journal.fsync_interval",
             "must be at most 1h (\"0s\" syncs after every batch)",
+        );
+        check(
+            (1..=1 << 24).contains(&self.reactor_backlog),
+            "journal.reactor_backlog",
+            "must be between 1 and 16777216",
         );
         out
     }
@@ -150,12 +162,23 @@ pub struct JournalStats {
 pub struct Journal;
 
 impl Journal {
-    /// Creates `config.directory`, repairs torn last lines left by a crash,
-    /// opens a new file and starts the writer thread. `capacity` is
-    /// `[channels] capacity`.
+    /// A journal whose records carry no answers to release.
     pub fn start(
         config: &JournalConfig,
         capacity: usize,
+    ) -> io::Result<(JournalSender, JournalHandle)> {
+        Journal::start_releasing(config, capacity, Arc::from([]))
+    }
+
+    /// Creates `config.directory`, repairs torn last lines left by a crash,
+    /// opens a new file and starts the writer thread. `capacity` is
+    /// `[channels] capacity`. A record's answer ([`JournalRecord::release`])
+    /// goes to its reactor in `reactors` once the record is written
+    /// (write-ahead).
+    pub fn start_releasing(
+        config: &JournalConfig,
+        capacity: usize,
+        reactors: Arc<[ReactorHandle]>,
     ) -> io::Result<(JournalSender, JournalHandle)> {
         let dir = &config.directory;
         fs::create_dir_all(dir)?;
@@ -178,7 +201,8 @@ impl Journal {
         let last_stamp = existing.last().map(|f| f.stamp.clone()).unwrap_or_default();
 
         let shared = Arc::new(Shared::default());
-        let mut writer = writer::Writer::new(config, shared.clone(), lock, next_seq, last_stamp);
+        let mut writer =
+            writer::Writer::new(config, shared.clone(), lock, next_seq, last_stamp, reactors);
         writer.ensure_file()?;
 
         let (tx, rx) = crossbeam_channel::bounded(capacity);

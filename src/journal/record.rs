@@ -18,6 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 
+use crate::pipeline::CallAnswer;
+
 /// Who sent the message: `in` = from the charge point, `out` = to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -50,6 +52,11 @@ pub enum Kind {
     Error,
     /// A CALL from the gateway or backend to the charge point (dir `out`).
     ServerCall,
+    /// A server call got no answer within its timeout (dir `out`).
+    Timeout,
+    /// The charge point answered a server call with a frame that is not a
+    /// well-formed CALLRESULT or CALLERROR (`error_description` says why).
+    InvalidAnswer,
 }
 
 impl Kind {
@@ -61,6 +68,8 @@ impl Kind {
             Kind::Result => "result",
             Kind::Error => "error",
             Kind::ServerCall => "server_call",
+            Kind::Timeout => "timeout",
+            Kind::InvalidAnswer => "invalid_answer",
         }
     }
 }
@@ -243,7 +252,10 @@ pub enum Extra {
 
 /// One journal line: `{"ts":…,"cp":…,"reactor":…,"dir":…,"kind":…,`
 /// then `action`, `id`, `payload` and the [`Extra`] fields when present.
-#[derive(Clone, Debug)]
+///
+/// Not `Clone`: a record may carry an answer ([`JournalRecord::release`]),
+/// which must reach its charge point exactly once.
+#[derive(Debug)]
 pub struct JournalRecord {
     /// When it happened (taken by the producer, not the writer).
     pub ts: SystemTime,
@@ -255,6 +267,11 @@ pub struct JournalRecord {
     pub id: Option<SmallText>,
     pub payload: Option<Payload>,
     pub extra: Extra,
+    /// An answer that came after its server call had timed out (`"late":true`).
+    pub late: bool,
+    /// The answer this line records, held until the line is written
+    /// (write-ahead); the writer then sends it to its reactor. Not written.
+    pub release: Option<CallAnswer>,
 }
 
 impl JournalRecord {
@@ -310,6 +327,8 @@ impl JournalRecord {
             id: None,
             payload: None,
             extra: Extra::None,
+            late: false,
+            release: None,
         }
     }
 
@@ -372,6 +391,9 @@ impl JournalRecord {
                 out.extend_from_slice(b",\"answer\":");
                 push_payload(out, details.as_str());
             }
+        }
+        if self.late {
+            out.extend_from_slice(b",\"late\":true");
         }
         out.extend_from_slice(b"}\n");
     }
@@ -632,7 +654,8 @@ mod tests {
     #[test]
     fn a_record_stays_small() {
         // Every channel slot holds one; the channel copies it in and out.
-        assert!(std::mem::size_of::<JournalRecord>() <= 256);
+        // (A CALL's record carries its answer until written: write-ahead.)
+        assert!(std::mem::size_of::<JournalRecord>() <= 320);
         assert_eq!(std::mem::size_of::<SmallText>(), 40);
     }
 

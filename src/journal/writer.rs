@@ -10,6 +10,9 @@
 //!   the records not yet written stay in hand and are retried, forever, into
 //!   a fresh file; meanwhile the channel fills and producers feel it as
 //!   backpressure. Nothing is dropped.
+//! * Write-ahead: an answer a record carries (`release`) goes to its
+//!   reactor only after the record's `write` has returned (and, with
+//!   `fsync_interval = "0s"`, after the fsync), once per batch.
 //! * Counters are kept in plain fields and published once per batch.
 
 use std::fs::File;
@@ -24,6 +27,7 @@ use crossbeam_channel::{Receiver, select};
 use super::files;
 use super::record::JournalRecord;
 use super::{JournalConfig, Shared};
+use crate::pipeline::{ReactorHandle, ToReactor};
 
 /// Bytes of whole lines gathered before one `write` call. Bounds the memory
 /// of a big batch (up to a channel's worth of records, each up to a frame).
@@ -66,6 +70,8 @@ pub(super) struct Writer {
     /// When the first byte not yet fsynced was written.
     dirty_since: Option<Instant>,
     counts: Counters,
+    /// Where released answers go, by reactor index.
+    reactors: Arc<[ReactorHandle]>,
 }
 
 impl Writer {
@@ -75,6 +81,7 @@ impl Writer {
         lock: File,
         next_seq: u64,
         last_stamp: String,
+        reactors: Arc<[ReactorHandle]>,
     ) -> Writer {
         Writer {
             dir: config.directory.clone(),
@@ -90,6 +97,7 @@ impl Writer {
             line: Vec::new(),
             dirty_since: None,
             counts: Counters::default(),
+            reactors,
         }
     }
 
@@ -169,14 +177,16 @@ impl Writer {
                 .store(batch.len() as u64, Ordering::Relaxed);
             if !batch.is_empty() {
                 self.write_batch(&batch);
-                // Records are freed here, on the writer, not on a producer.
-                batch.clear();
             }
             if self.fsync_interval.is_zero() {
-                self.sync_or_abandon();
+                self.sync_batch(&batch);
             } else {
                 self.sync_if_due();
             }
+            // Every record of the batch is written (and synced if asked):
+            // their answers may leave now. Records are freed here, on the
+            // writer, not on a producer.
+            self.release(&mut batch);
             self.publish();
             self.shared.in_hand.store(0, Ordering::Relaxed);
             if stopping && records.is_empty() {
@@ -191,6 +201,45 @@ impl Writer {
                 "journal: stopped while {senders} senders are alive; \
                  a record sent from now on is refused and handed back to its sender"
             );
+        }
+    }
+
+    /// Sends each record's answer to its reactor, in batch order.
+    fn release(&self, batch: &mut Vec<JournalRecord>) {
+        for record in batch.drain(..) {
+            let Some(answer) = record.release else {
+                continue;
+            };
+            match self.reactors.get(usize::from(answer.conn.reactor)) {
+                // Waits while the inbox is full: reactors always drain it.
+                // Err: the reactor has stopped; the connection is gone.
+                Some(reactor) => {
+                    let _ = reactor.send(ToReactor::Answer(answer));
+                }
+                None => log::error!(
+                    "journal: answer for unknown reactor {}",
+                    answer.conn.reactor
+                ),
+            }
+        }
+    }
+
+    /// `fsync_interval = "0s"`: the batch is on disk before its answers
+    /// leave. A failed fsync may have lost the pages, so the batch is
+    /// written again into a fresh file and synced there, until it holds.
+    fn sync_batch(&mut self, batch: &[JournalRecord]) {
+        let mut backoff = FIRST_BACKOFF;
+        while let Err(e) = self.sync() {
+            self.counts.io_errors += 1;
+            log::error!(
+                "journal: fsync failed: {e}; writing {} records again in a new file in {backoff:?}",
+                batch.len()
+            );
+            self.abandon();
+            self.publish();
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            self.write_batch(batch);
         }
     }
 

@@ -55,6 +55,22 @@ impl ErrorCode {
         }
     }
 
+    /// The code says the message itself was broken (its frame or its
+    /// payload), not that the gateway could not or would not handle it.
+    /// These count against a connection's bad-message budget.
+    pub fn is_malformed_message(self) -> bool {
+        use ErrorCode::*;
+        matches!(
+            self,
+            FormatViolation
+                | PropertyConstraintViolation
+                | OccurrenceConstraintViolation
+                | TypeConstraintViolation
+                | RpcFrameworkError
+                | MessageTypeNotSupported
+        )
+    }
+
     /// Parses a code received in a CALLERROR, accepting both versions' spellings.
     pub fn parse(s: &str) -> Option<ErrorCode> {
         use ErrorCode::*;

@@ -107,10 +107,26 @@ pub enum FrameErrorKind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameError {
-    /// The message id, when it could be read: then the error can be answered.
+    /// The message id, when it could be read (and is short enough to echo,
+    /// [`MAX_ECHOED_ID_LEN`]): then the error can be answered.
     pub message_id: Option<String>,
+    /// The message type id, when the frame had a readable one.
+    pub message_type: Option<i64>,
     pub kind: FrameErrorKind,
 }
+
+impl FrameError {
+    /// The frame claims to be a CALLRESULT or CALLERROR: an answer to a
+    /// server call, which OCPP-J never answers with a CALLERROR.
+    pub fn is_answer(&self) -> bool {
+        matches!(self.message_type, Some(3 | 4))
+    }
+}
+
+/// Longest message id a CALLERROR echoes. A longer one (already a
+/// violation past 36 characters) is treated as unreadable, so an answer is
+/// never much larger than the frame that caused it is small.
+pub const MAX_ECHOED_ID_LEN: usize = 64;
 
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -210,21 +226,26 @@ pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
             };
             return Err(FrameError {
                 message_id: None,
+                message_type: None,
                 kind,
             });
         }
     };
     let item = |i: usize| elements.items.get(i).copied().flatten();
     let id = item(1).and_then(json_str);
+    let type_id = item(0).and_then(|raw| raw.get().parse::<i64>().ok());
+    let echoed = id
+        .as_deref()
+        .filter(|id| id.chars().count() <= MAX_ECHOED_ID_LEN);
     let fail = |kind| {
         Err(FrameError {
-            message_id: id.as_deref().map(str::to_owned),
+            message_id: echoed.map(str::to_owned),
+            message_type: type_id,
             kind,
         })
     };
-    let type_id = match item(0).map(|raw| raw.get().parse::<i64>()) {
-        Some(Ok(t)) => t,
-        _ => return fail(FrameErrorKind::BadElement("messageTypeId")),
+    let Some(type_id) = type_id else {
+        return fail(FrameErrorKind::BadElement("messageTypeId"));
     };
     let Some(expected) = arity(type_id) else {
         return fail(FrameErrorKind::UnknownMessageType(type_id));
@@ -290,6 +311,11 @@ pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
 /// How the gateway answers a frame that failed to parse (DESIGN.md, OCPP table):
 /// the CALLERROR text to send, or `None` when the frame is only logged and counted.
 pub fn frame_error_reply(version: OcppVersion, err: &FrameError) -> Option<String> {
+    // OCPP-J 1.6 §4.2.3: a CALLERROR answers a CALL only; a broken answer
+    // is logged, counted and fails the server call it was meant for.
+    if err.is_answer() {
+        return None;
+    }
     let code = match (&err.kind, version) {
         // OCPP-J 1.6 §4.1.3: an unknown message type is ignored.
         (FrameErrorKind::UnknownMessageType(_), OcppVersion::V16) => return None,

@@ -10,6 +10,8 @@ pub struct Refusal {
     pub reason: String,
     /// `WWW-Authenticate` value to send with a 401.
     pub challenge: Option<&'static str>,
+    /// `Retry-After` seconds to send with a 503 for a busy gateway.
+    pub retry_after: Option<u64>,
 }
 
 impl Refusal {
@@ -18,6 +20,15 @@ impl Refusal {
             status,
             reason: reason.into(),
             challenge: None,
+            retry_after: None,
+        }
+    }
+
+    /// 503 with `Retry-After`: come back in `wait` (at least a second).
+    pub fn busy(reason: impl Into<String>, wait: std::time::Duration) -> Refusal {
+        Refusal {
+            retry_after: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+            ..Refusal::new(503, reason)
         }
     }
 }

@@ -65,11 +65,7 @@ pub(super) fn finish(setup: &ProcessorSetup, reply: BackendReply, out: &mut Stri
     let BackendReply { request, answer } = reply;
     let call = &request.call;
     let Some((id, action, payload)) = call_parts(call) else {
-        return Decided {
-            frame: Default::default(),
-            label: ("unknown", "InternalError"),
-            boot: None,
-        };
+        return Decided::nothing();
     };
     let result = match answer {
         BackendAnswer::Reply(body) => read_reply(call.version, &action, &body, request.boot),

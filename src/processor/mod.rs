@@ -22,10 +22,11 @@ use tungstenite::Utf8Bytes;
 pub use policy::{Answer, Policy};
 
 use crate::journal::{Direction, Extra, JournalRecord, JournalSender, Kind, Payload};
+
 use crate::metrics::{AnswerCounts, ProcessorStats};
 use crate::ocpp::frame::{self, Frame};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
-use crate::pipeline::{BootInfo, ConnRef, InboundCall, ReactorHandle, ToReactor};
+use crate::pipeline::{BootInfo, CallAnswer, ConnRef, InboundCall, ReactorHandle, ToReactor};
 
 /// Called with the action name before each answer is decided. An extension
 /// point for embedding and tests (slow or failing handlers); `None` in the binary.
@@ -118,19 +119,45 @@ impl Processor<'_> {
         self.last_publish = Instant::now();
     }
 
-    /// Counts the answer and sends it to the connection's reactor.
+    /// Counts the answer and sends it on its way to the connection's
+    /// reactor: through the journal when it is on (write-ahead: the journal
+    /// writer releases it once its record is written), else directly.
     fn deliver(&mut self, conn: ConnRef, decided: Decided) {
-        let Decided { frame, label, boot } = decided;
+        let Decided {
+            frame,
+            label,
+            boot,
+            malformed,
+            record,
+        } = decided;
         *self.counts.entry(label).or_insert(0) += 1;
         if self.last_publish.elapsed() >= self.setup.publish_every {
             self.publish();
+        }
+        let answer = CallAnswer {
+            conn,
+            frame,
+            boot,
+            malformed,
+        };
+        if let (Some(journal), Some(mut record)) = (&self.setup.journal, record) {
+            record.release = Some(answer);
+            // Waits while the journal is full (backpressure). Err: it has
+            // stopped (shutdown); an answer it cannot record must not leave.
+            if journal.send(record).is_err() {
+                warn!(
+                    "journal closed: an answer for reactor {} is dropped",
+                    conn.reactor
+                );
+            }
+            return;
         }
         let Some(reactor) = self.setup.reactors.get(usize::from(conn.reactor)) else {
             error!("call from unknown reactor {}", conn.reactor);
             return;
         };
         // Err: the reactor has stopped (shutdown); the connection is gone.
-        let _ = reactor.send(ToReactor::Answer { conn, frame, boot });
+        let _ = reactor.send(ToReactor::Answer(answer));
     }
 
     fn on_call(&mut self, call: InboundCall) {
@@ -191,6 +218,23 @@ struct Decided {
     /// (action, outcome) metric labels.
     label: (&'static str, &'static str),
     boot: Option<Box<BootInfo>>,
+    /// The CALL was malformed or broke its schema.
+    malformed: bool,
+    /// The journal line of the CALL and its answer (journal on).
+    record: Option<JournalRecord>,
+}
+
+impl Decided {
+    /// Nothing to send: the processor got something that is not a CALL.
+    fn nothing() -> Decided {
+        Decided {
+            frame: Utf8Bytes::default(),
+            label: ("unknown", "InternalError"),
+            boot: None,
+            malformed: false,
+            record: None,
+        }
+    }
 }
 
 /// An exact-size copy of the answer: `out` keeps its capacity for the next
@@ -219,7 +263,9 @@ fn call_parts(call: &InboundCall) -> Option<(Cow<'_, str>, Cow<'_, str>, &str)> 
     }
 }
 
-/// What to do with a CALL.
+/// What to do with a CALL. Moved once per call: boxing the large variant
+/// would cost an allocation per call instead of a copy.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     /// Answered here.
     Now(Decided),
@@ -234,11 +280,7 @@ enum Step {
 fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Step {
     let Some((id, action, payload)) = call_parts(call) else {
         warn!("processor received a frame that is not a CALL");
-        return Step::Now(Decided {
-            frame: Utf8Bytes::default(),
-            label: ("unknown", "InternalError"),
-            boot: None,
-        });
+        return Step::Now(Decided::nothing());
     };
     if let Some(link) = &setup.backend
         && link.answers_from_backend(&action)
@@ -313,34 +355,29 @@ fn conclude(
         }
     };
     let frame = exact_frame(out);
-    if let Some(journal) = &setup.journal {
+    let record = setup.journal.as_ref().and_then(|_| {
         // A CALLRESULT frame ends with `,{payload}]`.
         let end = frame.len().saturating_sub(1);
         let answer_range = end.saturating_sub(payload_len)..end;
-        journal_call(
-            journal,
-            call,
-            id,
-            action,
-            payload,
-            &result,
-            &frame,
-            answer_range,
-        );
-    }
+        call_record(call, id, action, payload, &result, &frame, answer_range)
+    });
+    let malformed = result
+        .as_ref()
+        .is_err_and(|v| v.code.is_malformed_message());
     Decided {
         frame,
         label: (label, outcome),
         boot: result.ok().and_then(|a| a.boot),
+        malformed,
+        record,
     }
 }
 
-/// Journals a CALL with its answer as one record, waiting while the
-/// journal is full. A CALLRESULT's payload is shared with the answer frame
-/// at `answer_range` (no copy).
+/// The journal line of a CALL with its answer. A CALLRESULT's payload is
+/// shared with the answer frame at `answer_range` (no copy). `None` only
+/// if a payload cannot be kept (then the answer goes out unjournaled).
 #[allow(clippy::too_many_arguments)]
-fn journal_call(
-    journal: &JournalSender,
+fn call_record(
     call: &InboundCall,
     id: &str,
     action: &str,
@@ -348,7 +385,7 @@ fn journal_call(
     result: &Result<Answer, Violation>,
     answer_frame: &Utf8Bytes,
     answer_range: std::ops::Range<usize>,
-) {
+) -> Option<JournalRecord> {
     let mut record = JournalRecord::message(
         call.charge_point.clone(),
         call.conn.reactor,
@@ -359,10 +396,7 @@ fn journal_call(
         // The payload is a slice of the received frame: shared, not copied.
         match frame::subslice_range(call.frame.as_str(), payload) {
             Some(range) => Payload::written(&call.frame, range),
-            None => match Payload::from_json(payload.to_owned()) {
-                Ok(p) => p,
-                Err(_) => return,
-            },
+            None => Payload::from_json(payload.to_owned()).ok()?,
         },
     );
     record.extra = match result {
@@ -386,6 +420,5 @@ fn journal_call(
             }
         }
     };
-    // Err: the journal has stopped (shutdown); nothing more can be kept.
-    let _ = journal.send(record);
+    Some(record)
 }

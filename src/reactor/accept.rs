@@ -7,9 +7,27 @@ use super::*;
 
 impl Reactor {
     /// Accepts on the plain (`tls == false`) or the TLS listener until it
-    /// would block.
+    /// would block, the turn's budget (`listen.accepts_per_turn`) is spent,
+    /// or the gateway holds `listen.max_handshakes` unfinished handshakes.
+    /// Whatever is left waits in the kernel's listen queue.
     pub(super) fn accept(&mut self, tls: bool) {
-        loop {
+        // A journal backlog pauses accepting: a new connection would add
+        // records the journal cannot take yet.
+        if !self.journal_backlog.is_empty() {
+            self.accept_paused = true;
+            return;
+        }
+        let listen = &self.config.listen;
+        let (budget, max_handshakes) = (listen.accepts_per_turn, listen.max_handshakes);
+        self.accept_more[usize::from(tls)] = false;
+        for _ in 0..budget {
+            if self.shared_limits.handshakes.load(Ordering::Acquire) >= max_handshakes {
+                if !self.accept_paused {
+                    self.counters.accept_pauses_handshakes += 1;
+                }
+                self.accept_paused = true;
+                return;
+            }
             let listener = if tls {
                 &self.tls_listener
             } else {
@@ -29,11 +47,34 @@ impl Reactor {
                 Err(e) => {
                     // EMFILE and friends: the pending connection stays in the
                     // backlog; edge-triggered readiness will not fire again, so
-                    // retry at the next tick.
+                    // retry at the next turn.
                     warn!("reactor {}: accept failed: {e}; retrying", self.index);
                     self.accept_paused = true;
                     return;
                 }
+            }
+        }
+        // Budget spent: edge-triggered readiness will not announce the rest.
+        self.accept_more[usize::from(tls)] = true;
+    }
+
+    /// Goes on accepting where a pause or the budget stopped it.
+    pub(super) fn accept_again(&mut self) {
+        if self.accept_paused {
+            let cap = self.config.listen.max_handshakes;
+            if !self.journal_backlog.is_empty()
+                || self.shared_limits.handshakes.load(Ordering::Acquire) >= cap
+            {
+                return;
+            }
+            self.accept_paused = false;
+            self.accept(false);
+            self.accept(true);
+            return;
+        }
+        for tls in [false, true] {
+            if self.accept_more[usize::from(tls)] {
+                self.accept(tls);
             }
         }
     }
@@ -46,7 +87,8 @@ impl Reactor {
     ) {
         // Small frames both ways: do not let Nagle hold answers back.
         let _ = stream.set_nodelay(true);
-        let key = self.conns.insert(Connection::new(peer, self.now));
+        let burst = f64::from(self.config.ocpp.call_burst);
+        let key = self.conns.insert(Connection::new(peer, self.now, burst));
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = self
             .poll
@@ -70,12 +112,17 @@ impl Reactor {
         };
         let transport = match (&self.tls, tls) {
             (Some(store), true) => {
+                // Whether a client certificate is required, and must name
+                // the charge point, follows the configuration this
+                // connection's TLS session is made with (SIGHUP may change
+                // tls.client_ca between two connections).
+                let in_force = store.current();
                 let identity = transport::ClientIdentity::default();
-                if self.config.tls.client_ca.is_some() {
+                if in_force.client_certificates {
                     callback.client = Some(identity.clone());
                 }
                 let tally = self.tls_tally.clone();
-                match Transport::tls(store.current(), stream, identity, tally) {
+                match Transport::tls(in_force.server.clone(), stream, identity, tally) {
                     Ok(t) => t,
                     Err(e) => {
                         warn!("reactor {}: TLS setup for {peer}: {e}", self.index);
@@ -84,8 +131,12 @@ impl Reactor {
                     }
                 }
             }
-            _ => Transport::Plain(stream),
+            _ => Transport::plain(stream),
         };
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.handshaking = true;
+            self.shared_limits.handshakes.fetch_add(1, Ordering::AcqRel);
+        }
         self.gate.current.set(Some((self.conn_ref(key), peer)));
         let step = tungstenite::accept_hdr_with_config(transport, callback, Some(self.ws_config));
         self.after_handshake_step(key, step);
@@ -143,6 +194,9 @@ impl Reactor {
             Err(HandshakeError::Failure(e)) => {
                 if let Some(refusal) = refusal {
                     self.counters.count_refusal(refusal.status);
+                    if refusal.retry_after.is_some() {
+                        self.counters.handshakes_rate_limited += 1;
+                    }
                     info!(
                         "refused {} with HTTP {}: {}",
                         conn.peer, refusal.status, refusal.reason
@@ -163,7 +217,12 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        self.shared_limits.end_handshake(conn);
         conn.last_rx = self.now;
+        conn.listening_since = self.now;
+        if let Link::Open(ws) = &mut conn.link {
+            ws.get_mut().start_metering();
+        }
         if let Some((code, reason)) = conn.close_after_answer.take() {
             info!(
                 "{} from {}: {reason}; closing",

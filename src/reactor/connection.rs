@@ -15,6 +15,7 @@ use tungstenite::{Error as WsError, Message, Utf8Bytes, WebSocket};
 
 use super::handshake::GateCallback;
 use super::server_calls::ServerCalls;
+use super::token_bucket::TokenBucket;
 use super::transport::Transport;
 use crate::ocpp::OcppVersion;
 use crate::pipeline::BootInfo;
@@ -41,14 +42,46 @@ pub struct Connection {
     pub version: OcppVersion,
     /// Counts in the gateway-wide `open_connections` (released on removal).
     pub counted: bool,
+    /// Counts in the gateway-wide handshakes in progress
+    /// (`listen.max_handshakes`); released when the upgrade ends either way.
+    pub handshaking: bool,
     /// Last frame of any kind (data, ping, pong, close) from the peer.
     pub last_rx: Instant,
+    /// When the reactor last began listening to this connection again after
+    /// a pause of its own making (a held frame, the buffer budget). The
+    /// dead-peer clock runs from the later of this and `last_rx`: a charge
+    /// point is never judged dead for time the gateway was not listening.
+    pub listening_since: Instant,
     /// A CALL of this connection is with the processors. Until its answer
-    /// comes back the connection is not read: answers leave in order and one
-    /// charge point cannot fill the shared queue.
+    /// comes back the next CALL waits (`held`): answers leave in order and
+    /// one charge point cannot fill the shared queue. Control frames and
+    /// answers to server calls are still read meanwhile.
     pub in_flight: bool,
-    /// A CALL the processor queue refused (full): retried, never dropped.
+    /// A text frame read but not handled yet: it waits for the CALL in
+    /// flight, for room in the processor queue, or for the call rate. While
+    /// one is held the connection is not read (TCP slows the peer); it is
+    /// never dropped.
     pub held: Option<Utf8Bytes>,
+    /// Not read until the gateway-wide buffer budget has room again.
+    pub buffer_wait: bool,
+    /// In the reactor's read queue: to be read again on a later turn.
+    pub read_queued: bool,
+    /// Bytes of a partly received message this connection adds to the
+    /// gateway-wide total (`websocket.max_buffered_bytes`).
+    pub buffered: usize,
+    /// The open message whose completion deadline is scheduled.
+    pub deadline_for: Option<u32>,
+    /// tungstenite's buffers grew for a large frame; they are rebuilt at
+    /// their configured size once the connection is idle.
+    pub oversized: bool,
+    /// A flush stopped at WouldBlock: tungstenite holds bytes not yet sent.
+    pub write_pending: bool,
+    /// Malformed or schema-breaking messages in the window that began at
+    /// `bad_since` (`ocpp.max_bad_messages`).
+    pub bad_messages: u32,
+    pub bad_since: Instant,
+    /// The charge point's CALL allowance (`ocpp.max_calls_per_second`).
+    pub call_tokens: TokenBucket,
     /// We sent a close frame; waiting for the peer's, or the close deadline.
     pub closing: bool,
     /// The WebSocket failed (oversized or malformed frame): our close frame
@@ -73,7 +106,7 @@ pub enum Fate {
 }
 
 impl Connection {
-    pub fn new(peer: SocketAddr, now: Instant) -> Connection {
+    pub fn new(peer: SocketAddr, now: Instant, call_burst: f64) -> Connection {
         Connection {
             link: Link::Detached,
             peer,
@@ -82,9 +115,20 @@ impl Connection {
             close_reason: None,
             version: OcppVersion::V16,
             counted: false,
+            handshaking: false,
             last_rx: now,
+            listening_since: now,
             in_flight: false,
             held: None,
+            buffer_wait: false,
+            read_queued: false,
+            buffered: 0,
+            deadline_for: None,
+            oversized: false,
+            write_pending: false,
+            bad_messages: 0,
+            bad_since: now,
+            call_tokens: TokenBucket::full(call_burst, now),
             closing: false,
             discarding: false,
             close_after_answer: None,
@@ -94,22 +138,36 @@ impl Connection {
         }
     }
 
-    /// May the reactor read the next frame of this connection?
+    /// May the reactor read the next frame of this connection? While
+    /// closing it reads until the peer's close frame, whatever else waits.
     pub fn wants_read(&self) -> bool {
-        self.closing || (!self.in_flight && self.held.is_none())
+        self.closing || (self.held.is_none() && !self.buffer_wait)
+    }
+
+    /// Whether the gateway is listening for this peer now (for the
+    /// dead-peer clock): not while it holds a frame or waits for buffer room.
+    pub fn listened_to(&self) -> bool {
+        self.wants_read()
     }
 
     /// Queues a text frame and tries to send it; what the socket does not
     /// take now leaves on the next writable event.
-    pub fn send_text(&mut self, text: Utf8Bytes) -> Fate {
+    /// `large`: bigger than the read buffer, so tungstenite's write buffer
+    /// grows to hold it (and is given back once the connection is idle).
+    pub fn send_text(&mut self, text: Utf8Bytes, large: bool) -> Fate {
         let Link::Open(ws) = &mut self.link else {
             return Fate::Keep;
         };
         if !ws.can_write() {
             return Fate::Keep;
         }
+        self.oversized |= large;
         match ws.write(Message::Text(text)) {
             Ok(()) => self.flush(),
+            Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                self.write_pending = true;
+                Fate::Keep
+            }
             Err(e) => fate_of(e),
         }
     }
@@ -132,7 +190,14 @@ impl Connection {
             return Fate::Keep;
         };
         match ws.flush() {
-            Ok(()) => Fate::Keep,
+            Ok(()) => {
+                self.write_pending = false;
+                Fate::Keep
+            }
+            Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                self.write_pending = true;
+                Fate::Keep
+            }
             Err(e) => fate_of(e),
         }
     }
@@ -156,6 +221,25 @@ impl Connection {
 }
 
 impl Connection {
+    /// Rebuilds the WebSocket around its stream at the configured buffer
+    /// sizes, giving back buffers that grew for a large frame (tungstenite
+    /// never shrinks them). The caller guarantees the connection is idle:
+    /// tungstenite holds no partial frame or message and nothing unsent
+    /// (`FrameMeter::is_idle` right after a read hit WouldBlock, and
+    /// `!write_pending`), so nothing of the stream's state is lost.
+    pub fn compact(&mut self, config: tungstenite::protocol::WebSocketConfig) {
+        if !matches!(self.link, Link::Open(_)) || self.closing {
+            return;
+        }
+        let Link::Open(ws) = std::mem::replace(&mut self.link, Link::Detached) else {
+            return;
+        };
+        let stream = ws.into_inner();
+        let role = tungstenite::protocol::Role::Server;
+        self.link = Link::Open(WebSocket::from_raw_socket(stream, role, Some(config)));
+        self.oversized = false;
+    }
+
     /// Fails the WebSocket connection (RFC 6455 §7.1.7): sends the close
     /// frame, shuts down our side (FIN), and from then on only discards
     /// what arrives. Closing the socket with unread data would send an RST,
@@ -200,13 +284,16 @@ impl Connection {
     }
 }
 
+/// Why a peer that stopped reading is dropped (`max_write_buffer_size`).
+pub const WRITE_BUFFER_FULL: &str = "peer does not read: write buffer full";
+
 /// Maps a tungstenite error to the connection's fate. WouldBlock means the
 /// frame is buffered inside tungstenite and goes out on the next writable event.
 pub fn fate_of(error: WsError) -> Fate {
     match error {
         WsError::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock => Fate::Keep,
         WsError::ConnectionClosed | WsError::AlreadyClosed => Fate::Drop("closed"),
-        WsError::WriteBufferFull(_) => Fate::Drop("peer does not read: write buffer full"),
+        WsError::WriteBufferFull(_) => Fate::Drop(WRITE_BUFFER_FULL),
         WsError::Io(_) => Fate::Drop("socket error"),
         _ => Fate::Drop("protocol error"),
     }

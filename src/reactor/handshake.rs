@@ -11,10 +11,12 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode};
 
+use super::token_bucket::TokenBucket;
 use super::transport::ClientIdentity;
 use crate::auth::{AuthDecision, WWW_AUTHENTICATE};
 use crate::config::{Config, DuplicateId, MissingSubprotocol};
@@ -45,6 +47,8 @@ pub struct Gate {
     pub current: Cell<Option<(ConnRef, SocketAddr)>>,
     /// What the last `handshake()` step decided, if it reached the request.
     decided: RefCell<Option<Result<Upgrade, Refusal>>>,
+    /// This reactor's upgrade allowance (`listen.max_handshakes_per_second`).
+    upgrades: Cell<TokenBucket>,
 }
 
 impl Gate {
@@ -53,12 +57,14 @@ impl Gate {
         open_connections: Arc<AtomicUsize>,
         control: Arc<Control>,
     ) -> Rc<Gate> {
+        let rate = f64::from(config.listen.max_handshakes_per_second);
         Rc::new(Gate {
             config,
             open_connections,
             control,
             current: Cell::new(None),
             decided: RefCell::new(None),
+            upgrades: Cell::new(TokenBucket::full(rate, Instant::now())),
         })
     }
 
@@ -84,6 +90,19 @@ impl Gate {
         response: &mut Response,
         client: Option<&ClientIdentity>,
     ) -> Result<Upgrade, Refusal> {
+        // A reconnect storm is spread out before it costs anything more.
+        let rate = f64::from(self.config.listen.max_handshakes_per_second);
+        if rate > 0.0 {
+            let mut upgrades = self.upgrades.get();
+            let taken = upgrades.take(rate, rate, Instant::now());
+            self.upgrades.set(upgrades);
+            if let Err(wait) = taken {
+                return Err(Refusal::busy(
+                    "too many connections at once; retry later",
+                    wait,
+                ));
+            }
+        }
         let ocpp = &self.config.ocpp;
         let id = charge_point_id(
             request.uri().path(),
@@ -214,6 +233,9 @@ fn error_response(refusal: &Refusal) -> ErrorResponse {
     headers.insert("Connection", HeaderValue::from_static("close"));
     if let Some(challenge) = refusal.challenge {
         headers.insert("WWW-Authenticate", HeaderValue::from_static(challenge));
+    }
+    if let Some(seconds) = refusal.retry_after {
+        headers.insert("Retry-After", HeaderValue::from(seconds));
     }
     if let Ok(len) = HeaderValue::from_str(&body.len().to_string()) {
         headers.insert("Content-Length", len);

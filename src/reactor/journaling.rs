@@ -15,10 +15,20 @@ impl Reactor {
         };
         if !self.journal_backlog.is_empty() {
             self.journal_backlog.push_back(record);
-            return;
-        }
-        if let Err(TrySendError::Full(record)) = journal.try_send(record) {
+        } else if let Err(TrySendError::Full(record)) = journal.try_send(record) {
             self.journal_backlog.push_back(record);
+        }
+        // Past the bound, stop what makes records: reading charge points
+        // (and accepting, see `accept`). Disconnects still add theirs, at
+        // most one per connection.
+        if self.journal_backlog.len() >= self.config.journal.reactor_backlog && !self.reads_paused {
+            self.reads_paused = true;
+            self.counters.journal_read_pauses += 1;
+            warn!(
+                "reactor {}: the journal is behind ({} records waiting); not reading charge points",
+                self.index,
+                self.journal_backlog.len()
+            );
         }
     }
 
@@ -31,14 +41,25 @@ impl Reactor {
                 Ok(()) => {}
                 Err(TrySendError::Full(record)) => {
                     self.journal_backlog.push_front(record);
-                    return;
+                    break;
                 }
                 // The journal has stopped (shutdown): nothing more can be kept.
                 Err(TrySendError::Disconnected(_)) => {
                     self.journal_backlog.clear();
-                    return;
+                    break;
                 }
             }
+        }
+        // Resume at half the bound, so reading does not flap at its edge.
+        if self.reads_paused
+            && self.journal_backlog.len() < self.config.journal.reactor_backlog.div_ceil(2)
+        {
+            self.reads_paused = false;
+            self.reads_resumed_at = self.now;
+            info!(
+                "reactor {}: the journal caught up; reading again",
+                self.index
+            );
         }
     }
 }

@@ -8,21 +8,24 @@
 
 mod accept;
 mod connection;
+mod frame_meter;
 mod handshake;
 mod journaling;
 mod listener;
 mod memory;
+mod reading;
 mod requests;
 mod server_calls;
 pub mod slab;
 pub mod timer_wheel;
 mod timers;
+mod token_bucket;
 mod transport;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TryRecvError, TrySendError};
@@ -34,7 +37,7 @@ use tungstenite::protocol::WebSocketConfig as WsConfig;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, Utf8Bytes};
 
-use self::connection::{Connection, Fate, Link, fate_of};
+use self::connection::{Connection, Fate, Link, WRITE_BUFFER_FULL, fate_of};
 use self::handshake::{Gate, GateCallback};
 use self::slab::{Slab, SlotKey};
 use self::timer_wheel::TimerWheel;
@@ -45,7 +48,7 @@ use crate::metrics::{ReactorCounters, ReactorStats};
 use crate::ocpp::frame::{self, CallRanges, Frame};
 use crate::ocpp::server_call;
 use crate::pipeline::{
-    BootInfo, ConnRef, ConnectionInfo, InboundCall, Inbox, ServerCallOutcome, ServerCallRequest,
+    CallAnswer, ConnRef, ConnectionInfo, InboundCall, Inbox, ServerCallOutcome, ServerCallRequest,
     ToReactor,
 };
 
@@ -72,6 +75,9 @@ pub struct ReactorSetup {
     pub inbox: Inbox,
     pub processors: Sender<InboundCall>,
     pub open_connections: Arc<AtomicUsize>,
+    /// Gateway-wide tallies the reactors keep together (handshakes in
+    /// progress, bytes in partly received messages).
+    pub shared_limits: Arc<SharedLimits>,
     /// Read for the shutdown flag only.
     pub control: Arc<crate::gateway::Control>,
     pub stats: Arc<ReactorStats>,
@@ -84,6 +90,41 @@ impl ReactorSetup {
     }
 }
 
+impl SharedLimits {
+    /// Releases a connection's place among the handshakes in progress.
+    fn end_handshake(&self, conn: &mut Connection) {
+        if std::mem::take(&mut conn.handshaking) {
+            self.handshakes.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Brings a connection's share of the buffered bytes to `now`; returns
+    /// the gateway-wide total after the change.
+    fn set_buffered(&self, conn: &mut Connection, now: usize) -> usize {
+        let before = std::mem::replace(&mut conn.buffered, now);
+        if now >= before {
+            self.buffered_bytes
+                .fetch_add(now - before, Ordering::AcqRel)
+                + (now - before)
+        } else {
+            self.buffered_bytes
+                .fetch_sub(before - now, Ordering::AcqRel)
+                - (before - now)
+        }
+    }
+}
+
+/// Limits that hold for all reactors together. Touched when a handshake
+/// starts or ends and when a partly received message grows or completes
+/// across reads, never for a frame that arrives whole.
+#[derive(Debug, Default)]
+pub struct SharedLimits {
+    /// Connections accepted and not yet upgraded (`listen.max_handshakes`).
+    pub handshakes: AtomicUsize,
+    /// Bytes held in partly received messages (`websocket.max_buffered_bytes`).
+    pub buffered_bytes: AtomicUsize,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimerKind {
     Handshake,
@@ -93,6 +134,11 @@ enum TimerKind {
     CloseDeadline,
     /// The server-initiated CALL with this sequence number timed out.
     ServerCall(u32),
+    /// The message with this sequence number (of the connection's frame
+    /// meter) must be complete by now (`websocket.message_timeout`).
+    MessageDeadline(u32),
+    /// A CALL held for the call rate may go now.
+    CallToken,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -111,8 +157,12 @@ struct Reactor {
     tls: Option<Arc<crate::tls::TlsStore>>,
     /// TLS handshake outcomes, counted by the connections' transports.
     tls_tally: std::rc::Rc<transport::TlsTally>,
-    /// Accepting hit the fd limit; retried at the next tick.
+    /// Accepting stopped (fd limit, journal backlog, handshake cap);
+    /// retried every turn.
     accept_paused: bool,
+    /// A listener's per-turn accept budget ran out with sockets perhaps
+    /// still waiting: [plain, tls]. Accepting goes on next turn.
+    accept_more: [bool; 2],
     gate: std::rc::Rc<Gate>,
     conns: Slab<Connection>,
     /// Charge point id -> its connection on this reactor (open ones only).
@@ -126,12 +176,28 @@ struct Reactor {
     processors: Sender<InboundCall>,
     /// Connections holding a CALL the full processor queue refused, oldest first.
     stalled: Vec<SlotKey>,
+    /// Connections with input left to read on a later turn: their read
+    /// budget ran out, or reading resumed after a pause. Each at most once
+    /// (`Connection::read_queued`).
+    read_queue: Vec<SlotKey>,
+    /// Connections waiting for room under `websocket.max_buffered_bytes`,
+    /// oldest first.
+    buffer_waiters: VecDeque<SlotKey>,
+    shared_limits: Arc<SharedLimits>,
     /// Evictions for other reactors whose inbox was full; retried every turn.
     pending_evictions: Vec<ConnRef>,
     journal: Option<JournalSender>,
     /// Records the journal queue refused (full), oldest first. Never
-    /// dropped; while any wait, no new connection is accepted.
+    /// dropped; while any wait, no new connection is accepted, and past
+    /// `journal.reactor_backlog` no connection is read.
     journal_backlog: VecDeque<JournalRecord>,
+    /// The journal backlog is full: no connection is read until it drains.
+    reads_paused: bool,
+    /// When reading last resumed after `reads_paused` (dead-peer clock).
+    reads_resumed_at: Instant,
+    /// Server-call timers made useless by an answer in time; the wheel is
+    /// pruned of them when they outnumber the live entries.
+    abandoned_timers: usize,
     control: Arc<crate::gateway::Control>,
     /// Set once shutdown has begun: when everything must be gone.
     shutdown_deadline: Option<Instant>,
@@ -141,35 +207,6 @@ struct Reactor {
     trimmer: memory::Trimmer,
     /// Time at the start of the current loop turn.
     now: Instant,
-}
-
-/// Offers a connection's CALL to the processor queue without waiting; on
-/// success the connection has a CALL in flight. On failure the frame comes
-/// back to be held.
-fn hand_over(
-    processors: &Sender<InboundCall>,
-    conn_ref: ConnRef,
-    conn: &mut Connection,
-    frame: Utf8Bytes,
-    parts: Option<CallRanges>,
-    counters: &mut ReactorCounters,
-) -> Result<(), TrySendError<Utf8Bytes>> {
-    let call = InboundCall {
-        conn: conn_ref,
-        charge_point: conn.charge_point.clone(),
-        version: conn.version,
-        frame,
-        parts,
-    };
-    match processors.try_send(call) {
-        Ok(()) => {
-            conn.in_flight = true;
-            counters.calls_dispatched += 1;
-            Ok(())
-        }
-        Err(TrySendError::Full(call)) => Err(TrySendError::Full(call.frame)),
-        Err(TrySendError::Disconnected(call)) => Err(TrySendError::Disconnected(call.frame)),
-    }
 }
 
 fn token_of(key: SlotKey) -> Token {
@@ -222,6 +259,7 @@ pub fn run(setup: ReactorSetup) {
         tls,
         tls_tally: Default::default(),
         accept_paused: false,
+        accept_more: [false; 2],
         conns: Slab::default(),
         ids: HashMap::new(),
         next_call_seq: 0,
@@ -229,9 +267,15 @@ pub fn run(setup: ReactorSetup) {
         inbox: setup.inbox,
         processors: setup.processors,
         stalled: Vec::new(),
+        read_queue: Vec::new(),
+        buffer_waiters: VecDeque::new(),
+        shared_limits: setup.shared_limits,
         pending_evictions: Vec::new(),
         journal: setup.journal,
         journal_backlog: VecDeque::new(),
+        reads_paused: false,
+        reads_resumed_at: now,
+        abandoned_timers: 0,
         control: setup.control,
         shutdown_deadline: None,
         counters: ReactorCounters::default(),
@@ -247,6 +291,8 @@ impl Reactor {
     fn run(&mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let tick = self.config.reactors.timer_tick;
+        // Health checks see a live reactor from its first instant.
+        self.publish();
         loop {
             self.now = Instant::now();
             self.expire_timers();
@@ -254,11 +300,9 @@ impl Reactor {
             self.retry_stalled();
             self.retry_evictions();
             self.flush_journal_backlog();
-            if self.accept_paused && self.journal_backlog.is_empty() {
-                self.accept_paused = false;
-                self.accept(false);
-                self.accept(true);
-            }
+            self.resume_buffer_waiters();
+            self.serve_read_queue();
+            self.accept_again();
             if self.control.is_stopping() && self.shutdown_deadline.is_none() {
                 self.begin_shutdown();
             }
@@ -275,7 +319,10 @@ impl Reactor {
             }
             let next_tick = self.wheel.next_expiry().unwrap_or(self.now + tick);
             let mut timeout = next_tick.saturating_duration_since(self.now).min(tick);
-            if !self.inbox.prepare_sleep() {
+            // Work left over from this turn: look for events, do not sleep.
+            let more = (!self.read_queue.is_empty() && !self.reads_paused)
+                || (self.accept_more.contains(&true) && !self.accept_paused);
+            if more || !self.inbox.prepare_sleep() {
                 timeout = Duration::ZERO;
             }
             let polled = self.poll.poll(&mut events, Some(timeout));
@@ -290,11 +337,6 @@ impl Reactor {
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
-                    // A journal backlog pauses accepting: the kernel's
-                    // listen queue holds newcomers (retried each turn).
-                    LISTENER | TLS_LISTENER if !self.journal_backlog.is_empty() => {
-                        self.accept_paused = true
-                    }
                     LISTENER => self.accept(false),
                     TLS_LISTENER => self.accept(true),
                     token => {
@@ -320,6 +362,7 @@ impl Reactor {
         c.tls_failed_timeout = t.timeout.get();
         self.stats.publish(&self.counters);
         self.last_publish = self.now;
+        self.prune_timers();
         if self.trimmer.due(self.now) {
             // Structures that keep their peak size for allocation-free steady
             // state give it back after a burst of disconnects.
@@ -336,6 +379,27 @@ impl Reactor {
             slot: key.slot,
             generation: key.generation,
         }
+    }
+
+    /// Drops timers that can no longer fire usefully (server calls answered
+    /// in time) once they outnumber the live ones, so a stream of quick
+    /// commands with long timeouts cannot grow the wheel.
+    fn prune_timers(&mut self) {
+        if self.abandoned_timers < 1024 || self.abandoned_timers < self.wheel.len() / 2 {
+            return;
+        }
+        let conns = &mut self.conns;
+        let before = self.wheel.len();
+        self.wheel.retain(|timer| match timer.kind {
+            TimerKind::ServerCall(seq) => conns
+                .get_mut(timer.key)
+                .and_then(|c| c.server_calls.as_ref())
+                .and_then(|calls| calls.outstanding.as_ref())
+                .is_some_and(|call| call.seq == seq),
+            _ => conns.get_mut(timer.key).is_some(),
+        });
+        self.counters.timers_pruned += (before - self.wheel.len()) as u64;
+        self.abandoned_timers = 0;
     }
 
     fn schedule(&mut self, after: Duration, key: SlotKey, kind: TimerKind) {
@@ -365,201 +429,16 @@ impl Reactor {
         }
     }
 
-    /// Reads frames until the socket would block or the connection must wait
-    /// (a CALL in flight). Edge-triggered readiness: whoever stops reading
-    /// early must come back here, which `on_answer` does.
-    fn read_frames(&mut self, key: SlotKey) {
-        loop {
-            let Some(conn) = self.conns.get_mut(key) else {
-                return;
-            };
-            if conn.discarding {
-                if let Fate::Drop(why) = conn.discard_input() {
-                    self.remove(key, why);
-                }
-                return;
-            }
-            if !conn.wants_read() {
-                return;
-            }
-            let Link::Open(ws) = &mut conn.link else {
-                return;
-            };
-            let message = match ws.read() {
-                Ok(message) => message,
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if conn.flush() != Fate::Keep {
-                        self.remove(key, "write failed");
-                    }
-                    return;
-                }
-                Err(tungstenite::Error::Capacity(e)) => {
-                    debug!("{}: {e}", conn.charge_point);
-                    self.fail(key, CloseCode::Size, "message too big");
-                    return;
-                }
-                Err(tungstenite::Error::Utf8(_)) => {
-                    self.close(key, CloseCode::Invalid, "text frame is not UTF-8");
-                    return;
-                }
-                Err(tungstenite::Error::Protocol(e)) if !conn.closing => {
-                    debug!("{}: WebSocket protocol error: {e}", conn.charge_point);
-                    self.fail(key, CloseCode::Protocol, "WebSocket protocol error");
-                    return;
-                }
-                Err(e) => {
-                    let why = match fate_of(e) {
-                        Fate::Drop(why) => why,
-                        Fate::Keep => "closed",
-                    };
-                    self.remove(key, why);
-                    return;
-                }
-            };
-            conn.last_rx = self.now;
-            match message {
-                Message::Text(text) => {
-                    self.counters.frames_in += 1;
-                    if !conn.closing {
-                        self.on_text(key, text);
-                    }
-                }
-                Message::Binary(_) => {
-                    self.close(
-                        key,
-                        CloseCode::Unsupported,
-                        "OCPP-J accepts text frames only",
-                    );
-                }
-                // Pongs to pings are queued by tungstenite and flushed above.
-                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-                // tungstenite queued the close reply; the next read ends it.
-                Message::Close(frame) => {
-                    if !conn.closing {
-                        // The peer closed first: its code is the one to journal.
-                        conn.close_code = frame.map_or(1005, |f| f.code.into());
-                    }
-                    conn.closing = true;
-                }
-            }
-        }
-    }
-
-    fn on_text(&mut self, key: SlotKey, text: Utf8Bytes) {
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        let version = conn.version;
-        let reply = match frame::parse(text.as_str()) {
-            Ok(call @ Frame::Call { .. }) => {
-                // Handed over with the frame so the processor need not parse it again.
-                let parts = call.call_ranges(text.as_str());
-                self.dispatch(key, text, parts);
-                return;
-            }
-            Ok(Frame::CallResult { id, payload }) => {
-                self.on_call_answer(key, &id, Ok(payload.get()));
-                return;
-            }
-            Ok(Frame::CallError {
-                id,
-                code,
-                description,
-                details,
-            }) => {
-                self.counters.callerrors_received += 1;
-                let error = ServerCallOutcome::Error {
-                    code: code.into_owned(),
-                    description: description.into_owned(),
-                    details: details.get().to_owned(),
-                };
-                self.on_call_answer(key, &id, Err(error));
-                return;
-            }
-            Err(e) => {
-                self.counters.frame_errors += 1;
-                debug!("{}: bad frame: {e}", conn.charge_point);
-                frame::frame_error_reply(version, &e)
-            }
-        };
-        if let Some(reply) = reply {
-            self.send(key, reply.into());
-        }
-    }
-
-    /// Hands a CALL to the processors, or holds it while their queue is full.
-    fn dispatch(&mut self, key: SlotKey, frame: Utf8Bytes, parts: Option<CallRanges>) {
-        let conn_ref = self.conn_ref(key);
-        let Some(conn) = self.conns.get_mut(key) else {
-            return;
-        };
-        match hand_over(
-            &self.processors,
-            conn_ref,
-            conn,
-            frame,
-            parts,
-            &mut self.counters,
-        ) {
-            Ok(()) => {}
-            Err(TrySendError::Full(frame)) => {
-                // Backpressure: keep the frame, stop reading this connection
-                // (TCP then slows the charge point), retry every turn.
-                conn.held = Some(frame);
-                self.stalled.push(key);
-                self.counters.backpressure_stalls += 1;
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.close(key, CloseCode::Away, "gateway shutting down");
-            }
-        }
-    }
-
-    fn retry_stalled(&mut self) {
-        if self.stalled.is_empty() {
-            return;
-        }
-        let mut stalled = std::mem::take(&mut self.stalled);
-        let mut done = 0;
-        for &key in &stalled {
-            let conn_ref = self.conn_ref(key);
-            let Some(conn) = self.conns.get_mut(key) else {
-                done += 1;
-                continue;
-            };
-            let Some(frame) = conn.held.take() else {
-                done += 1;
-                continue;
-            };
-            // A held frame is handed over without its ranges (rare: backpressure).
-            match hand_over(
-                &self.processors,
-                conn_ref,
-                conn,
-                frame,
-                None,
-                &mut self.counters,
-            ) {
-                Ok(()) => done += 1,
-                Err(TrySendError::Full(frame) | TrySendError::Disconnected(frame)) => {
-                    // The queue is full: the rest would fail too; keep order.
-                    conn.held = Some(frame);
-                    break;
-                }
-            }
-        }
-        stalled.drain(..done);
-        // New stalls may have been added meanwhile; they queue behind the old.
-        stalled.append(&mut self.stalled);
-        self.stalled = stalled;
-    }
-
     fn send(&mut self, key: SlotKey, text: Utf8Bytes) {
+        let large = text.len() > self.config.websocket.read_buffer_size;
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
         self.counters.frames_out += 1;
-        if let Fate::Drop(why) = conn.send_text(text) {
+        if let Fate::Drop(why) = conn.send_text(text, large) {
+            if why == WRITE_BUFFER_FULL {
+                self.counters.write_buffer_full_drops += 1;
+            }
             self.remove(key, why);
         }
     }
@@ -570,7 +449,7 @@ impl Reactor {
         // Bounded: a flood of answers cannot starve the sockets.
         for _ in 0..self.config.channels.capacity {
             match self.inbox.receiver.try_recv() {
-                Ok(ToReactor::Answer { conn, frame, boot }) => self.on_answer(conn, frame, boot),
+                Ok(ToReactor::Answer(answer)) => self.on_answer(answer),
                 Ok(ToReactor::Inspect {
                     charge_point,
                     reply,
@@ -596,7 +475,13 @@ impl Reactor {
         }
     }
 
-    fn on_answer(&mut self, conn_ref: ConnRef, frame: Utf8Bytes, boot: Option<Box<BootInfo>>) {
+    fn on_answer(&mut self, answer: CallAnswer) {
+        let CallAnswer {
+            conn: conn_ref,
+            frame,
+            boot,
+            malformed,
+        } = answer;
         let key = SlotKey {
             slot: conn_ref.slot,
             generation: conn_ref.generation,
@@ -613,11 +498,14 @@ impl Reactor {
         if !frame.is_empty() {
             self.send(key, frame);
         }
+        if malformed {
+            self.count_bad_message(key);
+        }
         if let Some((code, reason)) = close_after {
             self.close(key, code, reason);
         }
-        // The connection stopped reading while its CALL was out: resume.
-        self.read_frames(key);
+        // The next CALL waited for this answer: its turn now.
+        self.resume(key);
     }
 
     // ---- closing ---------------------------------------------------------
@@ -674,6 +562,8 @@ impl Reactor {
             return;
         };
         self.trimmer.count_disconnect();
+        self.shared_limits.end_handshake(&mut conn);
+        self.shared_limits.set_buffered(&mut conn, 0);
         if self.ids.get(&conn.charge_point) == Some(&key) {
             self.ids.remove(&conn.charge_point);
         }

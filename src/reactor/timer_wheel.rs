@@ -86,6 +86,17 @@ impl<K: Copy> TimerWheel<K> {
         self.next_tick = now_tick + 1;
     }
 
+    /// Keeps only the entries for which `live` holds (cancellation in bulk,
+    /// for entries the owner knows to be stale).
+    pub fn retain(&mut self, mut live: impl FnMut(&K) -> bool) {
+        let mut kept = 0;
+        for bucket in &mut self.buckets {
+            bucket.retain(|entry| live(&entry.key));
+            kept += bucket.len();
+        }
+        self.len = kept;
+    }
+
     /// Gives back bucket capacity beyond what the entries need. Buckets keep
     /// their peak size (that is what makes `schedule` allocation-free in
     /// steady state), so after a burst the reactor calls this, rarely.
@@ -159,6 +170,21 @@ mod tests {
         due.sort();
         assert_eq!(due, (0..20).collect::<Vec<_>>());
         assert_eq!(wheel.len(), 0);
+    }
+
+    #[test]
+    fn retain_drops_what_the_owner_no_longer_wants() {
+        let t0 = Instant::now();
+        let mut wheel = TimerWheel::new(4, TICK, t0);
+        for i in 0..10u64 {
+            wheel.schedule(t0 + ms(i * 100), i);
+        }
+        wheel.retain(|k| k % 2 == 0);
+        assert_eq!(wheel.len(), 5);
+        let mut due = Vec::new();
+        wheel.expire(t0 + ms(5_000), &mut due);
+        due.sort();
+        assert_eq!(due, vec![0, 2, 4, 6, 8]);
     }
 
     #[test]

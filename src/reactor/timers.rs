@@ -50,7 +50,17 @@ impl Reactor {
             }
             TimerKind::Idle => {
                 let dead_after = ws.ping_interval + ws.pong_timeout;
-                let silent = self.now.saturating_duration_since(conn.last_rx);
+                if !conn.listened_to() || self.reads_paused {
+                    // The gateway is not reading this peer: its silence is
+                    // ours, not its. Look again a full period later.
+                    self.schedule(dead_after, key, TimerKind::Idle);
+                    return;
+                }
+                let since = conn
+                    .last_rx
+                    .max(conn.listening_since)
+                    .max(self.reads_resumed_at);
+                let silent = self.now.saturating_duration_since(since);
                 if silent >= dead_after {
                     self.counters.dead_peer_closes += 1;
                     info!(
@@ -59,7 +69,7 @@ impl Reactor {
                     );
                     self.remove(key, "dead peer");
                 } else {
-                    let at = conn.last_rx + dead_after;
+                    let at = since + dead_after;
                     self.wheel.schedule(
                         at,
                         TimerKey {
@@ -69,22 +79,26 @@ impl Reactor {
                     );
                 }
             }
+            TimerKind::MessageDeadline(seq) => {
+                let open = match &conn.link {
+                    Link::Open(ws) => ws.get_ref().meter().and_then(|m| m.open_message()),
+                    _ => None,
+                };
+                if open == Some(seq) && !conn.discarding {
+                    self.counters.message_timeouts += 1;
+                    info!(
+                        "{} from {}: message not complete within {:?}; closing 1008",
+                        conn.charge_point, conn.peer, ws.message_timeout
+                    );
+                    self.fail(key, CloseCode::Policy, "message not complete in time");
+                }
+            }
+            TimerKind::CallToken => self.resume(key),
             TimerKind::CloseDeadline => {
                 self.counters.close_timeouts += 1;
                 self.remove(key, "no close reply");
             }
-            TimerKind::ServerCall(seq) => {
-                let Some(calls) = conn.server_calls.as_mut() else {
-                    return;
-                };
-                if calls.outstanding.as_ref().is_some_and(|o| o.seq == seq) {
-                    if let Some(call) = calls.outstanding.take() {
-                        self.counters.server_calls_timed_out += 1;
-                        call.reply.send(ServerCallOutcome::Timeout);
-                    }
-                    self.send_next_server_call(key);
-                }
-            }
+            TimerKind::ServerCall(seq) => self.server_call_timed_out(key, seq),
         }
     }
 }

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use mio::net::TcpStream;
 use rustls::ServerConnection;
 
+use super::frame_meter::FrameMeter;
+
 /// What the TLS handshake learnt about the client, for the upgrade gate:
 /// set once, when the handshake completes, to the subject CN of the
 /// verified client certificate (`None`: no certificate, or no CN).
@@ -52,7 +54,21 @@ fn bump(counter: &Cell<u64>) {
     counter.set(counter.get() + 1);
 }
 
-pub enum Transport {
+/// The stream under one connection's WebSocket, with the reactor's
+/// per-turn read allowance and, once upgraded, its frame meter.
+pub struct Transport {
+    stream: Stream,
+    /// Plaintext bytes this connection may still deliver in the current
+    /// poll turn; at 0, `read` says WouldBlock (the socket may hold more).
+    allowance: usize,
+    /// The allowance ran out since it was last granted.
+    exhausted: bool,
+    /// Where the WebSocket frames begin and end; `None` until the upgrade
+    /// (the handshake's HTTP bytes are not frames).
+    meter: Option<FrameMeter>,
+}
+
+enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
 }
@@ -67,6 +83,43 @@ pub struct TlsStream {
 }
 
 impl Transport {
+    pub fn plain(socket: TcpStream) -> Transport {
+        Transport::new(Stream::Plain(socket))
+    }
+
+    fn new(stream: Stream) -> Transport {
+        Transport {
+            stream,
+            allowance: usize::MAX,
+            exhausted: false,
+            meter: None,
+        }
+    }
+
+    /// Lets the connection deliver up to `bytes` more before WouldBlock.
+    pub fn grant(&mut self, bytes: usize) {
+        self.allowance = bytes;
+        self.exhausted = false;
+    }
+
+    /// Whether the last WouldBlock came from the allowance, not the socket.
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// Starts metering frames (right after the upgrade).
+    pub fn start_metering(&mut self) {
+        self.meter = Some(FrameMeter::default());
+    }
+
+    pub fn meter(&self) -> Option<&FrameMeter> {
+        self.meter.as_ref()
+    }
+
+    pub fn meter_mut(&mut self) -> Option<&mut FrameMeter> {
+        self.meter.as_mut()
+    }
+
     pub fn tls(
         config: Arc<rustls::ServerConfig>,
         socket: TcpStream,
@@ -75,31 +128,31 @@ impl Transport {
     ) -> Result<Transport, rustls::Error> {
         let mut tls = ServerConnection::new(config)?;
         tls.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
-        Ok(Transport::Tls(Box::new(TlsStream {
+        Ok(Transport::new(Stream::Tls(Box::new(TlsStream {
             tls,
             socket,
             identity,
             tally,
             counted: false,
-        })))
+        }))))
     }
 
     pub fn socket(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(s) => s,
-            Transport::Tls(t) => &t.socket,
+        match &self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(t) => &t.socket,
         }
     }
 
     /// A TLS connection whose TLS handshake is not finished.
     pub fn tls_handshaking(&self) -> bool {
-        matches!(self, Transport::Tls(t) if t.tls.is_handshaking())
+        matches!(&self.stream, Stream::Tls(t) if t.tls.is_handshaking())
     }
 
     /// Queues a close_notify alert and writes what the socket takes now,
     /// without waiting (the connection is about to be dropped).
     pub fn close_notify(&mut self) {
-        if let Transport::Tls(t) = self {
+        if let Stream::Tls(t) = &mut self.stream {
             t.tls.send_close_notify();
             let _ = t.push_records();
         }
@@ -230,25 +283,35 @@ impl Write for TlsStream {
 
 impl Read for Transport {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.read(buf),
-            Transport::Tls(t) => t.read(buf),
+        if self.allowance == 0 {
+            self.exhausted = true;
+            return Err(io::ErrorKind::WouldBlock.into());
         }
+        let room = buf.len().min(self.allowance);
+        let n = match &mut self.stream {
+            Stream::Plain(s) => s.read(&mut buf[..room]),
+            Stream::Tls(t) => t.read(&mut buf[..room]),
+        }?;
+        self.allowance -= n;
+        if let Some(meter) = &mut self.meter {
+            meter.observe(&buf[..n]);
+        }
+        Ok(n)
     }
 }
 
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.write(buf),
-            Transport::Tls(t) => t.write(buf),
+        match &mut self.stream {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(t) => t.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Plain(s) => s.flush(),
-            Transport::Tls(t) => t.flush(),
+        match &mut self.stream {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(t) => t.flush(),
         }
     }
 }

@@ -1,0 +1,451 @@
+//! Reading a connection: frames in, each handled or held, within the
+//! limits that keep one connection from slowing its reactor.
+//!
+//! Per poll turn a connection delivers at most `websocket.bytes_per_turn`
+//! bytes and `websocket.frames_per_turn` messages; what is left is read on
+//! the next turn (the read queue), after every other ready connection has
+//! had its share. A CALL goes to the processors one at a time per
+//! connection; while one is out, the connection is still read for control
+//! frames and answers to server calls, and the next CALL (or any frame that
+//! needs an answer of its own) is held, which stops reading until the
+//! answer is back. Bytes of partly received messages count against the
+//! gateway-wide `websocket.max_buffered_bytes`, and every message must be
+//! complete within `websocket.message_timeout`.
+
+// An extension of the reactor: same thread, same state, split out to keep
+// files readable. Everything the parent module imports is in scope.
+use super::*;
+
+/// Offers a connection's CALL to the processor queue without waiting; on
+/// success the connection has a CALL in flight. On failure the frame comes
+/// back to be held.
+fn hand_over(
+    processors: &Sender<InboundCall>,
+    conn_ref: ConnRef,
+    conn: &mut Connection,
+    frame: Utf8Bytes,
+    parts: Option<CallRanges>,
+    counters: &mut ReactorCounters,
+) -> Result<(), TrySendError<Utf8Bytes>> {
+    let call = InboundCall {
+        conn: conn_ref,
+        charge_point: conn.charge_point.clone(),
+        version: conn.version,
+        frame,
+        parts,
+    };
+    match processors.try_send(call) {
+        Ok(()) => {
+            conn.in_flight = true;
+            counters.calls_dispatched += 1;
+            Ok(())
+        }
+        Err(TrySendError::Full(call)) => Err(TrySendError::Full(call.frame)),
+        Err(TrySendError::Disconnected(call)) => Err(TrySendError::Disconnected(call.frame)),
+    }
+}
+
+impl Reactor {
+    /// One read pass over a connection: frames until the socket would
+    /// block, the connection must wait, or its share of this turn is used
+    /// up (then it is queued for the next turn). Edge-triggered readiness:
+    /// whoever stops reading early must come back here — the read queue, an
+    /// answer (`resume`), the buffer budget or the call-rate timer.
+    pub(super) fn read_frames(&mut self, key: SlotKey) {
+        let ws = &self.config.websocket;
+        let (bytes_budget, frames_budget) = (ws.bytes_per_turn, ws.frames_per_turn);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if self.reads_paused && !conn.closing {
+            self.queue_read(key);
+            return;
+        }
+        if let Link::Open(ws) = &mut conn.link {
+            ws.get_mut().grant(bytes_budget);
+        }
+        let mut frames = 0;
+        let drained = loop {
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
+            if conn.discarding {
+                self.discard(key);
+                return;
+            }
+            if !conn.wants_read() {
+                break false;
+            }
+            if frames >= frames_budget {
+                self.counters.read_budget_exhausted += 1;
+                self.queue_read(key);
+                break false;
+            }
+            let Link::Open(ws) = &mut conn.link else {
+                return;
+            };
+            let message = match ws.read() {
+                Ok(message) => message,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let exhausted = ws.get_ref().exhausted();
+                    if conn.flush() != Fate::Keep {
+                        self.remove(key, "write failed");
+                        return;
+                    }
+                    if exhausted {
+                        self.counters.read_budget_exhausted += 1;
+                        self.queue_read(key);
+                    }
+                    break true;
+                }
+                Err(tungstenite::Error::Capacity(e)) => {
+                    debug!("{}: {e}", conn.charge_point);
+                    self.fail(key, CloseCode::Size, "message too big");
+                    return;
+                }
+                Err(tungstenite::Error::Utf8(_)) => {
+                    self.close(key, CloseCode::Invalid, "text frame is not UTF-8");
+                    return;
+                }
+                Err(tungstenite::Error::Protocol(e)) if !conn.closing => {
+                    debug!("{}: WebSocket protocol error: {e}", conn.charge_point);
+                    self.fail(key, CloseCode::Protocol, "WebSocket protocol error");
+                    return;
+                }
+                Err(e) => {
+                    let why = match fate_of(e) {
+                        Fate::Drop(why) => why,
+                        Fate::Keep => "closed",
+                    };
+                    self.remove(key, why);
+                    return;
+                }
+            };
+            frames += 1;
+            conn.last_rx = self.now;
+            match message {
+                Message::Text(text) => {
+                    self.counters.frames_in += 1;
+                    if !conn.closing {
+                        self.on_text(key, text);
+                    }
+                }
+                Message::Binary(_) => {
+                    self.close(
+                        key,
+                        CloseCode::Unsupported,
+                        "OCPP-J accepts text frames only",
+                    );
+                }
+                // Pongs to pings are queued by tungstenite and flushed above.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+                // tungstenite queued the close reply; the next read ends it.
+                Message::Close(frame) => {
+                    if !conn.closing {
+                        // The peer closed first: its code is the one to journal.
+                        conn.close_code = frame.map_or(1005, |f| f.code.into());
+                    }
+                    conn.closing = true;
+                }
+            }
+        };
+        self.settle(key, drained);
+    }
+
+    /// Reads and drops what a failed connection still sends, within the
+    /// same per-turn budget as reading frames.
+    fn discard(&mut self, key: SlotKey) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match conn.discard_input() {
+            Fate::Drop(why) => self.remove(key, why),
+            Fate::Keep => {
+                let exhausted = match &conn.link {
+                    Link::Open(ws) => ws.get_ref().exhausted(),
+                    _ => false,
+                };
+                if exhausted {
+                    self.queue_read(key);
+                }
+            }
+        }
+    }
+
+    /// After a read pass: the connection's partly received message against
+    /// the gateway-wide budget and its deadline, and buffers that grew for a
+    /// large frame given back once the connection is idle. `drained`: the
+    /// pass ended because tungstenite asked the socket for more.
+    fn settle(&mut self, key: SlotKey, drained: bool) {
+        let ws_config = self.ws_config;
+        let limits = &self.config.websocket;
+        let (max_buffered, timeout) = (limits.max_buffered_bytes, limits.message_timeout);
+        let read_buffer = limits.read_buffer_size as u64;
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let Link::Open(ws) = &mut conn.link else {
+            return;
+        };
+        let Some(meter) = ws.get_mut().meter_mut() else {
+            return;
+        };
+        let held = usize::try_from(meter.open_message_bytes()).unwrap_or(usize::MAX);
+        let open = meter.open_message();
+        let idle = drained && meter.is_idle();
+        conn.oversized |= meter.take_largest_frame() > read_buffer;
+        // Only a message that spans reads costs an atomic; one that
+        // arrives whole never counts.
+        let mut total = self.shared_limits.buffered_bytes.load(Ordering::Relaxed);
+        if held != conn.buffered {
+            total = self.shared_limits.set_buffered(conn, held);
+        }
+        if conn.closing {
+            return;
+        }
+        if held > 0 && total > max_buffered && !conn.buffer_wait {
+            conn.buffer_wait = true;
+            self.counters.buffer_budget_pauses += 1;
+            self.buffer_waiters.push_back(key);
+        }
+        if let Some(seq) = open
+            && conn.deadline_for != Some(seq)
+        {
+            conn.deadline_for = Some(seq);
+            let kind = TimerKind::MessageDeadline(seq);
+            self.wheel
+                .schedule(self.now + timeout, TimerKey { key, kind });
+            return;
+        }
+        if idle && conn.oversized && !conn.write_pending {
+            conn.compact(ws_config);
+            self.counters.buffers_compacted += 1;
+        }
+    }
+
+    /// Queues a connection to be read on a later turn (once).
+    pub(super) fn queue_read(&mut self, key: SlotKey) {
+        if let Some(conn) = self.conns.get_mut(key)
+            && !conn.read_queued
+        {
+            conn.read_queued = true;
+            self.read_queue.push(key);
+        }
+    }
+
+    /// Reads the connections whose previous turn's share ran out, each once.
+    pub(super) fn serve_read_queue(&mut self) {
+        if self.read_queue.is_empty() || self.reads_paused {
+            return;
+        }
+        let queue = std::mem::take(&mut self.read_queue);
+        for &key in &queue {
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.read_queued = false;
+                self.read_frames(key);
+            }
+        }
+        // Keep the allocation when nothing was queued meanwhile.
+        if self.read_queue.is_empty() {
+            self.read_queue = queue;
+            self.read_queue.clear();
+        }
+    }
+
+    /// Lets connections waiting for buffer room read again, oldest first,
+    /// while the gateway-wide total is under the budget.
+    pub(super) fn resume_buffer_waiters(&mut self) {
+        let max = self.config.websocket.max_buffered_bytes;
+        while !self.buffer_waiters.is_empty()
+            && self.shared_limits.buffered_bytes.load(Ordering::Acquire) <= max
+        {
+            let Some(key) = self.buffer_waiters.pop_front() else {
+                return;
+            };
+            if let Some(conn) = self.conns.get_mut(key) {
+                conn.buffer_wait = false;
+                conn.listening_since = self.now;
+                self.read_frames(key);
+            }
+        }
+    }
+
+    pub(super) fn on_text(&mut self, key: SlotKey, text: Utf8Bytes) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let version = conn.version;
+        match frame::parse(text.as_str()) {
+            Ok(call @ Frame::Call { .. }) => {
+                if conn.in_flight {
+                    // Answers leave in order: this one waits for the first.
+                    conn.held = Some(text);
+                    return;
+                }
+                let rate = self.config.ocpp.max_calls_per_second;
+                let burst = f64::from(self.config.ocpp.call_burst);
+                if rate > 0.0
+                    && let Err(wait) = conn.call_tokens.take(rate, burst, self.now)
+                {
+                    // Over the call rate: hold it, read nothing more until a
+                    // token is due (TCP slows the charge point meanwhile).
+                    conn.held = Some(text);
+                    self.counters.call_rate_waits += 1;
+                    self.schedule(wait, key, TimerKind::CallToken);
+                    return;
+                }
+                // Handed over with the frame so the processor need not parse it again.
+                let parts = call.call_ranges(text.as_str());
+                self.dispatch(key, text, parts);
+            }
+            Ok(Frame::CallResult { id, payload }) => {
+                self.on_call_answer(key, &id, Ok(payload.get()));
+            }
+            Ok(Frame::CallError {
+                id,
+                code,
+                description,
+                details,
+            }) => {
+                self.counters.callerrors_received += 1;
+                let error = ServerCallOutcome::Error {
+                    code: code.into_owned(),
+                    description: description.into_owned(),
+                    details: details.get().to_owned(),
+                };
+                self.on_call_answer(key, &id, Err(error));
+            }
+            Err(e) => {
+                let reply = frame::frame_error_reply(version, &e);
+                if reply.is_some() && conn.in_flight {
+                    // Its CALLERROR must not overtake the answer in flight.
+                    conn.held = Some(text);
+                    return;
+                }
+                self.counters.frame_errors += 1;
+                debug!("{}: bad frame: {e}", conn.charge_point);
+                if e.is_answer() {
+                    self.on_malformed_answer(key, &e);
+                }
+                if let Some(reply) = reply {
+                    self.send(key, reply.into());
+                }
+                self.count_bad_message(key);
+            }
+        }
+    }
+
+    /// Hands a CALL to the processors, or holds it while their queue is full.
+    fn dispatch(&mut self, key: SlotKey, frame: Utf8Bytes, parts: Option<CallRanges>) {
+        let conn_ref = self.conn_ref(key);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        match hand_over(
+            &self.processors,
+            conn_ref,
+            conn,
+            frame,
+            parts,
+            &mut self.counters,
+        ) {
+            Ok(()) => {}
+            Err(TrySendError::Full(frame)) => {
+                // Backpressure: keep the frame, stop reading this connection
+                // (TCP then slows the charge point), retry every turn.
+                conn.held = Some(frame);
+                self.stalled.push(key);
+                self.counters.backpressure_stalls += 1;
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.close(key, CloseCode::Away, "gateway shutting down");
+            }
+        }
+    }
+
+    pub(super) fn retry_stalled(&mut self) {
+        if self.stalled.is_empty() {
+            return;
+        }
+        let mut stalled = std::mem::take(&mut self.stalled);
+        let mut done = 0;
+        for &key in &stalled {
+            let conn_ref = self.conn_ref(key);
+            let Some(conn) = self.conns.get_mut(key) else {
+                done += 1;
+                continue;
+            };
+            let Some(frame) = conn.held.take() else {
+                done += 1;
+                continue;
+            };
+            // A held frame is handed over without its ranges (rare: backpressure).
+            match hand_over(
+                &self.processors,
+                conn_ref,
+                conn,
+                frame,
+                None,
+                &mut self.counters,
+            ) {
+                Ok(()) => {
+                    done += 1;
+                    conn.listening_since = self.now;
+                    // Control frames and answers are read again meanwhile.
+                    self.queue_read(key);
+                }
+                Err(TrySendError::Full(frame) | TrySendError::Disconnected(frame)) => {
+                    // The queue is full: the rest would fail too; keep order.
+                    conn.held = Some(frame);
+                    break;
+                }
+            }
+        }
+        stalled.drain(..done);
+        // New stalls may have been added meanwhile; they queue behind the old.
+        stalled.append(&mut self.stalled);
+        self.stalled = stalled;
+    }
+
+    /// Handles the frame a connection held (its turn has come: the answer
+    /// in flight is back, or a call token is due), then reads on.
+    pub(super) fn resume(&mut self, key: SlotKey) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if let Some(text) = conn.held.take() {
+            conn.listening_since = self.now;
+            if !conn.closing {
+                self.on_text(key, text);
+            }
+        }
+        self.read_frames(key);
+    }
+
+    /// Counts a malformed or schema-breaking message; past
+    /// `ocpp.max_bad_messages` within `ocpp.bad_message_window` the
+    /// connection is closed 1008 (the journal's disconnect line says why).
+    pub(super) fn count_bad_message(&mut self, key: SlotKey) {
+        let ocpp = &self.config.ocpp;
+        let (max, window) = (ocpp.max_bad_messages, ocpp.bad_message_window);
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if max == 0 || conn.closing {
+            return;
+        }
+        if self.now.saturating_duration_since(conn.bad_since) >= window {
+            conn.bad_since = self.now;
+            conn.bad_messages = 0;
+        }
+        conn.bad_messages += 1;
+        if conn.bad_messages > max {
+            self.counters.bad_message_closes += 1;
+            info!(
+                "{} from {}: more than {max} malformed messages within {window:?}; closing 1008",
+                conn.charge_point, conn.peer
+            );
+            self.close(key, CloseCode::Policy, "too many malformed messages");
+        }
+    }
+}
