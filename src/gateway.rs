@@ -19,6 +19,7 @@ use crate::auth::{AuthConfig, CredentialStore, Credentials};
 use crate::bus::{Bus, BusStats};
 use crate::config::Config;
 use crate::journal::{Journal, JournalHandle, JournalStats};
+use crate::memory::MemoryStats;
 use crate::metrics::{AnswerCounts, ProcessorStats, ReactorCounters, ReactorStats};
 use crate::pipeline::{
     ConnRef, ConnectionInfo, InboundCall, ReactorHandle, ReplyTo, ServerCallOutcome,
@@ -50,6 +51,10 @@ pub struct Control {
     /// Held only to read the processor queue's depth.
     calls_queue: Receiver<InboundCall>,
     open_connections: Arc<AtomicUsize>,
+    /// Gateway-wide tallies of the reactors (handshakes, buffered bytes).
+    shared_limits: Arc<SharedLimits>,
+    /// The memory trimmer's work, for /metrics.
+    memory: Arc<MemoryStats>,
     stopping: AtomicBool,
     /// Reactor threads still running.
     reactors_running: AtomicUsize,
@@ -72,6 +77,7 @@ pub struct GatewayHandle {
     bus: Option<Bus>,
     reactor_threads: Vec<JoinHandle<()>>,
     processor_threads: Vec<JoinHandle<()>>,
+    trimmer_thread: JoinHandle<()>,
 }
 
 impl std::ops::Deref for GatewayHandle {
@@ -150,6 +156,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     };
     let open_connections = Arc::new(AtomicUsize::new(0));
     let shared_limits = Arc::new(SharedLimits::default());
+    let memory = Arc::new(MemoryStats::default());
 
     let mut setups = Vec::with_capacity(count);
     let mut handles = Vec::with_capacity(count);
@@ -194,6 +201,8 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         processor_stats: processor_stats.clone(),
         calls_queue: calls_rx.clone(),
         open_connections: open_connections.clone(),
+        shared_limits: shared_limits.clone(),
+        memory: memory.clone(),
         stopping: AtomicBool::new(false),
         reactors_running: AtomicUsize::new(count),
         registry: Mutex::new(Registry::new(config.bus.enabled())),
@@ -233,6 +242,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             processors: calls_tx.clone(),
             open_connections: open_connections.clone(),
             shared_limits: shared_limits.clone(),
+            memory: memory.clone(),
             control: control.clone(),
             stats,
             journal: journal_tx.clone(),
@@ -253,6 +263,8 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         reactor_threads.push(thread);
     }
     drop(calls_tx);
+    let stopping = control.clone();
+    let trimmer_thread = crate::memory::spawn(memory, move || stopping.is_stopping())?;
     // Reactors and processors hold the only journal senders: the journal
     // drains after they stop.
     drop(journal_tx);
@@ -294,6 +306,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         bus,
         reactor_threads,
         processor_threads,
+        trimmer_thread,
     })
 }
 
@@ -315,7 +328,8 @@ impl GatewayHandle {
         let threads = self
             .reactor_threads
             .into_iter()
-            .chain(self.processor_threads);
+            .chain(self.processor_threads)
+            .chain([self.trimmer_thread]);
         for thread in threads {
             while !thread.is_finished() {
                 if Instant::now() >= deadline {
@@ -395,6 +409,16 @@ impl Control {
     /// Established WebSocket connections, all reactors together.
     pub fn open_connections(&self) -> usize {
         self.open_connections.load(Ordering::Acquire)
+    }
+
+    /// What the memory trimmer has done.
+    pub fn memory_stats(&self) -> &MemoryStats {
+        &self.memory
+    }
+
+    /// Handshakes in progress and bytes in partly received messages, all reactors.
+    pub fn shared_limits(&self) -> &SharedLimits {
+        &self.shared_limits
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -554,6 +578,11 @@ impl Control {
     /// Connects and disconnects since the last call (bus bridge only).
     pub(crate) fn take_presence_changes(&self) -> Vec<(Box<str>, PresenceChange)> {
         self.registry().take_changes()
+    }
+
+    /// Forgets expired entries of other gateways (bus bridge only).
+    pub(crate) fn prune_held_elsewhere(&self) {
+        self.registry().prune_remote(Instant::now());
     }
 
     /// What the presence bucket says about an id held elsewhere (bus bridge only).

@@ -18,6 +18,7 @@ pub mod config;
 pub mod gateway;
 pub mod journal;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod ocpp;
 pub mod pipeline;

@@ -87,6 +87,18 @@ impl Registry {
         }
     }
 
+    /// Forgets other gateways' entries that have expired: a dead gateway's
+    /// entries expire in the bucket without a delete anyone could watch.
+    pub fn prune_remote(&mut self, now: Instant) {
+        self.remote.retain(|_, until| *until > now);
+    }
+
+    /// Ids other gateways hold, as far as this gateway knows (expired ones
+    /// included until the next prune).
+    pub fn remote_len(&self) -> usize {
+        self.remote.len()
+    }
+
     pub fn take_changes(&mut self) -> Vec<(Box<str>, PresenceChange)> {
         self.changes
             .as_mut()
@@ -133,6 +145,10 @@ mod tests {
         r.set_remote("CP", Some(later));
         r.set_remote("CP", None);
         assert!(!r.is_connected("CP"));
+        r.set_remote("OLD", Some(Instant::now()));
+        r.set_remote("NEW", Some(later));
+        r.prune_remote(Instant::now() + std::time::Duration::from_millis(1));
+        assert_eq!(r.remote_len(), 1, "the expired entry is gone");
 
         let mut off = Registry::new(false);
         off.register("CP", conn(1), addr);

@@ -15,6 +15,81 @@ type Labels = Vec<(&'static str, String)>;
 /// Reads one counter out of a reactor's snapshot.
 type CounterOf = fn(&ReactorCounters) -> u64;
 
+/// Counters of the limits that keep one peer from costing the others
+/// (README, "Limits"): each names the limit it counts.
+const LIMIT_COUNTERS: [(&str, &str, CounterOf); 14] = [
+    (
+        "accept_pauses_handshakes",
+        "Times accepting stopped at listen.max_handshakes",
+        |c| c.accept_pauses_handshakes,
+    ),
+    (
+        "handshakes_rate_limited",
+        "Upgrades refused 503 over listen.max_handshakes_per_second",
+        |c| c.handshakes_rate_limited,
+    ),
+    (
+        "read_budget_exhausted",
+        "Read passes cut short by websocket.bytes_per_turn or frames_per_turn",
+        |c| c.read_budget_exhausted,
+    ),
+    (
+        "buffer_budget_pauses",
+        "Connections not read for a while at websocket.max_buffered_bytes",
+        |c| c.buffer_budget_pauses,
+    ),
+    (
+        "buffers_compacted",
+        "Connections whose buffers were given back after a large frame",
+        |c| c.buffers_compacted,
+    ),
+    (
+        "message_timeouts",
+        "Connections closed 1008: a message not complete within websocket.message_timeout",
+        |c| c.message_timeouts,
+    ),
+    (
+        "call_rate_waits",
+        "CALLs held for ocpp.max_calls_per_second",
+        |c| c.call_rate_waits,
+    ),
+    (
+        "bad_message_closes",
+        "Connections closed 1008 past ocpp.max_bad_messages",
+        |c| c.bad_message_closes,
+    ),
+    (
+        "write_buffer_full_drops",
+        "Connections dropped at websocket.max_write_buffer_size (peer does not read)",
+        |c| c.write_buffer_full_drops,
+    ),
+    (
+        "timers_pruned",
+        "Timers of answered server calls removed from the wheel",
+        |c| c.timers_pruned,
+    ),
+    (
+        "server_calls_refused",
+        "Commands refused at ocpp.max_queued_server_calls",
+        |c| c.server_calls_refused_queue_full,
+    ),
+    (
+        "server_calls_late_results",
+        "Answers to server calls that came after their timeout",
+        |c| c.late_results,
+    ),
+    (
+        "malformed_answers",
+        "Malformed CALLRESULT/CALLERROR frames (nothing is sent back)",
+        |c| c.malformed_answers,
+    ),
+    (
+        "journal_read_pauses",
+        "Times a reactor stopped reading at journal.reactor_backlog",
+        |c| c.journal_read_pauses,
+    ),
+];
+
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// One counter family labelled by reactor, filled from each reactor's snapshot.
@@ -239,6 +314,54 @@ pub fn render(control: &Control) -> String {
         c,
         |c| c.server_calls_timed_out,
     );
+    for (name, help, value) in LIMIT_COUNTERS {
+        per_reactor(&mut r, name, help, c, value);
+    }
+    let memory = control.memory_stats();
+    counter(
+        &mut r,
+        "malloc_trims",
+        "Times the trimmer thread returned free memory to the kernel",
+        memory.trims.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    counter(
+        &mut r,
+        "malloc_trim_microseconds",
+        "Time spent in malloc_trim (off the reactors), all trims",
+        memory
+            .trim_micros_total
+            .load(std::sync::atomic::Ordering::Relaxed),
+    );
+    gauge(
+        &mut r,
+        "malloc_trim_max_microseconds",
+        "The longest single malloc_trim",
+        i64::try_from(
+            memory
+                .trim_micros_max
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .unwrap_or(i64::MAX),
+    );
+    let limits = control.shared_limits();
+    gauge(
+        &mut r,
+        "handshakes_in_progress",
+        "Connections accepted and not yet upgraded (listen.max_handshakes)",
+        i64::try_from(limits.handshakes.load(std::sync::atomic::Ordering::Relaxed))
+            .unwrap_or(i64::MAX),
+    );
+    gauge(
+        &mut r,
+        "buffered_bytes",
+        "Bytes held in partly received messages (websocket.max_buffered_bytes)",
+        i64::try_from(
+            limits
+                .buffered_bytes
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .unwrap_or(i64::MAX),
+    );
 
     let answers = Family::<Labels, Counter>::default();
     r.register(
@@ -365,6 +488,12 @@ fn bus_metrics(r: &mut Registry, b: &crate::bus::BusStats) {
         "bus_commands",
         "Commands received on {prefix}.cmd.{id}",
         b.commands.load(Relaxed),
+    );
+    counter(
+        r,
+        "bus_commands_refused",
+        "Commands answered 503 at bus.max_commands_in_flight",
+        b.commands_refused.load(Relaxed),
     );
     gauge(
         r,

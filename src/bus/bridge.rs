@@ -129,6 +129,7 @@ impl Bridge {
             control: self.control.clone(),
             stats: self.stats.clone(),
             prefix: config.subject_prefix.clone(),
+            in_flight: Default::default(),
         });
         let presence = Presence::new(
             js,

@@ -6,6 +6,7 @@
 //! responders" at once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_nats::{Client, Subject};
@@ -26,6 +27,29 @@ pub struct Commands {
     pub control: Arc<Control>,
     pub stats: Arc<BusStats>,
     pub prefix: String,
+    /// Commands waiting for their charge point now, all charge points
+    /// together (`bus.max_commands_in_flight`).
+    pub in_flight: AtomicUsize,
+}
+
+/// A command's place among those in flight, given back however its task ends.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn take(counter: &'a AtomicUsize, max: usize) -> Option<InFlight<'a>> {
+        let before = counter.fetch_add(1, Ordering::AcqRel);
+        if before >= max {
+            counter.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(InFlight(counter))
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Commands {
@@ -57,7 +81,14 @@ impl Commands {
 
     async fn answer(self: Arc<Self>, id: Box<str>, body: bytes::Bytes, reply: Subject) {
         let default_timeout = self.control.config.admin.call_timeout;
+        let max = self.control.config.bus.max_commands_in_flight;
+        let slot = InFlight::take(&self.in_flight, max);
         let (status, mut body) = match command::parse(&body, default_timeout) {
+            _ if slot.is_none() => {
+                BusStats::add(&self.stats.commands_refused, 1);
+                let busy = format!("{max} commands are already waiting for charge points");
+                (503, serde_json::json!({ "error": busy }))
+            }
             Ok(command) => {
                 let timeout = command.timeout;
                 let outcome = self.call(&id, command).await;

@@ -49,6 +49,8 @@ pub struct BusStats {
     pub backend_no_responders: AtomicU64,
     pub backend_failed: AtomicU64,
     pub commands: AtomicU64,
+    /// Commands answered 503 at `bus.max_commands_in_flight`.
+    pub commands_refused: AtomicU64,
     /// Charge points this gateway holds in the presence bucket.
     pub presence_entries: AtomicU64,
 }

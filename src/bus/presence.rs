@@ -296,6 +296,8 @@ impl Presence {
     /// Re-writes every entry we hold (compare-and-set on our revision), so
     /// it does not expire; writes those not yet written.
     async fn refresh(&mut self) {
+        // Entries of gateways that died without a delete expire unseen.
+        self.control.prune_held_elsewhere();
         let Some(kv) = self.kv.clone() else {
             return;
         };

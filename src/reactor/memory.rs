@@ -1,11 +1,10 @@
-//! Giving memory back after a burst of disconnects.
+//! When a reactor gives memory back after a burst of disconnects.
 //!
-//! Every connection frees its buffers when it goes, but glibc keeps freed
-//! memory in its per-thread arenas; after thousands of connections come and
-//! go (a charge point fleet reconnecting, a load balancer draining) the
-//! process would stay at its peak. `malloc_trim` returns free pages to the
-//! kernel. It walks the heap, so it runs rarely: only after many
-//! disconnects, at most once per interval, on the reactor that saw them.
+//! Structures that keep their peak size for allocation-free steady state
+//! (the timer wheel's buckets, the id map) are shrunk by their reactor,
+//! rarely: after many disconnects, at most once per interval. Then the
+//! reactor asks the trimmer thread (`crate::memory`) to return the freed
+//! pages; `malloc_trim` itself never runs on a reactor.
 
 use std::time::{Duration, Instant};
 
@@ -35,29 +34,17 @@ impl Trimmer {
 
     /// Whether enough connections have gone since the last trim to trim
     /// now. When true, the caller shrinks its own structures, then calls
-    /// [`Trimmer::trim`].
+    /// [`Trimmer::trimmed`].
     pub fn due(&self, now: Instant) -> bool {
         let since = now.saturating_duration_since(self.last_trim);
         (self.disconnects >= DISCONNECTS_PER_TRIM && since >= TRIM_INTERVAL)
             || (self.disconnects > 0 && since >= QUIET_TRIM_AFTER)
     }
 
-    /// Returns free heap pages to the kernel.
-    pub fn trim(&mut self, now: Instant) {
+    /// Starts a new count; the caller has shrunk its structures and asks
+    /// the trimmer thread to return free pages (`crate::memory`).
+    pub fn trimmed(&mut self, now: Instant) {
         self.disconnects = 0;
         self.last_trim = now;
-        release_free_memory();
     }
 }
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
-    // SAFETY: malloc_trim only inspects and releases the allocator's free
-    // lists; it has no preconditions and is thread-safe in glibc.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}

@@ -78,6 +78,7 @@ pub struct ReactorSetup {
     /// Gateway-wide tallies the reactors keep together (handshakes in
     /// progress, bytes in partly received messages).
     pub shared_limits: Arc<SharedLimits>,
+    pub memory: Arc<crate::memory::MemoryStats>,
     /// Read for the shutdown flag only.
     pub control: Arc<crate::gateway::Control>,
     pub stats: Arc<ReactorStats>,
@@ -205,6 +206,8 @@ struct Reactor {
     stats: Arc<ReactorStats>,
     last_publish: Instant,
     trimmer: memory::Trimmer,
+    /// Where the reactor asks for free pages to be returned (another thread trims).
+    memory: Arc<crate::memory::MemoryStats>,
     /// Time at the start of the current loop turn.
     now: Instant,
 }
@@ -282,6 +285,7 @@ pub fn run(setup: ReactorSetup) {
         stats: setup.stats,
         last_publish: now,
         trimmer: memory::Trimmer::new(now),
+        memory: setup.memory,
         now,
     };
     reactor.run();
@@ -369,7 +373,10 @@ impl Reactor {
             self.wheel.shrink();
             self.ids.shrink_to_fit();
             self.due.shrink_to_fit();
-            self.trimmer.trim(self.now);
+            self.read_queue.shrink_to_fit();
+            self.buffer_waiters.shrink_to_fit();
+            self.trimmer.trimmed(self.now);
+            self.memory.request_trim();
         }
     }
 
