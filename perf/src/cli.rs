@@ -78,7 +78,7 @@ pub struct Common {
     #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
     /// tungstenite read buffer per connection (bytes); sets most of our memory.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = crate::client::DEFAULT_READ_BUFFER)]
     pub read_buffer: usize,
     /// Exit with status 1 if any failure, error or disconnect was reported.
     #[arg(long)]

@@ -61,6 +61,9 @@ pub enum Step {
     Failed(Failure),
 }
 
+/// `--read-buffer` default: tungstenite's read buffer per connection.
+pub const DEFAULT_READ_BUFFER: usize = 4096;
+
 /// tungstenite configuration of every client connection.
 ///
 /// `read_buffer_size` dominates memory per connection (it is zero-filled to

@@ -7,7 +7,10 @@
 //!   thread: one mio loop owning its connections.
 //! - `baseline` is the reference server: one mio loop per thread.
 //! - `stats` and `procfs` are shared helpers.
+//! - `attack` is the fault harness of `faults` (hostile peers beside an
+//!   honest workload); it reuses all of the above.
 
+pub mod attack;
 pub mod baseline;
 pub mod cli;
 pub mod client;

@@ -18,8 +18,22 @@ pub fn start_connect(
     target: SocketAddr,
     source: Option<IpAddr>,
 ) -> io::Result<mio::net::TcpStream> {
+    start_connect_with(target, source, None)
+}
+
+/// `start_connect` with SO_RCVBUF set to `recv_buffer` bytes first: it must
+/// be set before connect(), since the window scale is agreed in the SYN.
+/// A peer that never reads then holds the server's data in a small window.
+pub fn start_connect_with(
+    target: SocketAddr,
+    source: Option<IpAddr>,
+    recv_buffer: Option<usize>,
+) -> io::Result<mio::net::TcpStream> {
     let sock = Socket::new(Domain::for_address(target), Type::STREAM, None)?;
     sock.set_nonblocking(true)?;
+    if let Some(bytes) = recv_buffer {
+        sock.set_recv_buffer_size(bytes)?;
+    }
     sock.set_tcp_nodelay(true)?;
     if let Some(ip) = source {
         // Defer the port choice to connect(): without this, bind(port 0)
@@ -64,6 +78,34 @@ pub fn connect_result(stream: &mio::net::TcpStream) -> io::Result<()> {
     // progress" (spurious wakeup): peer_addr reports ENOTCONN then.
     stream.peer_addr().map(|_| ())
 }
+
+/// The kernel's TCP state of a socket (`TCP_ESTABLISHED` = 1,
+/// `TCP_CLOSE_WAIT` = 8 after the peer's FIN, `TCP_CLOSE` = 7 after a reset),
+/// read with TCP_INFO: it tells that the peer ended the connection without
+/// reading from the socket.
+pub fn tcp_state(stream: &mio::net::TcpStream) -> io::Result<u8> {
+    // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(info.tcpi_state)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+pub const TCP_ESTABLISHED: u8 = 1;
+pub const TCP_CLOSE: u8 = 7;
+pub const TCP_CLOSE_WAIT: u8 = 8;
 
 /// Makes the next close() send RST instead of FIN (SO_LINGER with 0 s).
 pub fn set_abortive_close(stream: &mio::net::TcpStream) -> io::Result<()> {

@@ -34,8 +34,9 @@ pub fn run(scenario: &Scenario) -> Result<Outcome, String> {
 /// Poll interval of the main thread: phase changes are noticed within it.
 const TICK: Duration = Duration::from_millis(50);
 
-/// Running workers plus the once-a-second bookkeeping.
-struct Run {
+/// Running workers plus the once-a-second bookkeeping. The fault harness
+/// (`attack::honest`) drives one of these for its honest charge points.
+pub struct Run {
     name: &'static str,
     common: Common,
     shared: Arc<Shared>,
@@ -53,7 +54,7 @@ struct Run {
 }
 
 impl Run {
-    fn start(name: &'static str, common: &Common, job: Job) -> Result<Run, String> {
+    pub fn start(name: &'static str, common: &Common, job: Job) -> Result<Run, String> {
         if common.threads == 0 {
             return Err("--threads must be at least 1".into());
         }
@@ -86,7 +87,9 @@ impl Run {
         let nofile =
             procfs::raise_nofile_limit().map_err(|e| format!("cannot raise RLIMIT_NOFILE: {e}"))?;
         let wanted = match &job {
-            Job::Ramp { count, .. } | Job::Load { count, .. } => u64::from(*count),
+            Job::Ramp { count, .. } | Job::Load { count, .. } | Job::Honest { count, .. } => {
+                u64::from(*count)
+            }
             Job::Churn { lanes, .. } => u64::from(*lanes),
         };
         if wanted + 64 > nofile {
@@ -150,11 +153,11 @@ impl Run {
         })
     }
 
-    fn elapsed(&self) -> f64 {
+    pub fn elapsed(&self) -> f64 {
         self.shared.epoch.elapsed().as_secs_f64()
     }
 
-    fn totals(&self) -> Totals {
+    pub fn totals(&self) -> Totals {
         stats::totals(&self.shared.progress)
     }
 
@@ -170,7 +173,7 @@ impl Run {
 
     /// Sleeps one tick; on each full second samples the server, appends to
     /// the timeline and prints a progress line.
-    fn tick(&mut self) {
+    pub fn tick(&mut self) {
         thread::sleep(TICK);
         let now = Instant::now();
         if now < self.next_second {
@@ -250,7 +253,7 @@ impl Run {
     }
 
     /// Closes everything, joins the workers and merges their stats.
-    fn finish(mut self) -> (WorkerStats, Finished) {
+    pub fn finish(mut self) -> (WorkerStats, Finished) {
         self.set_phase(Phase::Close);
         while self.totals().done < self.handles.len() as u64 {
             self.tick();
@@ -281,13 +284,13 @@ fn s_pid(c: &Common) -> u32 {
     c.server_pid.unwrap_or(0)
 }
 
-struct Finished {
-    elapsed: f64,
-    loadgen: Value,
-    server: Option<Value>,
-    server_end: Option<procfs::ProcSample>,
-    timeline: Vec<Value>,
-    common: Common,
+pub struct Finished {
+    pub elapsed: f64,
+    pub loadgen: Value,
+    pub server: Option<Value>,
+    pub server_end: Option<procfs::ProcSample>,
+    pub timeline: Vec<Value>,
+    pub common: Common,
 }
 
 /// Fields every report has.

@@ -151,6 +151,9 @@ pub struct WorkerStats {
     pub unexpected: u64,
     /// Booted connections lost without us closing them.
     pub disconnects: u64,
+    /// Connections the server ended while we had not asked to close, by the
+    /// code of its close frame (1006: no close frame).
+    pub server_close_codes: BTreeMap<u16, u64>,
     /// CALLs the server sent us (answered with an empty CALLRESULT).
     pub server_calls: u64,
     pub last_boot: Option<Instant>,
@@ -172,6 +175,7 @@ impl Default for WorkerStats {
             mismatched_ids: 0,
             unexpected: 0,
             disconnects: 0,
+            server_close_codes: BTreeMap::new(),
             server_calls: 0,
             last_boot: None,
             booted: 0,
@@ -204,6 +208,9 @@ impl WorkerStats {
         self.unexpected += o.unexpected;
         self.disconnects += o.disconnects;
         self.server_calls += o.server_calls;
+        for (k, v) in o.server_close_codes {
+            *self.server_close_codes.entry(k).or_default() += v;
+        }
         self.booted += o.booted;
         self.last_boot = self.last_boot.max(o.last_boot);
         for (a, b) in self.cycles_by_mode.iter_mut().zip(o.cycles_by_mode) {
@@ -246,12 +253,22 @@ impl WorkerStats {
         })
     }
 
+    pub fn server_close_codes_json(&self) -> Value {
+        let codes: Map<String, Value> = self
+            .server_close_codes
+            .iter()
+            .map(|(k, v)| (k.to_string(), (*v).into()))
+            .collect();
+        Value::Object(codes)
+    }
+
     pub fn errors_json(&self) -> Value {
         json!({
             "call_errors": self.call_errors,
             "mismatched_ids": self.mismatched_ids,
             "unexpected_frames": self.unexpected,
             "disconnects": self.disconnects,
+            "server_close_codes": self.server_close_codes_json(),
             "server_calls_answered": self.server_calls,
         })
     }

@@ -69,6 +69,15 @@ pub enum Job {
         id_pool: u32,
         modes: Vec<DropMode>,
     },
+    /// Open `count` charge points at `rate`, boot them, then each sends a
+    /// Heartbeat every `heartbeat` (first one at a random point of the first
+    /// interval, so they do not come in waves) until the Close phase. The
+    /// well-behaved neighbours of the fault harness.
+    Honest {
+        count: u32,
+        rate: f64,
+        heartbeat: Duration,
+    },
 }
 
 /// Read-only description of the run, shared by all workers.
@@ -155,6 +164,8 @@ struct Conn {
     deadline: Option<Instant>,
     session_step: u8,
     session: Session,
+    /// Code of the close frame the server sent, if it started the close.
+    server_close_code: Option<u16>,
 }
 
 struct Slot {
@@ -341,7 +352,9 @@ impl Worker {
 
     fn next_open_due(&self) -> Option<Instant> {
         let (count, rate) = match self.plan.job {
-            Job::Ramp { count, rate } | Job::Load { count, rate, .. } => (count, rate),
+            Job::Ramp { count, rate }
+            | Job::Load { count, rate, .. }
+            | Job::Honest { count, rate, .. } => (count, rate),
             Job::Churn { .. } => return None,
         };
         if self.phase >= Phase::Close || self.next_open >= u64::from(count) {
@@ -431,6 +444,7 @@ impl Worker {
             deadline: None,
             session_step: 0,
             session: Session::default(),
+            server_close_code: None,
         };
         if let Stage::Connecting(s) = &mut conn.stage {
             let token = Token(token_of(slot, generation) as usize);
@@ -504,6 +518,9 @@ impl Worker {
             State::Closing => FailKind::CloseTimeout,
             State::Calling => FailKind::CallTimeout,
             State::Lingering => return self.churn_drop(slot, generation, c),
+            State::Ready if matches!(self.plan.job, Job::Honest { .. }) => {
+                return self.send_heartbeat(slot, generation, c);
+            }
             State::Ready => return Fate::Keep,
         };
         let pre_boot = matches!(
@@ -633,7 +650,8 @@ impl Worker {
                         return Fate::Done;
                     }
                 }
-                Message::Close(_) if c.state != State::Closing => {
+                Message::Close(frame) if c.state != State::Closing => {
+                    c.server_close_code = frame.map(|f| u16::from(f.code));
                     // The server started a close: tungstenite queued the
                     // reply; push it out, then count the loss.
                     if let Stage::Open(ws) = &mut c.stage {
@@ -667,6 +685,13 @@ impl Worker {
         if !pre_boot {
             self.stats.disconnects += 1;
         }
+        // 1006 is what RFC 6455 calls a connection that ended without a
+        // close frame (reset, FIN, or a close we could not read).
+        *self
+            .stats
+            .server_close_codes
+            .entry(c.server_close_code.unwrap_or(1006))
+            .or_default() += 1;
         let f = why
             .unwrap_or_else(|| Failure::new(FailKind::ClosedEarly, "server closed the connection"));
         self.count_failure(f, pre_boot);
@@ -731,6 +756,15 @@ impl Worker {
         } else if action == Action::StartTransaction {
             c.session.transaction_id = ocpp::scan_int(text, "transactionId").unwrap_or(1);
         }
+        if let Job::Honest { heartbeat, .. } = self.plan.job {
+            stats::record(&mut self.stats.call, latency);
+            c.state = State::Ready;
+            if self.phase == Phase::Close {
+                return self.begin_close(slot, generation, c);
+            }
+            self.arm(slot, generation, c, Instant::now() + heartbeat);
+            return Fate::Keep;
+        }
         if self.phase == Phase::Measure {
             stats::record(&mut self.stats.call, latency);
         }
@@ -754,6 +788,12 @@ impl Worker {
                     self.random() % linger_ms
                 });
                 self.arm(slot, generation, c, Instant::now() + linger);
+                Fate::Keep
+            }
+            Job::Honest { heartbeat, .. } if self.phase != Phase::Close => {
+                let nanos = heartbeat.as_nanos().max(1) as u64;
+                let first = Duration::from_nanos(self.random() % nanos);
+                self.arm(slot, generation, c, Instant::now() + first);
                 Fate::Keep
             }
             _ => match self.phase {
@@ -786,6 +826,16 @@ impl Worker {
         };
         c.state = State::Calling;
         self.send_call(c, action)
+    }
+
+    /// Honest: the heartbeat interval is over; the answer re-arms it.
+    fn send_heartbeat(&mut self, slot: usize, generation: u32, c: &mut Conn) -> Fate {
+        c.state = State::Calling;
+        if let Fate::Done = self.send_call(c, Action::Heartbeat) {
+            return Fate::Done;
+        }
+        self.arm(slot, generation, c, Instant::now() + self.plan.timeout);
+        Fate::Keep
     }
 
     fn send_call(&mut self, c: &mut Conn, action: Action) -> Fate {
