@@ -796,6 +796,39 @@ mod tests {
     }
 
     #[test]
+    fn limits_are_range_checked() {
+        let keys = |text: &str| -> Vec<String> {
+            errors(text).into_iter().filter_map(|e| e.key).collect()
+        };
+        assert_eq!(
+            keys(
+                "[websocket]\nmax_buffered_bytes = 1000\nbytes_per_turn = 10\nframes_per_turn = 0\n"
+            ),
+            [
+                "websocket.max_buffered_bytes",
+                "websocket.bytes_per_turn",
+                "websocket.frames_per_turn"
+            ]
+        );
+        assert_eq!(
+            keys("[ocpp]\nmax_calls_per_second = -1.0\ncall_burst = 0\n"),
+            ["ocpp.max_calls_per_second", "ocpp.call_burst"]
+        );
+        assert_eq!(
+            keys("[listen]\nmax_handshakes = 0\naccepts_per_turn = 0\n"),
+            ["listen.max_handshakes", "listen.accepts_per_turn"]
+        );
+        // A charge point waiting for the backend longer than the gateway's
+        // own keepalive allows.
+        let e = errors(
+            "[websocket]\nping_interval = \"5s\"\npong_timeout = \"5s\"\n\
+             [bus]\nkind = \"nats\"\nbackend_timeout = \"30s\"\n",
+        );
+        assert_eq!(e[0].key.as_deref(), Some("bus.backend_timeout"), "{e:?}");
+        assert_eq!(e[0].line, Some(6));
+    }
+
+    #[test]
     fn effective_config_round_trips() {
         let c = Config::default();
         let again = Config::parse(&c.to_toml(), Path::new("x")).unwrap();

@@ -616,6 +616,15 @@ impl Control {
         self.bus_stats.as_deref()
     }
 
+    /// Stops (`true`) or resumes the journal writer, as a stalled disk would:
+    /// for diagnostics and backpressure tests. No effect without a journal.
+    pub fn pause_journal(&self, paused: bool) {
+        let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(journal) = journal.as_ref() {
+            journal.set_paused(paused);
+        }
+    }
+
     /// The journal's counters, when it is on.
     pub fn journal_stats(&self) -> Option<JournalStats> {
         let journal = self.journal.lock().unwrap_or_else(|p| p.into_inner());

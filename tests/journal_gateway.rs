@@ -132,3 +132,74 @@ fn every_answered_call_is_journaled_across_rotation_and_sigterm() {
     );
     let _ = Duration::ZERO;
 }
+
+/// Write-ahead: `kill -9` under load, several times. Every transactionId a
+/// charge point received is in the journal (the process died, the kernel
+/// kept what it was handed). Before the fix, answers left before their
+/// record was written, and a crash could lose them.
+#[test]
+fn after_kill_9_every_answer_a_charge_point_received_is_in_the_journal() {
+    let config =
+        process_config("[reactors]\ncount = 2\npin_cores = false\n\n[log]\nlevel = \"info\"\n");
+    let mut gw = GatewayProcess::start("kill9", &config);
+    for cycle in 0..3 {
+        let addr = gw.addr;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..20)
+            .map(|w| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut received = Vec::new();
+                    let Ok(mut cp) = std::panic::catch_unwind(|| {
+                        ChargePoint::connect(addr, &format!("K{cycle}-{w}"))
+                    }) else {
+                        return received;
+                    };
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let payload = json!({"connectorId": 1, "idTag": "TAG", "meterStart": 0,
+                                             "timestamp": "2026-12-01T10:00:00Z"});
+                        let id = cp.new_message_id();
+                        let frame = json!([2, id, "StartTransaction", payload]).to_string();
+                        if cp.ws.send(tungstenite::Message::text(frame)).is_err() {
+                            break;
+                        }
+                        // Until the kill cuts the connection.
+                        match cp.ws.read() {
+                            Ok(tungstenite::Message::Text(text)) => {
+                                let answer: serde_json::Value =
+                                    serde_json::from_str(text.as_str()).unwrap();
+                                received.push(answer[2]["transactionId"].as_i64().unwrap());
+                            }
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    received
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(400));
+        gw.signal("KILL");
+        let _ = gw.child.wait();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let received: Vec<i64> = workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect();
+        assert!(!received.is_empty(), "cycle {cycle}: no load");
+        let journaled: HashSet<i64> = ocpp_gateway::journal::read_records(gw.dir.join("journal"))
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "call" && r["action"] == "StartTransaction")
+            .filter_map(|r| r["answer"]["transactionId"].as_i64())
+            .collect();
+        let missing: Vec<&i64> = received.iter().filter(|t| !journaled.contains(t)).collect();
+        assert!(
+            missing.is_empty(),
+            "cycle {cycle}: {} of {} transactionIds received but not journaled: {missing:?}",
+            missing.len(),
+            received.len()
+        );
+        gw = GatewayProcess::spawn_in(&gw.dir.clone());
+    }
+}

@@ -129,3 +129,56 @@ fn a_client_ping_gets_a_pong() {
     cp.close();
     stop(gw);
 }
+
+/// A gateway whose answers to `Authorize` take `delay` (a slow backend or a
+/// stalled journal, as far as the charge point can tell).
+fn slow_authorize_gateway(delay: Duration) -> ocpp_gateway::GatewayHandle {
+    let extensions = ocpp_gateway::Extensions {
+        before_answer: Some(std::sync::Arc::new(move |action: &str| {
+            if action == "Authorize" {
+                std::thread::sleep(delay);
+            }
+        })),
+    };
+    start_with(keepalive_config(200, 200), extensions)
+}
+
+#[test]
+fn a_charge_point_waiting_for_a_slow_answer_is_not_dropped_as_dead() {
+    // The answer takes 2 s; the dead-peer period is 400 ms. While its CALL
+    // is out the gateway still reads the charge point's pongs.
+    let gw = slow_authorize_gateway(Duration::from_secs(2));
+    let mut cp = ChargePoint::connect(gw.local_addr(), "CP-WAITING");
+    let answer = cp.call("Authorize", serde_json::json!({"idTag": "TAG"}));
+    assert_eq!(answer[0], 3, "{answer}");
+    assert_eq!(cp.call("Heartbeat", serde_json::json!({}))[0], 3);
+    let dead: u64 = gw
+        .reactor_counters()
+        .iter()
+        .map(|c| c.dead_peer_closes)
+        .sum();
+    assert_eq!(dead, 0);
+    cp.close();
+    stop(gw);
+}
+
+#[test]
+fn a_held_call_stops_the_dead_peer_clock() {
+    // A second CALL behind the slow one is held: the gateway reads nothing
+    // of this charge point (no pongs either) until the first is answered,
+    // and that silence is the gateway's, not the charge point's.
+    let gw = slow_authorize_gateway(Duration::from_secs(2));
+    let mut cp = ChargePoint::connect(gw.local_addr(), "CP-PIPELINING");
+    let first = cp.send_call("Authorize", serde_json::json!({"idTag": "TAG"}));
+    let second = cp.send_call("Heartbeat", serde_json::json!({}));
+    assert_eq!(cp.recv()[1], first);
+    assert_eq!(cp.recv()[1], second);
+    let dead: u64 = gw
+        .reactor_counters()
+        .iter()
+        .map(|c| c.dead_peer_closes)
+        .sum();
+    assert_eq!(dead, 0);
+    cp.close();
+    stop(gw);
+}

@@ -96,6 +96,27 @@ fn timeout_then_the_late_answer_is_ignored() {
 }
 
 #[test]
+fn a_malformed_answer_fails_the_call_and_gets_no_callerror() {
+    let gw = start(test_config());
+    let mut cp = ChargePoint::connect(gw.local_addr(), "CP-GARBLED");
+    std::thread::scope(|s| {
+        let caller = s.spawn(|| gw.call("CP-GARBLED", "ClearCache", "{}", LONG));
+        let (id, _, _) = expect_call(&mut cp);
+        // A CALLRESULT without its payload (OCPP-J never answers an answer).
+        cp.send_text(&json!([3, id]).to_string());
+        match caller.join().unwrap() {
+            ServerCallOutcome::MalformedAnswer(why) => assert!(why.contains("elements"), "{why}"),
+            other => panic!("expected MalformedAnswer, got {other:?}"),
+        }
+        // Nothing came back for it: the next frame answers our Heartbeat.
+        let hb = cp.call("Heartbeat", json!({}));
+        assert_eq!(hb[0], 3, "{hb}");
+    });
+    cp.close();
+    stop(gw);
+}
+
+#[test]
 fn a_second_call_waits_until_the_first_is_answered() {
     let gw = start(test_config());
     let mut cp = ChargePoint::connect(gw.local_addr(), "CP-QUEUE");

@@ -369,6 +369,40 @@ fn reload_serves_the_new_certificate_to_new_connections_only() {
 }
 
 #[test]
+fn a_client_ca_added_or_removed_by_reload_decides_the_identity_check() {
+    let dir = scratch_dir("tls-reload-ca");
+    let server_ca = ca("Server CA");
+    let client_ca = ca("Charge point CA");
+    let config = tls_config(&dir, &leaf(&server_ca, "localhost", false, false), None);
+    let gateway = start(config.clone());
+    let addr = gateway.tls_addr.unwrap();
+    let cp7 = leaf(&client_ca, "CP-7", true, false);
+
+    // Profile 3 switched on by reload: a certificate of that CA names one
+    // charge point only (before the fix any CN could pose as any id).
+    let mut profile3 = config.tls.clone();
+    profile3.client_ca = Some(write(&dir, "client-ca.pem", &client_ca.pem()));
+    assert_eq!(gateway.reload_tls(&profile3), Ok(true));
+    match wss(addr, "CP-8", client_config(&server_ca, Some(&cp7))) {
+        Err(Refused::Http(status)) => assert_eq!(status, 401),
+        other => panic!("expected HTTP 401, got {:?}", other.map(|_| ())),
+    }
+    match wss(addr, "CP-7", client_config(&server_ca, None)) {
+        Err(Refused::Handshake(_)) => {}
+        other => panic!("expected a TLS failure, got {:?}", other.map(|_| ())),
+    }
+    let mut ws = wss(addr, "CP-7", client_config(&server_ca, Some(&cp7))).expect("CN = id");
+    assert_booted(&mut ws);
+
+    // Switched off again: charge points without certificates get in
+    // (before the fix every one of them got 401).
+    assert_eq!(gateway.reload_tls(&config.tls), Ok(true));
+    let mut plain = wss(addr, "CP-9", client_config(&server_ca, None)).expect("profile 2");
+    assert_booted(&mut plain);
+    stop(gateway);
+}
+
+#[test]
 fn tls_only_gateway_and_bad_files_fail_the_start() {
     let dir = scratch_dir("tls-only");
     let ca = ca("Test CA");

@@ -319,6 +319,12 @@ impl JournalHandle {
         &self.directory
     }
 
+    /// Stops (`true`) or resumes the writer taking records, for diagnostics
+    /// and tests of backpressure through a running gateway.
+    pub fn set_paused(&self, paused: bool) {
+        self.shared.set_paused(paused);
+    }
+
     /// Stops the writer taking records until the guard is dropped, so the
     /// queue fills (backpressure tests). The writer may take one more record
     /// if it was waiting for one. Shutdown cannot run while paused: the guard
