@@ -56,6 +56,8 @@ pub struct Control {
     /// The memory trimmer's work, for /metrics.
     memory: Arc<MemoryStats>,
     stopping: AtomicBool,
+    /// When everything must be over: `shutdown.grace` after shutdown began.
+    stop_deadline: std::sync::OnceLock<Instant>,
     /// Reactor threads still running.
     reactors_running: AtomicUsize,
     /// Which connection holds each charge point id, over all reactors.
@@ -204,6 +206,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         shared_limits: shared_limits.clone(),
         memory: memory.clone(),
         stopping: AtomicBool::new(false),
+        stop_deadline: std::sync::OnceLock::new(),
         reactors_running: AtomicUsize::new(count),
         registry: Mutex::new(Registry::new(config.bus.enabled())),
         credentials,
@@ -323,8 +326,16 @@ impl GatewayHandle {
 
     /// Waits for every thread to finish; gives up after `timeout` and
     /// returns false if some are still running.
+    ///
+    /// After [`shutdown`](Control::shutdown) it never waits past the end of
+    /// `shutdown.grace`: a bus bridge or admin thread still busy then (NATS
+    /// unreachable, say) is left behind — events stay in the journal for
+    /// the next start — and the gateway's own work is done.
     pub fn join(self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        let mut deadline = Instant::now() + timeout;
+        if let Some(end) = self.control.stop_deadline.get() {
+            deadline = deadline.min(*end);
+        }
         let threads = self
             .reactor_threads
             .into_iter()
@@ -419,6 +430,17 @@ impl Control {
     /// Handshakes in progress and bytes in partly received messages, all reactors.
     pub fn shared_limits(&self) -> &SharedLimits {
         &self.shared_limits
+    }
+
+    /// When connections must be gone, once shutdown has begun: a share of
+    /// `shutdown.grace` is kept back for the journal, the bus and the logs,
+    /// so the whole stop ends within the grace.
+    pub fn connections_deadline(&self) -> Option<Instant> {
+        let end = *self.stop_deadline.get()?;
+        let reserve = (self.config.shutdown.grace / 10)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1))
+            .min(self.config.shutdown.grace / 2);
+        Some(end - reserve)
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -639,6 +661,8 @@ impl Control {
     /// Begins a graceful shutdown: stop accepting, close every connection
     /// with 1001 (after its in-flight answer), force-close at `shutdown.grace`.
     pub fn shutdown(&self) {
+        let grace = self.config.shutdown.grace;
+        self.stop_deadline.get_or_init(|| Instant::now() + grace);
         self.stopping.store(true, Ordering::Release);
         for reactor in self.reactors.iter() {
             reactor.wake();

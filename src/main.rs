@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use log::{error, info, warn};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -187,7 +186,8 @@ fn main() -> ExitCode {
         }
     }
     gateway.shutdown();
-    let finished = gateway.join(grace + Duration::from_secs(2));
+    // Everything ends within the grace, whatever the peers and the bus do.
+    let finished = gateway.join(grace);
     if finished {
         info!("stopped");
     } else {

@@ -71,3 +71,39 @@ fn a_client_that_ignores_the_close_is_cut_at_the_grace_period() {
     assert!(took < Duration::from_secs(4), "exited after {took:?}");
     drop(cp);
 }
+
+#[test]
+fn sigterm_ends_within_the_grace_with_the_bus_away_and_peers_that_never_answer() {
+    // A NATS server that is not there, and charge points that never answer
+    // the close: the stop still ends within shutdown.grace (it took 5 s,
+    // once 14.9 s, for a 2 s grace before).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut gw = GatewayProcess::start(
+        "shutdown-bus-away",
+        &process_config(&format!(
+            "[reactors]\ncount = 2\npin_cores = false\n\n[websocket]\nclose_timeout = \"30s\"\n\n\
+             [shutdown]\ngrace = \"2s\"\n\n[bus]\nkind = \"nats\"\nservers = [\"nats://127.0.0.1:{port}\"]\n"
+        )),
+    );
+    let cps: Vec<ChargePoint> = (0..50)
+        .map(|i| {
+            let mut cp = ChargePoint::connect(gw.addr, &format!("CP-DEAF-{i}"));
+            cp.boot();
+            cp
+        })
+        .collect();
+    let signalled = Instant::now();
+    gw.signal("TERM");
+    let status = gw.child.wait().unwrap();
+    let took = signalled.elapsed();
+    assert!(status.success(), "exit status {status}");
+    // The grace, plus a little for a shared machine to schedule the exit.
+    assert!(
+        took <= Duration::from_millis(2_200),
+        "exited after {took:?}"
+    );
+    drop(cps);
+}

@@ -203,10 +203,25 @@ impl Bus {
     }
 
     /// Asks the bridge to publish what the journal still holds (for at most
-    /// `drain`), save its cursor and stop; waits for it. Call after the
-    /// journal has closed. What is left is published at the next start.
+    /// `drain`), save its cursor and stop; waits for it, but not past
+    /// `drain`: a bridge stuck on an unreachable server is left behind (the
+    /// process is about to exit). Call after the journal has closed. What
+    /// is left is published at the next start (from the last saved cursor;
+    /// JetStream drops what it already has by message id).
     pub fn shutdown(self, drain: Duration) {
-        let _ = self.stop.send(Some(Instant::now() + drain));
+        let deadline = Instant::now() + drain;
+        // A little of the drain time is kept for the bridge to save its cursor.
+        let publish_until = deadline - (drain / 10).min(Duration::from_millis(100));
+        let _ = self.stop.send(Some(publish_until));
+        while !self.thread.is_finished() {
+            if Instant::now() >= deadline {
+                log::warn!(
+                    "bus: the bridge did not stop in time; leaving it (events wait in the journal)"
+                );
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         if self.thread.join().is_err() {
             log::error!("bus: the bridge thread panicked");
         }

@@ -607,7 +607,8 @@ impl Reactor {
 
     fn begin_shutdown(&mut self) {
         let grace = self.config.shutdown.grace;
-        self.shutdown_deadline = Some(self.now + grace);
+        let deadline = self.control.connections_deadline();
+        self.shutdown_deadline = Some(deadline.unwrap_or(self.now + grace));
         for mut listener in [self.listener.take(), self.tls_listener.take()]
             .into_iter()
             .flatten()
