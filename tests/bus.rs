@@ -956,3 +956,48 @@ fn a_duplicate_id_on_another_gateway_is_rejected_when_configured() {
         v.as_ref().is_some_and(|v| v["gateway_id"] == "gw-b")
     });
 }
+
+#[test]
+fn commands_beyond_bus_max_commands_in_flight_get_503_at_once() {
+    let nats = NatsServer::start();
+    let gw = start_gateway(
+        "bus-cmd-cap",
+        &nats,
+        "gw-cap",
+        "max_commands_in_flight = 2\n",
+    );
+    let mut cp = ChargePoint::connect(gw.addr, "CP-SLOW");
+    cp.boot();
+    let url = nats.url();
+    let slow = json!({"action": "ClearCache", "payload": {}, "timeout_ms": 2000});
+    // Two commands wait for a charge point that never answers...
+    let waiting: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, slow) = (url.clone(), slow.clone());
+            std::thread::spawn(move || {
+                Bus::connect(&url).request_retrying(
+                    "ocpp.cmd.CP-SLOW",
+                    &slow,
+                    5 * SECOND,
+                    5 * SECOND,
+                )
+            })
+        })
+        .collect();
+    let bus = Bus::connect(&url);
+    // The first is on the wire; give the second a moment to reach the bridge.
+    assert_eq!(cp.recv()[2], "ClearCache");
+    std::thread::sleep(Duration::from_millis(500));
+    // ...so a third is refused at once, not queued behind them.
+    let started = Instant::now();
+    let reply = bus
+        .request("ocpp.cmd.CP-SLOW", &slow, 5 * SECOND)
+        .expect("third command");
+    assert_eq!(reply["status"], 503, "{reply}");
+    assert!(started.elapsed() < SECOND, "{:?}", started.elapsed());
+    for w in waiting {
+        let reply = w.join().unwrap().expect("command");
+        assert_eq!(reply["status"], 504, "{reply}");
+    }
+    drop(cp);
+}
