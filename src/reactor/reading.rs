@@ -194,12 +194,15 @@ impl Reactor {
         let open = meter.open_message();
         let idle = drained && meter.is_idle();
         conn.oversized |= meter.take_largest_frame() > read_buffer;
-        // Only a message that spans reads costs an atomic; one that
-        // arrives whole never counts.
-        let mut total = self.shared_limits.buffered_bytes.load(Ordering::Relaxed);
-        if held != conn.buffered {
-            total = self.shared_limits.set_buffered(conn, held);
-        }
+        // Only a message that spans reads touches the gateway-wide total;
+        // one that arrives whole never counts.
+        let total = if held != conn.buffered {
+            self.shared_limits.set_buffered(conn, held)
+        } else if held > 0 {
+            self.shared_limits.buffered_bytes.load(Ordering::Relaxed)
+        } else {
+            0
+        };
         if conn.closing {
             return;
         }
