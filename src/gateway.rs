@@ -28,6 +28,10 @@ use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
 use crate::reactor::{self, ReactorSetup};
 use crate::registry::{PresenceChange, Registry};
 
+/// How long `start` waits for every reactor to publish its counters once
+/// (each does so as its loop starts) before it starts the admin API.
+const FIRST_PUBLISH_WAIT: Duration = Duration::from_secs(1);
+
 /// Optional hooks for embedding the gateway (tests use them to make a
 /// handler slow or fail).
 #[derive(Default, Clone)]
@@ -262,6 +266,9 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         },
         None => None,
     };
+    // /health reports a reactor that has never published as starting;
+    // waiting here for each to publish once keeps that window short.
+    control.wait_for_first_publish(FIRST_PUBLISH_WAIT);
     let admin = if config.admin.enabled {
         match crate::admin::start(control.clone()) {
             Ok(admin) => Some(admin),
@@ -369,6 +376,18 @@ impl Control {
             .iter()
             .map(|s| s.last_tick_unix_ms())
             .collect()
+    }
+
+    /// Waits (at most `limit`) until every reactor has published once.
+    fn wait_for_first_publish(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.reactor_last_ticks().contains(&0) {
+            if Instant::now() >= deadline {
+                warn!("a reactor has not started within {limit:?}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Answers by (action, outcome), all processors together, at most one

@@ -357,3 +357,27 @@ fn a_bearer_token_guards_everything_but_health() {
     });
     stop(gw);
 }
+
+/// Regression: a reactor that has not ticked yet used to be reported with
+/// `last_tick_age_ms` ≈ now (its tick time was 0) and /health answered 503
+/// for the first tick after start. With a 1 s tick that window was a second.
+#[test]
+fn health_is_ok_from_the_first_request() {
+    let mut config = test_config();
+    config.admin.enabled = true;
+    config.reactors.timer_tick = Duration::from_secs(1);
+    config.admin.stall_after = Duration::from_secs(5);
+    let gw = start(config);
+    let admin = gw.admin_address().unwrap();
+    let (status, body) = get_json(admin, "/health");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    for reactor in body["reactors"].as_array().unwrap() {
+        assert_eq!(reactor["ok"], true, "{reactor}");
+        // Null only while starting; never the age of the Unix epoch.
+        if let Some(age) = reactor["last_tick_age_ms"].as_u64() {
+            assert!(age < 5_000, "{reactor}");
+        }
+    }
+    stop(gw);
+}

@@ -22,6 +22,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use log::{info, warn};
 use serde_json::{Value, json};
@@ -95,9 +96,10 @@ pub fn start(control: Arc<Control>) -> io::Result<Admin> {
 
 fn serve(server: &Server, control: &Arc<Control>) {
     let tick = control.config.reactors.timer_tick;
+    let started = Instant::now();
     while !control.is_stopping() {
         match server.recv_timeout(tick) {
-            Ok(Some(request)) => handle(request, control),
+            Ok(Some(request)) => handle(request, control, started),
             Ok(None) => {}
             Err(e) => warn!("admin: {e}"),
         }
@@ -137,7 +139,7 @@ fn authorized(request: &Request, token: &str) -> bool {
     })
 }
 
-fn handle(request: Request, control: &Arc<Control>) {
+fn handle(request: Request, control: &Arc<Control>, started: Instant) {
     let url = request.url().to_owned();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -153,7 +155,7 @@ fn handle(request: Request, control: &Arc<Control>) {
         return respond(request, response);
     }
     let response = match (&method, segments.as_slice()) {
-        (Method::Get, ["health"]) => health(control),
+        (Method::Get, ["health"]) => health(control, started),
         (Method::Get, ["metrics"]) => {
             let mut response = Response::from_string(prometheus::render(control));
             if let Ok(h) = Header::from_bytes("Content-Type", prometheus::CONTENT_TYPE) {
@@ -198,9 +200,43 @@ fn handle(request: Request, control: &Arc<Control>) {
     respond(request, response);
 }
 
-fn health(control: &Control) -> Response<io::Cursor<Vec<u8>>> {
+/// What /health says of one reactor.
+#[derive(Debug, PartialEq, Eq)]
+struct ReactorHealth {
+    /// "running", "starting" (has not published yet, shortly after start)
+    /// or "stalled".
+    state: &'static str,
+    /// None until the reactor has published once.
+    last_tick_age_ms: Option<u64>,
+    ok: bool,
+}
+
+/// `tick_unix_ms` is 0 until the reactor's first publish. A reactor that
+/// has not published is starting, which is healthy, for `stall_ms` after
+/// the admin API started (the gateway waits for first publishes before
+/// starting it); after that it is stalled.
+fn reactor_health(tick_unix_ms: u64, now_unix_ms: u64, stall_ms: u64, up_ms: u64) -> ReactorHealth {
+    if tick_unix_ms == 0 {
+        let starting = up_ms < stall_ms;
+        return ReactorHealth {
+            state: if starting { "starting" } else { "stalled" },
+            last_tick_age_ms: None,
+            ok: starting,
+        };
+    }
+    let age = now_unix_ms.saturating_sub(tick_unix_ms);
+    let ok = age < stall_ms;
+    ReactorHealth {
+        state: if ok { "running" } else { "stalled" },
+        last_tick_age_ms: Some(age),
+        ok,
+    }
+}
+
+fn health(control: &Control, started: Instant) -> Response<io::Cursor<Vec<u8>>> {
     let now = unix_ms();
     let stall = control.config.admin.stall_after.as_millis() as u64;
+    let up = started.elapsed().as_millis() as u64;
     let counters = control.reactor_counters();
     let mut healthy = !control.is_stopping();
     let reactors: Vec<Value> = control
@@ -209,11 +245,10 @@ fn health(control: &Control) -> Response<io::Cursor<Vec<u8>>> {
         .zip(&counters)
         .enumerate()
         .map(|(i, (tick, c))| {
-            let age = now.saturating_sub(tick);
-            let ok = tick != 0 && age < stall;
-            healthy &= ok;
-            json!({"reactor": i, "last_tick_age_ms": age, "ok": ok,
-                   "connections": c.connections_open})
+            let h = reactor_health(tick, now, stall, up);
+            healthy &= h.ok;
+            json!({"reactor": i, "state": h.state, "last_tick_age_ms": h.last_tick_age_ms,
+                   "ok": h.ok, "connections": c.connections_open})
         })
         .collect();
     let body = json!({
@@ -297,4 +332,24 @@ fn call(control: &Control, id: &str, request: &mut Request) -> Response<io::Curs
     let outcome = control.call(&id, &command.action, &command.payload, command.timeout);
     let (status, body) = crate::command::outcome_body(&id, command.timeout, outcome);
     json_response(status, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reactor_that_has_not_published_is_starting_then_stalled() {
+        let starting = reactor_health(0, 1_800_000_000_000, 5_000, 100);
+        assert_eq!(starting.state, "starting");
+        assert_eq!(starting.last_tick_age_ms, None);
+        assert!(starting.ok);
+        let never = reactor_health(0, 1_800_000_000_000, 5_000, 5_000);
+        assert_eq!((never.state, never.ok), ("stalled", false));
+        let running = reactor_health(1_000, 1_250, 5_000, 60_000);
+        assert_eq!(running.last_tick_age_ms, Some(250));
+        assert_eq!((running.state, running.ok), ("running", true));
+        let stalled = reactor_health(1_000, 7_000, 5_000, 60_000);
+        assert_eq!((stalled.state, stalled.ok), ("stalled", false));
+    }
 }

@@ -247,6 +247,8 @@ impl Reactor {
     fn run(&mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let tick = self.config.reactors.timer_tick;
+        // Readers (/health, start-up) see this reactor alive before its first tick.
+        self.publish();
         loop {
             self.now = Instant::now();
             self.expire_timers();
