@@ -26,6 +26,8 @@ use std::time::Instant;
 
 use log::{info, warn};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tiny_http::{Header, Method, Request, Response, Server};
 
 use crate::gateway::Control;
@@ -97,9 +99,15 @@ pub fn start(control: Arc<Control>) -> io::Result<Admin> {
 fn serve(server: &Server, control: &Arc<Control>) {
     let tick = control.config.reactors.timer_tick;
     let started = Instant::now();
+    let token = control
+        .config
+        .admin
+        .bearer_token
+        .as_deref()
+        .map(BearerToken::new);
     while !control.is_stopping() {
         match server.recv_timeout(tick) {
-            Ok(Some(request)) => handle(request, control, started),
+            Ok(Some(request)) => handle(request, control, token.as_ref(), started),
             Ok(None) => {}
             Err(e) => warn!("admin: {e}"),
         }
@@ -124,27 +132,39 @@ fn respond(request: Request, response: Response<io::Cursor<Vec<u8>>>) {
     }
 }
 
-/// Constant-time comparison, so the token cannot be guessed byte by byte.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The admin bearer token, kept as its SHA-256 digest. Comparing digests
+/// of equal length in constant time tells a guesser neither which byte
+/// differs nor how long the token is.
+struct BearerToken([u8; 32]);
+
+impl BearerToken {
+    fn new(token: &str) -> BearerToken {
+        BearerToken(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Whether an `Authorization` header value carries this token.
+    fn admits(&self, authorization: &str) -> bool {
+        let Some(given) = authorization.strip_prefix("Bearer ") else {
+            return false;
+        };
+        let given = Sha256::digest(given.trim().as_bytes());
+        given[..].ct_eq(&self.0[..]).into()
+    }
 }
 
-fn authorized(request: &Request, token: &str) -> bool {
-    request.headers().iter().any(|h| {
-        h.field.equiv("Authorization")
-            && h.value
-                .as_str()
-                .strip_prefix("Bearer ")
-                .is_some_and(|given| same_secret(given.trim().as_bytes(), token.as_bytes()))
-    })
+fn authorized(request: &Request, token: &BearerToken) -> bool {
+    request
+        .headers()
+        .iter()
+        .any(|h| h.field.equiv("Authorization") && token.admits(h.value.as_str()))
 }
 
-fn handle(request: Request, control: &Arc<Control>, started: Instant) {
+fn handle(request: Request, control: &Arc<Control>, token: Option<&BearerToken>, started: Instant) {
     let url = request.url().to_owned();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let method = request.method().clone();
-    if let Some(token) = &control.config.admin.bearer_token
+    if let Some(token) = token
         && path != "/health"
         && !authorized(&request, token)
     {
@@ -351,5 +371,23 @@ mod tests {
         assert_eq!((running.state, running.ok), ("running", true));
         let stalled = reactor_health(1_000, 7_000, 5_000, 60_000);
         assert_eq!((stalled.state, stalled.ok), ("stalled", false));
+    }
+
+    #[test]
+    fn the_bearer_token_must_match_whole() {
+        let token = BearerToken::new("s3cret-token-0123456789");
+        assert!(token.admits("Bearer s3cret-token-0123456789"));
+        assert!(token.admits("Bearer s3cret-token-0123456789 "));
+        for wrong in [
+            "Bearer s3cret-token-012345678",
+            "Bearer s3cret-token-01234567890",
+            "Bearer S3cret-token-0123456789",
+            "Basic s3cret-token-0123456789",
+            "s3cret-token-0123456789",
+            "Bearer ",
+            "",
+        ] {
+            assert!(!token.admits(wrong), "{wrong:?}");
+        }
     }
 }
