@@ -576,10 +576,7 @@ impl Reactor {
                 Ok(ToReactor::Inspect {
                     charge_point,
                     reply,
-                }) => {
-                    // The reply channel has a place per reactor: never blocks.
-                    let _ = reply.try_send(self.inspect(charge_point.as_deref()));
-                }
+                }) => reply.send(self.inspect(charge_point.as_deref())),
                 Ok(ToReactor::Close {
                     charge_point,
                     code,
@@ -589,7 +586,7 @@ impl Reactor {
                     if let Some(key) = found {
                         self.close(key, CloseCode::from(code), "closed by the operator");
                     }
-                    let _ = reply.try_send(found.is_some());
+                    reply.send(found.is_some());
                 }
                 Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
                 Ok(ToReactor::Evict { conn }) => self.evict(conn),
