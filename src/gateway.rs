@@ -441,6 +441,11 @@ impl Control {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// Reactors started (running or not).
+    pub(crate) fn reactor_count(&self) -> usize {
+        self.reactors.len()
+    }
+
     /// Reactor threads still running (all of them until shutdown).
     pub(crate) fn reactors_running(&self) -> usize {
         self.reactors_running.load(Ordering::Acquire)
@@ -576,20 +581,6 @@ impl Control {
             .collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
-    }
-
-    /// Closes a charge point's connection with `code`; false if not
-    /// connected. A blocking form of [`start_close`](Self::start_close).
-    pub fn close(&self, charge_point: &str, code: u16) -> bool {
-        let (reply, found) = crossbeam_channel::bounded(1);
-        let offered = self.start_close(
-            charge_point,
-            code,
-            Deliver::new(move |closed| {
-                let _ = reply.try_send(closed);
-            }),
-        );
-        self.wait_for_replies(&found, offered.taken) == [true]
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
