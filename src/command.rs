@@ -8,6 +8,11 @@ use serde_json::{Value, json};
 
 use crate::pipeline::ServerCallOutcome;
 
+/// How long past a command's own timeout its sender waits for the outcome.
+/// The reactor's timer answers `Timeout` at the timeout itself; this only
+/// covers a reactor that has gone away.
+pub const REPLY_GRACE: Duration = Duration::from_secs(1);
+
 /// A command as read from a request body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {

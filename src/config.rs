@@ -49,6 +49,25 @@ pub struct AdminConfig {
     /// Timeout of a command to a charge point when the request names none.
     #[serde(with = "duration_text")]
     pub call_timeout: Duration,
+    /// Admin connections open at once; a connection beyond it is answered
+    /// 503 at once (its request unread) and closed.
+    pub max_connections: usize,
+    /// Request line and headers of one request; beyond it 431, and the
+    /// connection is closed.
+    pub max_header_bytes: usize,
+    /// Headers of one request; beyond it 431.
+    pub max_headers: usize,
+    /// `Content-Length` of one request body; beyond it 413 before the body
+    /// is read. Chunked bodies are refused (411).
+    pub max_body_bytes: usize,
+    /// A request must arrive whole within this of its first byte (else
+    /// 408), a keep-alive connection may idle this long (then closed), and
+    /// a response must be taken by the client within it.
+    #[serde(with = "duration_text")]
+    pub read_timeout: Duration,
+    /// Commands waiting for charge points at once, all connections
+    /// together; beyond it 503. At most `channels.capacity`.
+    pub max_commands_in_flight: usize,
 }
 
 impl Default for AdminConfig {
@@ -59,6 +78,12 @@ impl Default for AdminConfig {
             bearer_token: None,
             stall_after: Duration::from_secs(5),
             call_timeout: Duration::from_secs(30),
+            max_connections: 64,
+            max_header_bytes: 16 << 10,
+            max_headers: 64,
+            max_body_bytes: 64 << 10,
+            read_timeout: Duration::from_secs(10),
+            max_commands_in_flight: 256,
         }
     }
 }
@@ -557,6 +582,42 @@ impl Config {
             "must be between 1ms and 1h",
         );
         check(
+            (1..=65_536).contains(&admin.max_connections),
+            "admin.max_connections",
+            "must be between 1 and 65536",
+        );
+        check(
+            (256..=1 << 20).contains(&admin.max_header_bytes),
+            "admin.max_header_bytes",
+            "must be between 256 bytes and 1 MiB",
+        );
+        check(
+            (4..=1024).contains(&admin.max_headers),
+            "admin.max_headers",
+            "must be between 4 and 1024",
+        );
+        check(
+            (1 << 10..=64 << 20).contains(&admin.max_body_bytes),
+            "admin.max_body_bytes",
+            "must be between 1 KiB and 64 MiB",
+        );
+        check(
+            admin.read_timeout >= self.reactors.timer_tick
+                && admin.read_timeout <= Duration::from_secs(3600),
+            "admin.read_timeout",
+            "must be at least reactors.timer_tick and at most 1h",
+        );
+        check(
+            // Each command's outcome needs a place in the admin thread's
+            // reply channel, whose capacity is channels.capacity (when that
+            // is 0, its own error says so).
+            admin.max_commands_in_flight >= 1
+                && (self.channels.capacity == 0
+                    || admin.max_commands_in_flight <= self.channels.capacity),
+            "admin.max_commands_in_flight",
+            "must be between 1 and channels.capacity",
+        );
+        check(
             l.plain || self.tls.enabled,
             "listen.plain",
             "false needs tls.enabled = true, or the gateway would listen nowhere",
@@ -826,6 +887,32 @@ mod tests {
         );
         assert_eq!(e[0].key.as_deref(), Some("bus.backend_timeout"), "{e:?}");
         assert_eq!(e[0].line, Some(6));
+    }
+
+    #[test]
+    fn admin_limits_are_range_checked() {
+        let e = errors("[admin]\nmax_header_bytes = 10\nmax_headers = 0\n");
+        let keys: Vec<_> = e.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            ["admin.max_header_bytes", "admin.max_headers"],
+            "{e:?}"
+        );
+        assert_eq!(e[0].line, Some(2));
+        let e = errors("[channels]\ncapacity = 100\n[admin]\nmax_commands_in_flight = 101\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].key.as_deref(), Some("admin.max_commands_in_flight"));
+        assert_eq!(e[0].line, Some(4));
+        let e = errors("[admin]\nread_timeout = \"1ms\"\nmax_body_bytes = 0\n");
+        let keys: Vec<_> = e.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            ["admin.max_body_bytes", "admin.read_timeout"],
+            "{e:?}"
+        );
+        let c = Config::parse("[admin]\nmax_connections = 2\n", Path::new("g.toml")).unwrap();
+        assert_eq!(c.admin.max_connections, 2);
+        assert_eq!(c.admin.max_commands_in_flight, 256);
     }
 
     #[test]

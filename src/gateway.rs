@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TrySendError};
 use log::{info, warn};
 
 use crate::auth::{AuthConfig, CredentialStore, Credentials};
@@ -22,12 +22,16 @@ use crate::journal::{Journal, JournalHandle, JournalStats};
 use crate::memory::MemoryStats;
 use crate::metrics::{AnswerCounts, ProcessorStats, ReactorCounters, ReactorStats};
 use crate::pipeline::{
-    ConnRef, ConnectionInfo, InboundCall, ReactorHandle, ReplyTo, ServerCallOutcome,
+    ConnRef, ConnectionInfo, Deliver, InboundCall, ReactorHandle, ReplyTo, ServerCallOutcome,
     ServerCallRequest, ToReactor, reactor_inbox,
 };
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
 use crate::reactor::{self, ReactorSetup, SharedLimits};
 use crate::registry::{PresenceChange, Registry};
+
+/// How long `start` waits for every reactor to publish its counters once
+/// (each does so as its loop starts) before it starts the admin API.
+const FIRST_PUBLISH_WAIT: Duration = Duration::from_secs(1);
 
 /// Optional hooks for embedding the gateway (tests use them to make a
 /// handler slow or fail).
@@ -69,6 +73,31 @@ pub struct Control {
     journal: Mutex<Option<JournalHandle>>,
     /// The bus bridge's counters, when `bus.kind = "nats"`.
     bus_stats: Option<Arc<BusStats>>,
+}
+
+/// How a message offered to reactor inboxes without waiting fared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Offered {
+    /// Reactors that took it: each owes the reply it carries.
+    pub taken: usize,
+    /// Reactors whose inbox was full (they owe nothing).
+    pub full: usize,
+}
+
+impl Offered {
+    /// Tallies `try_send` results. A stopped reactor (inbox closed) counts
+    /// as neither: it has no connections left to describe or close.
+    fn of<E>(results: impl IntoIterator<Item = Result<(), TrySendError<E>>>) -> Offered {
+        let mut offered = Offered::default();
+        for result in results {
+            match result {
+                Ok(()) => offered.taken += 1,
+                Err(TrySendError::Full(_)) => offered.full += 1,
+                Err(TrySendError::Disconnected(_)) => {}
+            }
+        }
+        offered
+    }
 }
 
 /// A running gateway. Dropping it does not stop it: call
@@ -281,6 +310,9 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         },
         None => None,
     };
+    // /health reports a reactor that has never published as starting;
+    // waiting here for each to publish once keeps that window short.
+    control.wait_for_first_publish(FIRST_PUBLISH_WAIT);
     let admin = if config.admin.enabled {
         match crate::admin::start(control.clone()) {
             Ok(admin) => Some(admin),
@@ -400,6 +432,18 @@ impl Control {
             .collect()
     }
 
+    /// Waits (at most `limit`) until every reactor has published once.
+    fn wait_for_first_publish(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.reactor_last_ticks().contains(&0) {
+            if Instant::now() >= deadline {
+                warn!("a reactor has not started within {limit:?}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Answers by (action, outcome), all processors together, at most one
     /// tick old.
     pub fn answer_counts(&self) -> AnswerCounts {
@@ -447,53 +491,42 @@ impl Control {
         self.stopping.load(Ordering::Acquire)
     }
 
-    /// Asks every reactor and collects one reply from each (or until all
-    /// have stopped). `message` builds the request around a reply sender.
-    fn ask_all<T>(
-        &self,
-        mut message: impl FnMut(crossbeam_channel::Sender<T>) -> ToReactor,
-        mut keep: impl FnMut(T) -> Option<T>,
-    ) -> Option<T> {
-        let (reply_tx, reply_rx) = crossbeam_channel::bounded(self.reactors.len());
-        let mut waiting = 0;
-        for reactor in self.reactors.iter() {
-            if reactor.send(message(reply_tx.clone())).is_ok() {
-                waiting += 1;
-            }
-        }
-        drop(reply_tx);
-        // Every reactor replies once or drops its sender. A request left in
-        // the inbox of a reactor that has just exited keeps its sender
-        // alive: hence the check on running reactors.
+    /// Reactors started (running or not).
+    pub(crate) fn reactor_count(&self) -> usize {
+        self.reactors.len()
+    }
+
+    /// Reactor threads still running (all of them until shutdown).
+    pub(crate) fn reactors_running(&self) -> usize {
+        self.reactors_running.load(Ordering::Acquire)
+    }
+
+    /// The inbox of the reactor holding `charge_point` (per the registry).
+    fn holder_inbox(&self, charge_point: &str) -> Option<&ReactorHandle> {
+        self.holder(charge_point)
+            .and_then(|conn| self.reactor(conn.reactor))
+    }
+
+    /// Waits for up to `expected` replies on `replies`, each reactor's
+    /// promised one. Stops early when every promise has been dropped
+    /// unkept, or when all reactors have stopped: a request left in the
+    /// inbox of a reactor that has just exited is never answered.
+    fn wait_for_replies<T>(&self, replies: &Receiver<T>, expected: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(expected);
         let poll_every = self.config.reactors.timer_tick;
-        while waiting > 0 {
-            match reply_rx.recv_timeout(poll_every) {
-                Ok(reply) => {
-                    waiting -= 1;
-                    if let Some(found) = keep(reply) {
-                        return Some(found);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    if self.reactors_running.load(Ordering::Acquire) == 0 {
-                        return None;
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => return None,
+        while out.len() < expected {
+            match replies.recv_timeout(poll_every) {
+                Ok(reply) => out.push(reply),
+                Err(RecvTimeoutError::Timeout) if self.reactors_running() > 0 => {}
+                Err(_) => break,
             }
         }
-        None
+        out
     }
 
     /// Sends a CALL to a connected charge point and waits for its answer.
-    ///
-    /// The request goes to every reactor's inbox; the one holding the charge
-    /// point validates `payload` (JSON object text) against the action's
-    /// request schema for the connection's version, sends it when no other
-    /// server CALL is outstanding on that connection (later ones queue), and
-    /// replies with the validated answer, a CALLERROR, or `Timeout` after
-    /// `timeout`. No registry is shared: each reactor knows its own charge
-    /// points, and the others reply `NotConnected`.
+    /// A blocking form of [`start_call`](Self::start_call), for tests and
+    /// other threads that may wait; never for the admin or bus threads.
     pub fn call(
         &self,
         charge_point: &str,
@@ -501,70 +534,103 @@ impl Control {
         payload: &str,
         timeout: Duration,
     ) -> ServerCallOutcome {
-        let found = self.ask_all(
-            |reply| {
-                ToReactor::ServerCall(Box::new(ServerCallRequest {
-                    charge_point: charge_point.into(),
-                    action: action.into(),
-                    payload: payload.into(),
-                    timeout,
-                    reply: ReplyTo::Channel(reply),
-                }))
-            },
-            |outcome: ServerCallOutcome| {
-                (outcome != ServerCallOutcome::NotConnected).then_some(outcome)
-            },
-        );
-        match found {
-            Some(outcome) => outcome,
-            None if self.reactors_running.load(Ordering::Acquire) == 0 => ServerCallOutcome::Closed,
-            None => ServerCallOutcome::NotConnected,
+        let (reply, outcome) = crossbeam_channel::bounded(1);
+        let request = ServerCallRequest {
+            charge_point: charge_point.into(),
+            action: action.into(),
+            payload: payload.into(),
+            timeout,
+            reply: ReplyTo::Channel(reply),
+        };
+        if let Err(outcome) = self.start_call(request) {
+            return outcome;
         }
+        // The reactor answers `Timeout` itself after `timeout`.
+        self.wait_for_replies(&outcome, 1)
+            .pop()
+            .unwrap_or(ServerCallOutcome::Closed)
     }
 
-    /// Hands a CALL to the reactor holding its charge point, without
-    /// waiting: the outcome goes to `request.reply` later. `Err` is the
-    /// outcome now (nobody holds it here, or that reactor's inbox is full),
-    /// and `request.reply` is then never called. For threads that must not
-    /// block (the bus bridge); [`call`](Self::call) waits.
+    /// Hands a CALL to the reactor holding its charge point (per the
+    /// registry), without waiting: the outcome goes to `request.reply`
+    /// later. That reactor validates `payload` (JSON object text) against
+    /// the action's request schema for the connection's version, sends it
+    /// when no other server CALL is outstanding on that connection (later
+    /// ones queue), and replies with the validated answer, a CALLERROR, or
+    /// `Timeout` after `timeout`. `Err` is the outcome now (nobody holds
+    /// the charge point here, or that reactor's inbox is full or closed),
+    /// and `request.reply` is then never called.
     pub(crate) fn start_call(&self, request: ServerCallRequest) -> Result<(), ServerCallOutcome> {
         let reactor = self
-            .holder(&request.charge_point)
-            .and_then(|conn| self.reactor(conn.reactor))
+            .holder_inbox(&request.charge_point)
             .ok_or(ServerCallOutcome::NotConnected)?;
         reactor
             .try_send(ToReactor::ServerCall(Box::new(request)))
-            .map_err(|_| ServerCallOutcome::QueueFull)
+            .map_err(|e| match e {
+                TrySendError::Full(_) => ServerCallOutcome::QueueFull,
+                TrySendError::Disconnected(_) => ServerCallOutcome::Closed,
+            })
     }
 
-    /// Open connections (all, or the one of `charge_point`), sorted by id.
-    pub fn connections(&self, charge_point: Option<&str>) -> Vec<ConnectionInfo> {
-        let mut all = Vec::new();
-        self.ask_all(
-            |reply| ToReactor::Inspect {
-                charge_point: charge_point.map(Into::into),
-                reply,
+    /// Asks for a description of open connections without waiting: of the
+    /// one of `charge_point` (its holder's reactor is asked), or of all
+    /// (every reactor is asked). Each reactor that takes the request calls
+    /// the `Deliver` made for it once, with its list.
+    pub(crate) fn start_inspect(
+        &self,
+        charge_point: Option<&str>,
+        mut reply: impl FnMut() -> Deliver<Vec<ConnectionInfo>>,
+    ) -> Offered {
+        let message = |reply| ToReactor::Inspect {
+            charge_point: charge_point.map(Into::into),
+            reply,
+        };
+        match charge_point {
+            Some(id) => match self.holder_inbox(id) {
+                Some(reactor) => Offered::of([reactor.try_send(message(reply()))]),
+                None => Offered::default(),
             },
-            |list: Vec<ConnectionInfo>| {
-                all.extend(list);
-                None
-            },
-        );
-        all.sort_by(|a, b| a.id.cmp(&b.id));
-        all
+            None => Offered::of(self.reactors.iter().map(|r| r.try_send(message(reply())))),
+        }
     }
 
-    /// Closes a charge point's connection with `code`; false if not connected.
-    pub fn close(&self, charge_point: &str, code: u16) -> bool {
-        self.ask_all(
-            |reply| ToReactor::Close {
+    /// Asks the reactor holding `charge_point` to close its connection with
+    /// `code`, without waiting; `reply` then says whether it did. Nobody
+    /// asked (not held here, or the inbox is full) shows in the result.
+    pub(crate) fn start_close(
+        &self,
+        charge_point: &str,
+        code: u16,
+        reply: Deliver<bool>,
+    ) -> Offered {
+        match self.holder_inbox(charge_point) {
+            Some(reactor) => Offered::of([reactor.try_send(ToReactor::Close {
                 charge_point: charge_point.into(),
                 code,
                 reply,
-            },
-            |found: bool| found.then_some(true),
-        )
-        .is_some()
+            })]),
+            None => Offered::default(),
+        }
+    }
+
+    /// Open connections (all, or the one of `charge_point`), sorted by id.
+    /// A blocking form of [`start_inspect`](Self::start_inspect), for tests.
+    pub fn connections(&self, charge_point: Option<&str>) -> Vec<ConnectionInfo> {
+        let (reply, lists) = crossbeam_channel::bounded(self.reactors.len());
+        let offered = self.start_inspect(charge_point, || {
+            let reply = reply.clone();
+            Deliver::new(move |list| {
+                let _ = reply.try_send(list);
+            })
+        });
+        drop(reply);
+        let mut all: Vec<ConnectionInfo> = self
+            .wait_for_replies(&lists, offered.taken)
+            .into_iter()
+            .flatten()
+            .collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {

@@ -48,19 +48,21 @@ pub enum ToReactor {
     /// Describe the connections of this reactor (all, or one charge point).
     Inspect {
         charge_point: Option<Box<str>>,
-        reply: Sender<Vec<ConnectionInfo>>,
+        reply: Deliver<Vec<ConnectionInfo>>,
     },
-    /// Close a charge point's connection with this code, if this reactor holds it.
+    /// Close a charge point's connection with this code, if this reactor
+    /// holds it; the reply says whether it did.
     Close {
         charge_point: Box<str>,
         code: u16,
-        reply: Sender<bool>,
+        reply: Deliver<bool>,
     },
     /// Close this connection: its charge point has connected again
     /// (`duplicate_id = "replace"`). Stale if the connection is already gone.
     Evict { conn: ConnRef },
-    /// A CALL for a charge point, sent to every reactor: the one holding the
-    /// charge point sends it; the others answer `NotConnected`.
+    /// A CALL for a charge point, sent to the reactor the registry names as
+    /// its holder; if the charge point is not (or no longer) open there, the
+    /// reactor answers `NotConnected`.
     ServerCall(Box<ServerCallRequest>),
 }
 
@@ -105,13 +107,36 @@ pub struct ConnectionInfo {
     pub boot: Option<BootInfo>,
 }
 
+/// A reply a reactor owes another thread, handed over once, on the
+/// reactor's thread. The function must not block: it passes the value on
+/// with `try_send` into a channel that has room for every reply its owner
+/// awaits, and may wake the owner (a `mio::Waker`).
+pub struct Deliver<T>(Box<dyn FnOnce(T) + Send>);
+
+impl<T> Deliver<T> {
+    pub fn new(deliver: impl FnOnce(T) + Send + 'static) -> Deliver<T> {
+        Deliver(Box::new(deliver))
+    }
+
+    pub fn send(self, value: T) {
+        (self.0)(value)
+    }
+}
+
+impl<T> std::fmt::Debug for Deliver<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deliver")
+    }
+}
+
 /// Where a reactor sends the one outcome it owes for a server-initiated CALL.
 pub enum ReplyTo {
-    /// A waiting thread (admin, tests). The channel has a place for every
-    /// reactor, so sending never blocks.
+    /// A waiting thread (tests). The channel has a place for the one
+    /// outcome, so sending never blocks.
     Channel(Sender<ServerCallOutcome>),
     /// Called once on the reactor thread; must not block (the bus bridge
-    /// passes one that completes a oneshot).
+    /// passes one that completes a oneshot, the admin API one that queues
+    /// the outcome for its event loop and wakes it).
     Callback(Box<dyn FnOnce(ServerCallOutcome) + Send>),
 }
 
@@ -146,7 +171,7 @@ pub struct ServerCallRequest {
     /// request schema for the connection's version before anything is sent.
     pub payload: Box<str>,
     pub timeout: std::time::Duration,
-    /// Each reactor that receives the request replies exactly once.
+    /// The reactor that receives the request replies exactly once.
     pub reply: ReplyTo,
 }
 

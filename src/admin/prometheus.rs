@@ -8,6 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use super::counters::{AdminCounters, Refused};
 use crate::gateway::Control;
 use crate::metrics::ReactorCounters;
 
@@ -144,7 +145,8 @@ fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
     registry.register(name, help, c);
 }
 
-pub fn render(control: &Control) -> String {
+/// Rendered on the admin thread, which owns `admin`.
+pub fn render(control: &Control, admin: &AdminCounters) -> String {
     let mut r = Registry::with_prefix("ocpp_gateway");
     let counters = control.reactor_counters();
     let c = &counters;
@@ -428,6 +430,7 @@ pub fn render(control: &Control) -> String {
     if let Some(b) = control.bus_stats() {
         bus_metrics(&mut r, b);
     }
+    admin_metrics(&mut r, admin);
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &r) {
         out = format!("# cannot encode metrics: {e}\n");
@@ -500,5 +503,37 @@ fn bus_metrics(r: &mut Registry, b: &crate::bus::BusStats) {
         "bus_presence_entries",
         "Charge points this gateway holds in the presence bucket",
         i64::try_from(b.presence_entries.load(Relaxed)).unwrap_or(i64::MAX),
+    );
+}
+
+fn admin_metrics(r: &mut Registry, admin: &AdminCounters) {
+    counter(
+        r,
+        "admin_requests",
+        "Admin API requests received whole and routed",
+        admin.requests,
+    );
+    let refused = Family::<Labels, Counter>::default();
+    r.register(
+        "admin_refused",
+        "Admin connections and requests turned away, by the limit or check that did it",
+        refused.clone(),
+    );
+    for why in Refused::ALL {
+        refused
+            .get_or_create(&vec![("reason", why.label().to_owned())])
+            .inc_by(admin.refused(why));
+    }
+    gauge(
+        r,
+        "admin_connections",
+        "Admin API connections open",
+        i64::try_from(admin.connections).unwrap_or(i64::MAX),
+    );
+    gauge(
+        r,
+        "admin_commands_in_flight",
+        "Admin commands waiting for charge points",
+        i64::try_from(admin.commands_in_flight).unwrap_or(i64::MAX),
     );
 }

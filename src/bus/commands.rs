@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use async_nats::{Client, Subject};
 use futures_util::StreamExt;
@@ -17,10 +16,6 @@ use super::BusStats;
 use crate::command::{self, Command};
 use crate::gateway::Control;
 use crate::pipeline::{ReplyTo, ServerCallOutcome, ServerCallRequest};
-
-/// Extra wait beyond a command's own timeout: the reactor's timer answers
-/// `Timeout` itself; this only covers a reactor that went away.
-const GRACE: Duration = Duration::from_secs(1);
 
 pub struct Commands {
     pub client: Client,
@@ -118,7 +113,7 @@ impl Commands {
         if let Err(outcome) = self.control.start_call(request) {
             return outcome;
         }
-        match tokio::time::timeout(timeout + GRACE, rx).await {
+        match tokio::time::timeout(timeout + command::REPLY_GRACE, rx).await {
             Ok(Ok(outcome)) => outcome,
             // The reactor dropped the request: it has stopped.
             Ok(Err(_)) => ServerCallOutcome::Closed,

@@ -295,7 +295,7 @@ impl Reactor {
     fn run(&mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         let tick = self.config.reactors.timer_tick;
-        // Health checks see a live reactor from its first instant.
+        // Readers (/health, start-up) see this reactor alive before its first tick.
         self.publish();
         loop {
             self.now = Instant::now();
@@ -460,10 +460,7 @@ impl Reactor {
                 Ok(ToReactor::Inspect {
                     charge_point,
                     reply,
-                }) => {
-                    // The reply channel has a place per reactor: never blocks.
-                    let _ = reply.try_send(self.inspect(charge_point.as_deref()));
-                }
+                }) => reply.send(self.inspect(charge_point.as_deref())),
                 Ok(ToReactor::Close {
                     charge_point,
                     code,
@@ -473,7 +470,7 @@ impl Reactor {
                     if let Some(key) = found {
                         self.close(key, CloseCode::from(code), "closed by the operator");
                     }
-                    let _ = reply.try_send(found.is_some());
+                    reply.send(found.is_some());
                 }
                 Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
                 Ok(ToReactor::Evict { conn }) => self.evict(conn),

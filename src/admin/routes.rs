@@ -1,0 +1,362 @@
+//! What each route answers. A request that needs the reactors or a charge
+//! point comes back as a [`Route`] for the server to start; the server
+//! waits (without blocking) and turns the replies into a response with
+//! the functions below.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /health` | 200 or 503 (a reactor has not ticked for `stall_after`), JSON |
+//! | `GET /metrics` | OpenMetrics text |
+//! | `GET /connections?offset=&limit=` | JSON page of open connections, sorted by id |
+//! | `GET /connections/{id}` | one connection, or 404 |
+//! | `POST /connections/{id}/calls` | `{"action","payload","timeout_ms"}` → 200 result, 400 invalid, 404, 502 CALLERROR/bad answer, 504 timeout |
+//! | `DELETE /connections/{id}?code=N` | close it (default 1000), 200 or 404 |
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::http::Response;
+use crate::command::{self, Command};
+use crate::gateway::Control;
+use crate::metrics::unix_ms;
+use crate::ocpp::handshake::percent_decode;
+use crate::pipeline::{ConnectionInfo, ServerCallOutcome};
+
+/// Default and largest page of `GET /connections`.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 10_000;
+
+const JSON: &str = "application/json";
+
+/// What a request asks for.
+#[derive(Debug)]
+pub enum Route {
+    /// Answered from the request alone (an error, mostly).
+    Answer(Response),
+    Health,
+    Metrics,
+    /// A page of every reactor's connections.
+    List {
+        offset: usize,
+        limit: usize,
+    },
+    /// One charge point's connection, from the reactor holding it.
+    Detail {
+        charge_point: String,
+    },
+    Close {
+        charge_point: String,
+        code: u16,
+    },
+    Call {
+        charge_point: String,
+        command: Command,
+    },
+}
+
+/// Routes a whole request. `body` is read only by the routes that take one.
+pub fn route(method: &str, target: &str, body: &[u8], call_timeout: Duration) -> Route {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let decoded =
+        |id: &str| percent_decode(id).ok_or_else(|| error(400, "bad percent-encoding in the id"));
+    let answer = |result: Result<Route, Response>| result.unwrap_or_else(Route::Answer);
+    match (method, segments.as_slice()) {
+        ("GET", ["health"]) => Route::Health,
+        ("GET", ["metrics"]) => Route::Metrics,
+        ("GET", ["connections"]) => answer(page_of(query)),
+        ("GET", ["connections", id]) => {
+            answer(decoded(id).map(|charge_point| Route::Detail { charge_point }))
+        }
+        ("DELETE", ["connections", id]) => answer(decoded(id).and_then(|charge_point| {
+            let code = close_code(query)?;
+            Ok(Route::Close { charge_point, code })
+        })),
+        ("POST", ["connections", id, "calls"]) => answer(decoded(id).and_then(|charge_point| {
+            let command =
+                command::parse(body, call_timeout).map_err(|reason| error(400, reason))?;
+            Ok(Route::Call {
+                charge_point,
+                command,
+            })
+        })),
+        (_, ["health"] | ["metrics"] | ["connections"] | ["connections", _])
+        | (_, ["connections", _, "calls"]) => Route::Answer(error(405, "method not allowed")),
+        _ => Route::Answer(error(404, "no such route")),
+    }
+}
+
+/// Every route but `/health` needs the bearer token, when one is set.
+pub fn needs_token(target: &str) -> bool {
+    target.split_once('?').map_or(target, |(path, _)| path) != "/health"
+}
+
+pub fn json_response(status: u16, body: &Value) -> Response {
+    Response::new(status, JSON, body.to_string().into_bytes())
+}
+
+pub fn error(status: u16, message: impl Into<String>) -> Response {
+    json_response(status, &json!({ "error": message.into() }))
+}
+
+pub fn unauthorized() -> Response {
+    let mut response = error(401, "missing or wrong bearer token");
+    response.extra_header = Some(("WWW-Authenticate", "Bearer"));
+    response
+}
+
+pub fn metrics(text: String) -> Response {
+    Response::new(200, super::prometheus::CONTENT_TYPE, text.into_bytes())
+}
+
+/// The admin bearer token, kept as its SHA-256 digest. Comparing digests
+/// of equal length in constant time tells a guesser neither which byte
+/// differs nor how long the token is.
+pub struct BearerToken([u8; 32]);
+
+impl BearerToken {
+    pub fn new(token: &str) -> BearerToken {
+        BearerToken(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Whether an `Authorization` header value carries this token.
+    pub fn admits(&self, authorization: &str) -> bool {
+        let Some(given) = authorization.strip_prefix("Bearer ") else {
+            return false;
+        };
+        let given = Sha256::digest(given.trim().as_bytes());
+        given[..].ct_eq(&self.0[..]).into()
+    }
+}
+
+/// What /health says of one reactor.
+#[derive(Debug, PartialEq, Eq)]
+struct ReactorHealth {
+    /// "running", "starting" (has not published yet, shortly after start)
+    /// or "stalled".
+    state: &'static str,
+    /// None until the reactor has published once.
+    last_tick_age_ms: Option<u64>,
+    ok: bool,
+}
+
+/// `tick_unix_ms` is 0 until the reactor's first publish. A reactor that
+/// has not published is starting, which is healthy, for `stall_ms` after
+/// the admin API started (the gateway waits for first publishes before
+/// starting it); after that it is stalled.
+fn reactor_health(tick_unix_ms: u64, now_unix_ms: u64, stall_ms: u64, up_ms: u64) -> ReactorHealth {
+    if tick_unix_ms == 0 {
+        let starting = up_ms < stall_ms;
+        return ReactorHealth {
+            state: if starting { "starting" } else { "stalled" },
+            last_tick_age_ms: None,
+            ok: starting,
+        };
+    }
+    let age = now_unix_ms.saturating_sub(tick_unix_ms);
+    let ok = age < stall_ms;
+    ReactorHealth {
+        state: if ok { "running" } else { "stalled" },
+        last_tick_age_ms: Some(age),
+        ok,
+    }
+}
+
+/// `started`: when the admin API started.
+pub fn health(control: &Control, started: Instant) -> Response {
+    let now = unix_ms();
+    let stall = control.config.admin.stall_after.as_millis() as u64;
+    let up = started.elapsed().as_millis() as u64;
+    let counters = control.reactor_counters();
+    let mut healthy = !control.is_stopping();
+    let reactors: Vec<Value> = control
+        .reactor_last_ticks()
+        .into_iter()
+        .zip(&counters)
+        .enumerate()
+        .map(|(i, (tick, c))| {
+            let h = reactor_health(tick, now, stall, up);
+            healthy &= h.ok;
+            json!({"reactor": i, "state": h.state, "last_tick_age_ms": h.last_tick_age_ms,
+                   "ok": h.ok, "connections": c.connections_open})
+        })
+        .collect();
+    let body = json!({
+        "status": if healthy { "ok" } else { "unhealthy" },
+        "reactors": reactors,
+        "processor_queue_depth": control.processor_queue_depth(),
+        "open_connections": control.open_connections(),
+        "journal_lag": control.journal_stats().map_or(0, |j| j.lag),
+        // A bus outage is not unhealthy: events wait in the journal.
+        "bus": control.bus_stats().map(|b| {
+            use std::sync::atomic::Ordering::Relaxed;
+            json!({"connected": b.connected.load(Relaxed),
+                   "backlog_bytes": b.backlog_bytes.load(Relaxed)})
+        }),
+    });
+    json_response(if healthy { 200 } else { 503 }, &body)
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn page_of(query: &str) -> Result<Route, Response> {
+    let number = |name, default: usize| match query_param(query, name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| error(400, format!("{name} must be a non-negative integer"))),
+    };
+    let offset = number("offset", 0)?;
+    let limit = number("limit", DEFAULT_PAGE)?;
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(error(400, format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    Ok(Route::List { offset, limit })
+}
+
+/// The page of `all` (every reactor's list, in any order).
+pub fn page(mut all: Vec<ConnectionInfo>, offset: usize, limit: usize) -> Response {
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    let total = all.len();
+    let page: Vec<_> = all.into_iter().skip(offset).take(limit).collect();
+    json_response(
+        200,
+        &json!({"total": total, "offset": offset, "limit": limit, "connections": page}),
+    )
+}
+
+/// `list`: what the holder's reactor said of `charge_point` (empty: gone).
+pub fn detail(list: Vec<ConnectionInfo>, charge_point: &str) -> Response {
+    match list.into_iter().find(|c| c.id == charge_point) {
+        Some(info) => json_response(200, &json!(info)),
+        None => not_connected(charge_point),
+    }
+}
+
+pub fn not_connected(charge_point: &str) -> Response {
+    error(404, format!("{charge_point} is not connected"))
+}
+
+/// Close codes an operator may send (RFC 6455 §7.4: not 1004–1006, 1015).
+fn sendable_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999)
+}
+
+fn close_code(query: &str) -> Result<u16, Response> {
+    match query_param(query, "code").map(str::parse::<u16>) {
+        None => Ok(1000),
+        Some(Ok(code)) if sendable_close_code(code) => Ok(code),
+        Some(_) => Err(error(400, "code must be 1000-1003, 1007-1011 or 3000-4999")),
+    }
+}
+
+pub fn closed(found: bool, charge_point: &str, code: u16) -> Response {
+    if found {
+        json_response(200, &json!({"closed": charge_point, "code": code}))
+    } else {
+        not_connected(charge_point)
+    }
+}
+
+pub fn call_outcome(charge_point: &str, timeout: Duration, outcome: ServerCallOutcome) -> Response {
+    let (status, body) = command::outcome_body(charge_point, timeout, outcome);
+    json_response(status, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(route: Route) -> u16 {
+        match route {
+            Route::Answer(response) => response.status,
+            other => panic!("not answered at once: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn routes_and_their_refusals() {
+        let t = Duration::from_secs(30);
+        assert!(matches!(route("GET", "/health", b"", t), Route::Health));
+        assert!(matches!(
+            route("GET", "/connections?offset=2&limit=5", b"", t),
+            Route::List {
+                offset: 2,
+                limit: 5
+            }
+        ));
+        assert!(matches!(
+            route("GET", "/connections/CP%2D1", b"", t),
+            Route::Detail { charge_point } if charge_point == "CP-1"
+        ));
+        assert!(matches!(
+            route("DELETE", "/connections/CP-1?code=4001", b"", t),
+            Route::Close { code: 4001, .. }
+        ));
+        let body = br#"{"action":"Reset","payload":{"type":"Soft"}}"#;
+        assert!(matches!(
+            route("POST", "/connections/CP-1/calls", body, t),
+            Route::Call { command, .. } if command.action == "Reset" && command.timeout == t
+        ));
+        assert_eq!(status(route("GET", "/connections?limit=0", b"", t)), 400);
+        assert_eq!(status(route("GET", "/connections?offset=x", b"", t)), 400);
+        assert_eq!(
+            status(route("DELETE", "/connections/CP?code=1005", b"", t)),
+            400
+        );
+        assert_eq!(
+            status(route("POST", "/connections/CP/calls", b"{}", t)),
+            400
+        );
+        assert_eq!(status(route("GET", "/connections/%zz", b"", t)), 400);
+        assert_eq!(status(route("PUT", "/health", b"", t)), 405);
+        assert_eq!(status(route("GET", "/connections/CP/calls", b"", t)), 405);
+        assert_eq!(status(route("GET", "/nowhere", b"", t)), 404);
+        assert!(!needs_token("/health"));
+        assert!(!needs_token("/health?verbose=1"));
+        assert!(needs_token("/metrics"));
+        assert!(needs_token("/health/"));
+    }
+
+    #[test]
+    fn a_reactor_that_has_not_published_is_starting_then_stalled() {
+        let starting = reactor_health(0, 1_800_000_000_000, 5_000, 100);
+        assert_eq!(starting.state, "starting");
+        assert_eq!(starting.last_tick_age_ms, None);
+        assert!(starting.ok);
+        let never = reactor_health(0, 1_800_000_000_000, 5_000, 5_000);
+        assert_eq!((never.state, never.ok), ("stalled", false));
+        let running = reactor_health(1_000, 1_250, 5_000, 60_000);
+        assert_eq!(running.last_tick_age_ms, Some(250));
+        assert_eq!((running.state, running.ok), ("running", true));
+        let stalled = reactor_health(1_000, 7_000, 5_000, 60_000);
+        assert_eq!((stalled.state, stalled.ok), ("stalled", false));
+    }
+
+    #[test]
+    fn the_bearer_token_must_match_whole() {
+        let token = BearerToken::new("s3cret-token-0123456789");
+        assert!(token.admits("Bearer s3cret-token-0123456789"));
+        assert!(token.admits("Bearer s3cret-token-0123456789 "));
+        for wrong in [
+            "Bearer s3cret-token-012345678",
+            "Bearer s3cret-token-01234567890",
+            "Bearer S3cret-token-0123456789",
+            "Basic s3cret-token-0123456789",
+            "s3cret-token-0123456789",
+            "Bearer ",
+            "",
+        ] {
+            assert!(!token.admits(wrong), "{wrong:?}");
+        }
+    }
+}

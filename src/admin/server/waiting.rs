@@ -1,0 +1,353 @@
+//! Requests that wait for reactors or a charge point: how they are handed
+//! over (non-blocking, through [`Control`]), the replies that complete
+//! them, and their deadlines. An extension of the server: same thread,
+//! same state, split out to keep files readable.
+
+// The parent's imports and private items are in scope, as in its own file.
+use super::*;
+use crate::command::{Command, REPLY_GRACE};
+use crate::gateway::Offered;
+use crate::pipeline::{ConnectionInfo, Deliver, ReplyTo, ServerCallOutcome, ServerCallRequest};
+use log::debug;
+
+/// A reactor's reply to the request `ticket`.
+pub(super) struct Reply {
+    ticket: u64,
+    body: ReplyBody,
+}
+
+enum ReplyBody {
+    Call(ServerCallOutcome),
+    Inspect(Vec<ConnectionInfo>),
+    Close(bool),
+}
+
+/// A request that waits for reactors or a charge point.
+pub(super) struct Pending {
+    conn: SlotKey,
+    keep_alive: bool,
+    /// A Call waits for its timeout (the reactor answers then) and
+    /// `REPLY_GRACE`; the others for `stall_after`.
+    pub(super) deadline: Instant,
+    awaiting: Awaiting,
+}
+
+enum Awaiting {
+    Call {
+        charge_point: String,
+        timeout: Duration,
+    },
+    List {
+        offset: usize,
+        limit: usize,
+        found: Vec<ConnectionInfo>,
+        /// Reactors yet to reply.
+        replies_left: usize,
+    },
+    Detail {
+        charge_point: String,
+    },
+    Close {
+        charge_point: String,
+        code: u16,
+    },
+}
+
+impl Server {
+    /// Answers the waiting requests whose reactors did not reply in time.
+    pub(super) fn expire_pending(&mut self) {
+        let now = self.now;
+        // A request left in the inbox of a reactor that has stopped is never
+        // answered: once none runs, nothing pending will be.
+        let reactors_gone = self.control.reactors_running() == 0;
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| reactors_gone || p.deadline <= now)
+            .map(|(&ticket, _)| ticket)
+            .collect();
+        for ticket in expired {
+            let Some(pending) = self.pending.remove(&ticket) else {
+                continue;
+            };
+            // Its reply may still come: it stays owed and is dropped then.
+            let response = match &pending.awaiting {
+                Awaiting::Call {
+                    charge_point,
+                    timeout,
+                } => routes::call_outcome(charge_point, *timeout, ServerCallOutcome::Timeout),
+                _ => {
+                    self.counters.count(Refused::ReactorsBusy);
+                    routes::error(
+                        503,
+                        format!(
+                            "the reactors did not answer within admin.stall_after ({:?})",
+                            self.stall_after
+                        ),
+                    )
+                }
+            };
+            self.respond(pending.conn, &response, pending.keep_alive);
+        }
+    }
+
+    fn new_ticket(&mut self) -> u64 {
+        self.next_ticket += 1;
+        self.next_ticket
+    }
+
+    /// The promise a reactor keeps for `ticket`: queue the reply and wake
+    /// this thread. Never blocks: `replies_owed` ≤ capacity leaves room.
+    fn deliver<T: Send + 'static>(&self, ticket: u64, wrap: fn(T) -> ReplyBody) -> Deliver<T> {
+        let replies = self.reply_sender.clone();
+        let waker = self.waker.clone();
+        Deliver::new(move |value| {
+            if replies
+                .try_send(Reply {
+                    ticket,
+                    body: wrap(value),
+                })
+                .is_ok()
+            {
+                // A failed eventfd write leaves the reply to the next tick.
+                let _ = waker.wake();
+            }
+        })
+    }
+
+    /// Whether `replies` more replies fit in the reply channel; if not, the
+    /// request is refused (counted) and the caller answers `busy()`.
+    fn room_for_replies(&mut self, replies: usize) -> bool {
+        let fits = self.replies_owed + replies <= self.reply_capacity;
+        if !fits {
+            self.counters.count(Refused::ReactorsBusy);
+        }
+        fits
+    }
+
+    fn busy() -> Response {
+        routes::error(503, "the reactors are busy; try again")
+    }
+
+    fn wait(&mut self, key: SlotKey, ticket: u64, pending: Pending) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            conn.state = State::Waiting;
+            conn.deadline = None;
+        }
+        self.pending.insert(ticket, pending);
+    }
+
+    pub(super) fn start_call(
+        &mut self,
+        key: SlotKey,
+        keep_alive: bool,
+        charge_point: String,
+        command: Command,
+    ) -> Option<Response> {
+        if self.counters.commands_in_flight >= self.max_commands_in_flight as u64 {
+            self.counters.count(Refused::CommandsBusy);
+            let message = format!(
+                "admin.max_commands_in_flight ({}) commands are already waiting",
+                self.max_commands_in_flight
+            );
+            return Some(routes::error(503, message));
+        }
+        if !self.room_for_replies(1) {
+            return Some(Self::busy());
+        }
+        let ticket = self.new_ticket();
+        let deliver = self.deliver(ticket, ReplyBody::Call);
+        let timeout = command.timeout;
+        let request = ServerCallRequest {
+            charge_point: charge_point.as_str().into(),
+            action: command.action.into(),
+            payload: command.payload.into(),
+            timeout,
+            reply: ReplyTo::Callback(Box::new(move |outcome| deliver.send(outcome))),
+        };
+        if let Err(outcome) = self.control.start_call(request) {
+            return Some(routes::call_outcome(&charge_point, timeout, outcome));
+        }
+        self.replies_owed += 1;
+        self.counters.commands_in_flight += 1;
+        let pending = Pending {
+            conn: key,
+            keep_alive,
+            deadline: self.now + timeout + REPLY_GRACE,
+            awaiting: Awaiting::Call {
+                charge_point,
+                timeout,
+            },
+        };
+        self.wait(key, ticket, pending);
+        None
+    }
+
+    pub(super) fn start_list(
+        &mut self,
+        key: SlotKey,
+        keep_alive: bool,
+        offset: usize,
+        limit: usize,
+    ) -> Option<Response> {
+        if !self.room_for_replies(self.control.reactor_count()) {
+            return Some(Self::busy());
+        }
+        let ticket = self.new_ticket();
+        let offered = self
+            .control
+            .start_inspect(None, || self.deliver(ticket, ReplyBody::Inspect));
+        self.replies_owed += offered.taken;
+        if offered.full > 0 {
+            // The replies of the others come and are dropped.
+            self.counters.count(Refused::ReactorsBusy);
+            return Some(Self::busy());
+        }
+        if offered.taken == 0 {
+            return Some(routes::page(Vec::new(), offset, limit));
+        }
+        let pending = Pending {
+            conn: key,
+            keep_alive,
+            deadline: self.now + self.stall_after,
+            awaiting: Awaiting::List {
+                offset,
+                limit,
+                found: Vec::new(),
+                replies_left: offered.taken,
+            },
+        };
+        self.wait(key, ticket, pending);
+        None
+    }
+
+    pub(super) fn start_detail(
+        &mut self,
+        key: SlotKey,
+        keep_alive: bool,
+        charge_point: String,
+    ) -> Option<Response> {
+        let awaiting = Awaiting::Detail {
+            charge_point: charge_point.clone(),
+        };
+        self.ask_holder(
+            key,
+            keep_alive,
+            &charge_point,
+            awaiting,
+            |server, ticket| {
+                let reply = || server.deliver(ticket, ReplyBody::Inspect);
+                server.control.start_inspect(Some(&charge_point), reply)
+            },
+        )
+    }
+
+    pub(super) fn start_close(
+        &mut self,
+        key: SlotKey,
+        keep_alive: bool,
+        charge_point: String,
+        code: u16,
+    ) -> Option<Response> {
+        let awaiting = Awaiting::Close {
+            charge_point: charge_point.clone(),
+            code,
+        };
+        self.ask_holder(
+            key,
+            keep_alive,
+            &charge_point,
+            awaiting,
+            |server, ticket| {
+                let reply = server.deliver(ticket, ReplyBody::Close);
+                server.control.start_close(&charge_point, code, reply)
+            },
+        )
+    }
+
+    /// Offers a request about one charge point to the reactor holding it
+    /// (`offer` sends it, with the promise for `ticket`), and waits.
+    fn ask_holder(
+        &mut self,
+        key: SlotKey,
+        keep_alive: bool,
+        charge_point: &str,
+        awaiting: Awaiting,
+        offer: impl FnOnce(&Self, u64) -> Offered,
+    ) -> Option<Response> {
+        if !self.room_for_replies(1) {
+            return Some(Self::busy());
+        }
+        let ticket = self.new_ticket();
+        let offered = offer(self, ticket);
+        if offered.full > 0 {
+            self.counters.count(Refused::ReactorsBusy);
+            return Some(Self::busy());
+        }
+        if offered.taken == 0 {
+            return Some(routes::not_connected(charge_point));
+        }
+        self.replies_owed += 1;
+        let pending = Pending {
+            conn: key,
+            keep_alive,
+            deadline: self.now + self.stall_after,
+            awaiting,
+        };
+        self.wait(key, ticket, pending);
+        None
+    }
+
+    /// Takes the reactors' replies and answers the requests they complete.
+    pub(super) fn take_replies(&mut self) {
+        // Bounded: at most `replies_owed` can be queued.
+        while let Ok(Reply { ticket, body }) = self.replies.try_recv() {
+            self.replies_owed = self.replies_owed.saturating_sub(1);
+            if matches!(body, ReplyBody::Call(_)) {
+                self.counters.commands_in_flight =
+                    self.counters.commands_in_flight.saturating_sub(1);
+            }
+            // None: the request was answered already (its deadline passed).
+            let Some(mut pending) = self.pending.remove(&ticket) else {
+                continue;
+            };
+            let response = match (&mut pending.awaiting, body) {
+                (
+                    Awaiting::List {
+                        offset,
+                        limit,
+                        found,
+                        replies_left,
+                    },
+                    ReplyBody::Inspect(list),
+                ) => {
+                    found.extend(list);
+                    *replies_left -= 1;
+                    if *replies_left > 0 {
+                        self.pending.insert(ticket, pending);
+                        continue;
+                    }
+                    routes::page(std::mem::take(found), *offset, *limit)
+                }
+                (Awaiting::Detail { charge_point }, ReplyBody::Inspect(list)) => {
+                    routes::detail(list, charge_point)
+                }
+                (Awaiting::Close { charge_point, code }, ReplyBody::Close(found)) => {
+                    routes::closed(found, charge_point, *code)
+                }
+                (
+                    Awaiting::Call {
+                        charge_point,
+                        timeout,
+                    },
+                    ReplyBody::Call(outcome),
+                ) => routes::call_outcome(charge_point, *timeout, outcome),
+                _ => {
+                    debug!("admin: a reply of the wrong kind for request {ticket}");
+                    continue;
+                }
+            };
+            self.respond(pending.conn, &response, pending.keep_alive);
+        }
+    }
+}
