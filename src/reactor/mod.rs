@@ -558,7 +558,12 @@ impl Reactor {
         self.counters.count_close(code.into());
         debug!("failing {} ({code}: {reason})", conn.charge_point);
         let fate = conn.fail(code, reason);
-        self.await_close(key, fate);
+        if self.await_close(key, fate) {
+            // What the peer still sends is discarded on the next turns,
+            // within the read budget (edge-triggered readiness may not
+            // announce what is already waiting).
+            self.queue_read(key);
+        }
     }
 
     fn remove(&mut self, key: SlotKey, why: &str) {
