@@ -411,9 +411,13 @@ impl Config {
             "must be between 256 bytes and 1 MiB",
         );
         check(
-            w.max_write_buffer_size >= w.max_message_size + 16,
+            // Saturating: max_message_size is range-checked above, but every
+            // check runs, so this one sees it unchecked.
+            w.max_write_buffer_size >= w.max_message_size.saturating_add(16)
+                && w.max_write_buffer_size <= 1 << 30,
             "websocket.max_write_buffer_size",
-            "must exceed websocket.max_message_size, or the largest answer could never be sent",
+            "must exceed websocket.max_message_size (or the largest answer could never be sent) \
+             and be at most 1 GiB",
         );
         for (key, value) in [
             ("websocket.handshake_timeout", w.handshake_timeout),
@@ -495,9 +499,13 @@ impl Config {
             "must be at least 16 characters (or left out)",
         );
         check(
-            admin.stall_after >= self.reactors.timer_tick * 2,
+            // Saturating: timer_tick is range-checked above, but every check
+            // runs, so this one sees it unchecked. The upper bound keeps its
+            // milliseconds within a u64 for /health.
+            admin.stall_after >= self.reactors.timer_tick.saturating_mul(2)
+                && admin.stall_after <= Duration::from_secs(3600),
             "admin.stall_after",
-            "must be at least two reactors.timer_tick",
+            "must be at least two reactors.timer_tick and at most 1h",
         );
         check(
             admin.call_timeout >= Duration::from_millis(1)

@@ -8,6 +8,12 @@ use std::process::Command;
 use common::*;
 
 fn check(config: &str) -> (bool, String, String) {
+    let (code, stdout, stderr) = check_bytes(config.as_bytes());
+    (code == Some(0), stdout, stderr)
+}
+
+/// `--check-config` on a file of these bytes: exit code, stdout, stderr.
+fn check_bytes(config: &[u8]) -> (Option<i32>, String, String) {
     let dir = scratch_dir("config");
     let path = dir.join("gateway.toml");
     std::fs::write(&path, config).unwrap();
@@ -17,10 +23,21 @@ fn check(config: &str) -> (bool, String, String) {
         .output()
         .unwrap();
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Asserts that `config` is refused with exit code 2 and an error naming
+/// `gateway.toml:{line}` and the key, and that nothing panicked.
+fn assert_refused_at(config: &[u8], line: usize, key: &str) -> String {
+    let (code, _, stderr) = check_bytes(config);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let located = format!("gateway.toml:{line}: key `{key}`:");
+    assert!(stderr.contains(&located), "no {located:?} in:\n{stderr}");
+    stderr
 }
 
 #[test]
@@ -142,4 +159,72 @@ fn bus_errors_name_key_and_line() {
     let (ok, stdout, stderr) = check("[bus]\nkind = \"nats\"\ngateway_id = \"gw-a\"\n");
     assert!(ok, "{stderr}");
     assert!(stdout.contains("subject_prefix = \"ocpp\""), "{stdout}");
+}
+
+#[test]
+fn values_too_large_for_arithmetic_are_errors_not_panics() {
+    // humantime reads "18446744073709551615s" (u64::MAX seconds) without
+    // complaint; the checks and the code after them must not overflow.
+    let huge = "\"18446744073709551615s\"";
+    for (config, line, key) in [
+        (
+            format!("[reactors]\ntimer_tick = {huge}\n"),
+            2,
+            "reactors.timer_tick",
+        ),
+        (
+            format!("[admin]\nstall_after = {huge}\n"),
+            2,
+            "admin.stall_after",
+        ),
+        (
+            "[websocket]\nmax_message_size = 18446744073709551615\n".to_owned(),
+            2,
+            "websocket.max_message_size",
+        ),
+        (
+            "[websocket]\nmax_write_buffer_size = 18446744073709551615\n".to_owned(),
+            2,
+            "websocket.max_write_buffer_size",
+        ),
+        (
+            format!("[bus]\nkind = \"nats\"\nstream_max_age = {huge}\n"),
+            3,
+            "bus.stream_max_age",
+        ),
+        (
+            format!("[bus]\nkind = \"nats\"\nstream_max_age = \"0s\"\nduplicate_window = {huge}\n"),
+            4,
+            "bus.duplicate_window",
+        ),
+        (
+            "[bus]\nkind = \"nats\"\nstream_max_bytes = 18446744073709551615\n".to_owned(),
+            3,
+            "bus.stream_max_bytes",
+        ),
+    ] {
+        assert_refused_at(config.as_bytes(), line, key);
+    }
+}
+
+#[test]
+fn a_sighup_with_a_value_too_large_for_arithmetic_keeps_the_gateway_running() {
+    let mut gw = GatewayProcess::start("hup-overflow", &process_config(""));
+    let config = gw.dir.join("gateway.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{good}\n[reactors]\ntimer_tick = \"18446744073709551615s\"\n"),
+    )
+    .unwrap();
+    gw.signal("HUP");
+    // A panic on the main thread ends the process within milliseconds.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        gw.child.try_wait().unwrap().is_none(),
+        "the gateway exited on SIGHUP"
+    );
+    // It still serves, with the configuration it started with.
+    let mut cp = ChargePoint::connect(gw.addr, "CP-HUP");
+    assert_eq!(cp.boot()["status"], "Accepted");
 }
