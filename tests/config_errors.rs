@@ -228,3 +228,45 @@ fn a_sighup_with_a_value_too_large_for_arithmetic_keeps_the_gateway_running() {
     let mut cp = ChargePoint::connect(gw.addr, "CP-HUP");
     assert_eq!(cp.boot()["status"], "Accepted");
 }
+
+#[test]
+fn a_duplicate_key_names_the_key_and_line() {
+    let stderr = assert_refused_at(
+        b"[listen]\nbacklog = 10\nbacklog = 10\n",
+        3,
+        "listen.backlog",
+    );
+    assert!(stderr.contains("duplicate"), "{stderr}");
+    // A table given twice names the table.
+    assert_refused_at(b"[listen]\nbacklog = 10\n\n[listen]\n", 4, "listen");
+}
+
+#[test]
+fn invalid_utf8_names_the_line_and_key_of_the_first_bad_byte() {
+    let stderr = assert_refused_at(
+        b"[listen]\nbacklog = 10\n\n[log]\n# fine: \xc3\xa9\noutput = \"/var/log/gw-\xe9.log\"\n",
+        6,
+        "log.output",
+    );
+    assert!(stderr.contains("UTF-8"), "{stderr}");
+    assert!(stderr.contains("0xE9"), "{stderr}");
+    // Inside a multi-line array, the key the array belongs to.
+    assert_refused_at(
+        b"[ocpp]\nsubprotocols = [\n  \"ocpp1.6\",\n  \"ocpp\xff\",\n]\n",
+        4,
+        "ocpp.subprotocols",
+    );
+}
+
+#[test]
+fn an_unterminated_string_names_the_key_and_line() {
+    assert_refused_at(
+        b"[listen]\npath_prefix = \"/ocpp\nbacklog = 10\n",
+        2,
+        "listen.path_prefix",
+    );
+    // A multi-line string runs to the end of the file; the key is where it began.
+    let (code, _, stderr) = check_bytes(b"[log]\noutput = \"\"\"stdout\n\n[admin]\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("key `log.output`"), "{stderr}");
+}
