@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -578,9 +579,14 @@ impl Config {
         }
     }
 
-    /// The effective configuration as TOML, defaults filled in.
+    /// The effective configuration as TOML, defaults filled in, and every
+    /// key of [`SECRET_KEYS`] that is set shown as [`REDACTED`]: the text
+    /// is for people, terminals and logs.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
+        match toml::to_string(self) {
+            Ok(text) => redact_secrets(text),
+            Err(e) => format!("# cannot print configuration: {e}\n"),
+        }
     }
 }
 
@@ -623,13 +629,19 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 
 /// Byte offset of a dotted key path in the file, if it is written there.
 fn key_offset(text: &str, path: &str) -> Option<usize> {
+    entry_spans(text, path).map(|(key, _)| key.start)
+}
+
+/// The byte ranges of a dotted key path's key and value in the text, if it
+/// is written there.
+fn entry_spans(text: &str, path: &str) -> Option<(Range<usize>, Range<usize>)> {
     let (doc, _) = DeTable::parse_recoverable(text);
     let mut table = doc.get_ref();
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
         let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
         if parts.peek().is_none() {
-            return Some(key.span().start);
+            return Some((key.span(), value.span()));
         }
         match value.get_ref() {
             DeValue::Table(inner) => table = inner,
@@ -637,6 +649,29 @@ fn key_offset(text: &str, path: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// Keys whose values are secrets (dotted paths, as in the file). Whatever
+/// prints the configuration shows them as [`REDACTED`]; a new secret key is
+/// added here, and nowhere else.
+pub const SECRET_KEYS: &[&str] = &["admin.bearer_token", "bus.password", "bus.token"];
+
+/// What a secret's value is printed as.
+pub const REDACTED: &str = "<redacted>";
+
+/// `text` (TOML) with the value of each [`SECRET_KEYS`] key that it holds
+/// replaced by `"<redacted>"`; everything else as it was, in its order.
+fn redact_secrets(mut text: String) -> String {
+    let mut values: Vec<Range<usize>> = SECRET_KEYS
+        .iter()
+        .filter_map(|key| entry_spans(&text, key).map(|(_, value)| value))
+        .collect();
+    // From the end, so that each replacement leaves the earlier ranges valid.
+    values.sort_by_key(|value| std::cmp::Reverse(value.start));
+    for value in values {
+        text.replace_range(value, &format!("\"{REDACTED}\""));
+    }
+    text
 }
 
 /// The dotted key path at `offset`, read from the text alone, for errors

@@ -230,6 +230,31 @@ fn a_sighup_with_a_value_too_large_for_arithmetic_keeps_the_gateway_running() {
 }
 
 #[test]
+fn check_config_prints_secrets_redacted() {
+    let token = "admin-token-0123456789";
+    let password = "bus-password-0123";
+    let (ok, stdout, stderr) = check(&format!(
+        "[admin]\nbearer_token = \"{token}\"\n\n[bus]\nkind = \"nats\"\nuser = \"gw\"\npassword = \"{password}\"\n"
+    ));
+    assert!(ok, "{stderr}");
+    assert!(
+        !stdout.contains(token) && !stdout.contains(password),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bearer_token = \"<redacted>\""), "{stdout}");
+    assert!(stdout.contains("password = \"<redacted>\""), "{stdout}");
+    // Not a secret: the user name stays.
+    assert!(stdout.contains("user = \"gw\""), "{stdout}");
+    let bus_token = "nats-token-0123456789";
+    let (ok, stdout, stderr) = check(&format!(
+        "[bus]\nkind = \"nats\"\ntoken = \"{bus_token}\"\n"
+    ));
+    assert!(ok, "{stderr}");
+    assert!(!stdout.contains(bus_token), "{stdout}");
+    assert!(stdout.contains("token = \"<redacted>\""), "{stdout}");
+}
+
+#[test]
 fn a_duplicate_key_names_the_key_and_line() {
     let stderr = assert_refused_at(
         b"[listen]\nbacklog = 10\nbacklog = 10\n",
@@ -269,4 +294,27 @@ fn an_unterminated_string_names_the_key_and_line() {
     let (code, _, stderr) = check_bytes(b"[log]\noutput = \"\"\"stdout\n\n[admin]\n");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("key `log.output`"), "{stderr}");
+}
+
+#[test]
+fn every_secret_key_is_a_real_key_and_is_printed_redacted() {
+    use ocpp_gateway::config::{REDACTED, SECRET_KEYS};
+    for key in SECRET_KEYS {
+        let (table, name) = key.rsplit_once('.').expect("secrets live in tables");
+        let marker = format!("secret-value-of-{key}");
+        // Deserialised without the range checks: the point is that the key
+        // exists (unknown keys are refused) and how it prints.
+        let config: ocpp_gateway::Config =
+            toml::from_str(&format!("[{table}]\n{name} = \"{marker}\"\n"))
+                .unwrap_or_else(|e| panic!("{key} is not a configuration key: {e}"));
+        let printed = config.to_toml();
+        assert!(
+            !printed.contains(&marker),
+            "{key} printed in clear:\n{printed}"
+        );
+        assert!(
+            printed.contains(&format!("{name} = \"{REDACTED}\"")),
+            "{key} not shown redacted:\n{printed}"
+        );
+    }
 }
