@@ -297,6 +297,62 @@ fn an_unterminated_string_names_the_key_and_line() {
 }
 
 #[test]
+fn help_states_the_exit_codes_the_binary_uses() {
+    let out = Command::new(binary()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let exit_status = help
+        .split("EXIT STATUS:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no EXIT STATUS section in:\n{help}"));
+    // The description of exit code `code`: its line and the indented ones after.
+    let described = |code: i32| -> String {
+        let mut lines = exit_status
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(&format!("{code} ")));
+        let first = lines.next().unwrap_or_default().to_owned();
+        lines
+            .take_while(|l| l.starts_with("        "))
+            .fold(first, |text, l| text + " " + l.trim())
+    };
+    // --check-config: 0 for a valid file, 2 for a bad one.
+    let (code, _, _) = check_bytes(b"");
+    assert_eq!(code, Some(0));
+    assert!(described(0).contains("valid"), "{help}");
+    let (code, _, _) = check_bytes(b"[listen]\nbacklog = 0\n");
+    assert_eq!(code, Some(2));
+    assert!(described(2).contains("configuration"), "{help}");
+    // The --check-config line itself promises the same codes.
+    assert!(help.contains("exit 0 if valid, 2 if not"), "{help}");
+    // A bad argument: 2.
+    let out = Command::new(binary()).arg("--bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(described(2).contains("bad argument"), "{help}");
+    // A gateway that cannot start (its port is taken): 1.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dir = scratch_dir("exit-1");
+    let path = dir.join("gateway.toml");
+    let config = process_config("")
+        .replace(
+            "127.0.0.1:0\"\n\n[ocpp]",
+            &format!("{}\"\n\n[ocpp]", taken.local_addr().unwrap()),
+        )
+        .replace("@DIR@", dir.to_str().unwrap());
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(binary())
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(described(1).contains("could not start"), "{help}");
+}
+
+#[test]
 fn every_secret_key_is_a_real_key_and_is_printed_redacted() {
     use ocpp_gateway::config::{REDACTED, SECRET_KEYS};
     for key in SECRET_KEYS {
