@@ -197,7 +197,7 @@ fn main() -> ExitCode {
         }
     }
     gateway.shutdown();
-    let finished = gateway.join(grace.saturating_add(Duration::from_secs(2)));
+    let finished = gateway.join(grace + Duration::from_secs(2));
     if finished {
         info!("stopped");
     } else {
