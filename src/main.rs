@@ -17,7 +17,8 @@ USAGE:
     ocpp-gateway [--config PATH]            run the gateway
     ocpp-gateway [--config PATH] --check-config
                                             validate the file, print the effective
-                                            configuration (defaults filled in), exit 0/1
+                                            configuration (defaults filled in, secrets
+                                            redacted); exit 0 if valid, 2 if not
     ocpp-gateway hash-password --id ID [--hex] [--allow-short]
                                             read a charge point's password on stdin and
                                             print its credentials-file line (salted hash)
@@ -31,6 +32,15 @@ SIGNALS:
     SIGHUP              reopen the log file, apply log.level from the file,
                         reload the credentials file and allow list, and the
                         TLS certificate, key and client CA
+
+EXIT STATUS:
+    0   the configuration is valid (--check-config), or the gateway stopped
+        after SIGTERM/SIGINT
+    1   the gateway could not start, or threads were still busy when
+        shutdown.grace ran out
+    2   a bad argument, or an error in the configuration (or in the
+        credentials file it names): nothing was started
+    hash-password: 0 printed, 1 bad input, 2 bad arguments
 ";
 
 struct Args {

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use ocpp_gateway::ocpp::{ErrorCode, Violation, v16, v201};
 use serde_json::{Map, Value, json};
 
-const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/ocpp-schemas");
+/// Vendored, unchanged, in the repository (see `tests/ocpp-schemas/SOURCE.md`),
+/// so a fresh clone runs this test.
+const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ocpp-schemas");
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Ver {

@@ -106,6 +106,10 @@ impl Default for BusConfig {
     }
 }
 
+/// The longest duration handed to JetStream: 100 years of 365.25 days, as
+/// humantime reads "100y"; well inside i64 nanoseconds.
+const MAX_NATS_DURATION: Duration = Duration::from_secs(100 * 31_557_600);
+
 /// A NATS subject token or stream/bucket name: no separators, wildcards or spaces.
 fn is_name(s: &str) -> bool {
     !s.is_empty()
@@ -194,11 +198,24 @@ impl BusConfig {
             "bus.presence_bucket",
             "may hold only letters, digits, `_` and `-`".into(),
         );
+        // JetStream takes durations as i64 nanoseconds (about 292 years);
+        // async-nats converts with `as`, so a longer one would wrap.
+        check(
+            self.stream_max_age <= MAX_NATS_DURATION,
+            "bus.stream_max_age",
+            "must be at most 100y (\"0s\": unlimited)".into(),
+        );
+        check(
+            self.stream_max_bytes <= i64::MAX as u64,
+            "bus.stream_max_bytes",
+            "must be at most 9223372036854775807 (0: unlimited)".into(),
+        );
         check(
             self.duplicate_window >= Duration::from_secs(1)
+                && self.duplicate_window <= MAX_NATS_DURATION
                 && (self.stream_max_age.is_zero() || self.duplicate_window <= self.stream_max_age),
             "bus.duplicate_window",
-            "must be at least 1s and at most bus.stream_max_age".into(),
+            "must be at least 1s and at most bus.stream_max_age (and 100y)".into(),
         );
         check(
             (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&self.presence_ttl),
