@@ -30,7 +30,7 @@ RUNS=(
   "non-reading-calls|non-reading --count 100 --feed calls --call heartbeat --call-rate 200"
   "non-reading-long-id|non-reading --count 100 --feed calls --call long-id --id-len 10000 --call-rate 20"
   "non-reading-admin|non-reading --count 100 --feed admin --command-bytes 262144 --command-timeout-ms 500"
-  "fragments|fragments --count 2000 --rate 500 --fragment-bytes 16384 --fragment-ms 100 --rounds 2"
+  "fragments|fragments --count 2000 --rate 500 --fragment-bytes 16384 --fragment-ms 100 --rounds 2 --duration 75"
   "garbage-brackets|garbage --kind brackets"
   "garbage-not-json|garbage --kind not-json"
   "garbage-wrong-arity|garbage --kind wrong-arity"
@@ -81,16 +81,32 @@ TOML
   "$GW_BIN" --config "$OUT/$name.toml" > "$OUT/$name.gateway.stdout" 2>&1 &
   gw=$!
   for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$admin_port") 2>/dev/null && return 0
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$admin_port") 2>/dev/null; then
+      sleep 1 # every reactor has ticked: /health has a tick age for each
+      return 0
+    fi
     sleep 0.1
   done
   echo "gateway did not come up on $port / $admin_port" >&2
   return 1
 }
 
+# want NAME [SELECTED...]: no selection means every run.
+# Waits up to IDLE_WAIT seconds (default 30) for a 1-minute load below
+# IDLE_LOAD (1.5): the box is shared; the load before each run is recorded.
+wait_idle() {
+  local waited=0
+  while [ "$waited" -lt "${IDLE_WAIT:-30}" ]; do
+    awk -v max="${IDLE_LOAD:-1.5}" '{ exit !($1 < max) }' /proc/loadavg && break
+    sleep 1
+    waited=$((waited + 1))
+  done
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+}
+
 want() {
-  [ $# -eq 0 ] && return 0
   local n=$1; shift
+  [ $# -eq 0 ] && return 0
   for w in "$@"; do [ "$w" = "$n" ] && return 0; done
   return 1
 }
@@ -100,6 +116,7 @@ for entry in "${RUNS[@]}"; do
   name=${entry%%|*}
   args=${entry#*|}
   want "$name" "$@" || continue
+  wait_idle
   start_gateway "$name"
   echo "== $name (gateway pid $gw, ws $port, admin $admin_port): faults $args" >&2
   # shellcheck disable=SC2086
@@ -113,6 +130,6 @@ for entry in "${RUNS[@]}"; do
   kill -0 "$gw" 2>/dev/null || alive="NO (gateway died)"
   stop_gateway
   rm -rf /tmp/faults-gw.*/journal 2>/dev/null || true
-  echo "$name: $status, gateway alive at the end: $alive" | tee -a "$OUT/summary.txt" >&2
+  echo "$name: $status, gateway alive at the end: $alive, load before: $load_before" | tee -a "$OUT/summary.txt" >&2
 done
 echo "reports in $OUT" >&2

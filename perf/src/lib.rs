@@ -21,3 +21,24 @@ pub mod scenario;
 pub mod stats;
 pub mod tls;
 pub mod worker;
+
+/// Prints a tool's one JSON report on stdout (exit 0), or its error on
+/// stderr (exit 2).
+pub fn print_report(
+    tool: &str,
+    result: Result<serde_json::Value, String>,
+) -> std::process::ExitCode {
+    match result {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("serializable report")
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{tool}: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -13,11 +13,11 @@ use mio::{Events, Interest, Poll, Token};
 use serde_json::{Value, json};
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
-use super::Ctx;
 use super::cli::FragmentsArgs;
 use super::wire::{self, Dial, DialStep, PeerEnd, RawPeer};
+use super::{Ctx, Endings};
 use crate::procfs;
-use crate::stats::{self, new_histogram};
+use crate::stats::new_histogram;
 
 /// After our close frame, the gateway's close may take this long.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -300,11 +300,7 @@ fn on_ready(
         if s.stage == Stage::Closing {
             return finish(s, now, "completed".into(), false);
         }
-        // Echo the close, as a client should, then count it as the gateway's.
-        let payload = code.map(u16::to_be_bytes).unwrap_or_default();
-        p.queue_frame(OpCode::Control(Control::Close), true, &payload, true);
-        let _ = p.flush();
-        let how = code.map_or("close_no_code".into(), |c| format!("close_{c}"));
+        let how = p.echo_close(code);
         return finish(s, now, how, true);
     }
     match r {
@@ -334,34 +330,32 @@ fn on_ready(
 fn outcome(ctx: &Ctx, senders: &[Sender]) -> Value {
     let mut how: BTreeMap<String, u64> = BTreeMap::new();
     let mut answers: BTreeMap<String, u64> = BTreeMap::new();
-    let mut gw_after = new_histogram();
+    let mut by_gateway = Endings::default();
     let mut offsets = new_histogram();
-    let mut last_gateway_end = None::<Instant>;
     for s in senders {
         if let Some(t) = s.answer_type {
             *answers.entry(format!("type_{t}")).or_default() += 1;
         }
-        let Some((at, kind, by_gateway)) = &s.end else {
+        let Some((at, kind, gateway_ended)) = &s.end else {
             continue;
         };
         *how.entry(kind.clone()).or_default() += 1;
-        if *by_gateway && let Some(first) = s.first_fragment {
-            stats::record(&mut gw_after, *at - first);
-            // The message bytes we had sent when it was cut (as µs = bytes).
+        if *gateway_ended {
+            by_gateway.record(kind, s.first_fragment, *at);
+            // The message bytes we had queued when it was cut.
             offsets.saturating_record(s.offset.max(1) as u64);
-            last_gateway_end = Some(last_gateway_end.map_or(*at, |l| l.max(*at)));
         }
     }
     json!({
         "how": how,
         "answers": answers,
-        "ended_by_gateway": gw_after.len(),
-        "gateway_ended_after_first_fragment_ms": stats::percentiles_ms(&gw_after),
+                "ended_by_gateway": by_gateway.timed(),
+        "gateway_ended_after_first_fragment_ms": by_gateway.after_ms(),
         "gateway_ended_at_message_bytes": {
             "p50": if offsets.is_empty() { 0 } else { offsets.value_at_quantile(0.5) },
             "max": offsets.max(),
         },
-        "last_gateway_end_at_s": last_gateway_end.map(|t| ctx.t(t)),
+                "last_gateway_end_at_s": by_gateway.last_at_s(ctx),
     })
 }
 

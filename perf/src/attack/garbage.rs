@@ -12,10 +12,9 @@ use mio::{Events, Interest, Poll, Token};
 use serde_json::{Value, json};
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
-use super::Ctx;
 use super::cli::{Garbage, GarbageArgs};
 use super::wire::{self, Dial, DialStep, RawPeer};
-use crate::stats::{self, new_histogram};
+use super::{Ctx, Endings};
 
 /// Frames queued ahead of the socket per connection.
 const QUEUE_AHEAD: usize = 256 * 1024;
@@ -40,10 +39,8 @@ struct Tally {
     answer_max: usize,
     answer_types: BTreeMap<String, u64>,
     answer_example: Option<String>,
-    closes: BTreeMap<String, u64>,
-    close_after: Option<hdrhistogram::Histogram<u64>>,
+    closes: Endings,
     frames_before_close: Vec<u64>,
-    first_close_at: Option<Instant>,
 }
 
 /// The bad frame of `kind`, encoded once (masked unless `unmasked`).
@@ -85,10 +82,7 @@ pub fn run(a: &GarbageArgs, ctx: &Ctx) -> Result<Value, String> {
     let mut poll = Poll::new().map_err(|e| format!("poll: {e}"))?;
     let mut events = Events::with_capacity(1024);
     let mut jammers: Vec<Jammer> = Vec::new();
-    let mut t = Tally {
-        close_after: Some(new_histogram()),
-        ..Tally::default()
-    };
+    let mut t = Tally::default();
     let started = Instant::now();
     for _ in 0..a.connections {
         open(ctx, &poll, &mut jammers, &mut t);
@@ -200,10 +194,7 @@ fn on_ready(j: &mut Jammer, frame_len: usize, t: &mut Tally) {
         _ => {}
     });
     if let Some(code) = close {
-        let payload = code.map(u16::to_be_bytes).unwrap_or_default();
-        p.queue_frame(OpCode::Control(Control::Close), true, &payload, true);
-        let _ = p.flush();
-        let how = code.map_or("close_no_code".into(), |c| format!("close_{c}"));
+        let how = p.echo_close(code);
         return end(j, how, frame_len, t);
     }
     if let Err(e) = r {
@@ -216,12 +207,8 @@ fn on_ready(j: &mut Jammer, frame_len: usize, t: &mut Tally) {
 fn end(j: &mut Jammer, how: String, frame_len: usize, t: &mut Tally) {
     let now = Instant::now();
     if let Some(p) = j.peer.take() {
-        *t.closes.entry(how).or_default() += 1;
-        if let (Some(first), Some(h)) = (j.first_sent, t.close_after.as_mut()) {
-            stats::record(h, now - first);
-        }
+        t.closes.record(&how, j.first_sent, now);
         t.frames_before_close.push(p.sent_bytes / frame_len as u64);
-        t.first_close_at.get_or_insert(now);
     }
     j.hungry = false;
 }
@@ -229,7 +216,7 @@ fn end(j: &mut Jammer, how: String, frame_len: usize, t: &mut Tally) {
 fn report(a: &GarbageArgs, ctx: &Ctx, frame: &[u8], mut t: Tally, sending_s: f64) -> Value {
     t.frames_before_close.sort_unstable();
     let before_close = &t.frames_before_close;
-    let close_after = t.close_after.take().unwrap_or_else(new_histogram);
+
     let frames_sent = t.bytes_sent / frame.len() as u64;
     json!({
         "kind": format!("{:?}", a.kind),
@@ -249,14 +236,14 @@ fn report(a: &GarbageArgs, ctx: &Ctx, frame: &[u8], mut t: Tally, sending_s: f64
             "bytes": t.answer_bytes,
             "size_min": t.answer_min,
             "size_max": t.answer_max,
-            "size_mean": if t.answers > 0 { Some(t.answer_bytes / t.answers) } else { None },
+            "size_mean": t.answer_bytes.checked_div(t.answers),
             "by_type": t.answer_types,
             "example": t.answer_example,
         },
-        "closed_by_gateway": close_after.len(),
-        "close_how": t.closes,
-        "closed_after_first_frame_ms": stats::percentiles_ms(&close_after),
-        "first_close_at_s": t.first_close_at.map(|x| ctx.t(x)),
+                "closed_by_gateway": t.closes.timed(),
+        "closed_after_first_frame_ms": t.closes.after_ms(),
+        "first_close_at_s": t.closes.first_at_s(ctx),
+        "close_how": t.closes.how,
         "frames_sent_before_close": {
             "min": before_close.first(),
             "p50": before_close.get(before_close.len() / 2),
@@ -285,6 +272,11 @@ mod tests {
             Garbage::Binary,
         ] {
             let f = frame_of(kind, 1000, 37);
+            if kind == Garbage::ReservedOpcode {
+                // tungstenite's parser refuses opcode 0x3, which is the point.
+                assert_eq!(f[0], 0x83);
+                continue;
+            }
             let mut c = Cursor::new(&f[..]);
             let (h, len) = FrameHeader::parse(&mut c).unwrap().unwrap();
             assert_eq!(c.position() + len, f.len() as u64, "{kind:?}");

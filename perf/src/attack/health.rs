@@ -33,7 +33,13 @@ struct Tally {
     /// When (seconds since the phase start) the largest tick age was seen.
     max_tick_age_at_s: f64,
     max_poll_ms: f64,
+    /// Polls where a reactor had not ticked yet: the gateway then reports
+    /// its age as the whole Unix time in ms, which is no stall.
+    never_ticked: u64,
 }
+
+/// Tick ages above this are "never ticked" (see `Tally::never_ticked`).
+const NEVER_TICKED_MS: u64 = 86_400_000;
 
 impl HealthPoller {
     pub fn start(addr: SocketAddr, epoch: Instant) -> HealthPoller {
@@ -67,7 +73,10 @@ fn poll_until(addr: SocketAddr, epoch: Instant, stop: &AtomicBool) -> Value {
                     *t.other_status.entry(r.status).or_default() += 1;
                 }
                 // 503 bodies carry the same reactor list.
-                if let Some(age) = max_tick_age(&r.body)
+                let age = max_tick_age(&r.body);
+                if age.is_some_and(|a| a > NEVER_TICKED_MS) {
+                    t.never_ticked += 1;
+                } else if let Some(age) = age
                     && age > t.max_tick_age_ms
                 {
                     t.max_tick_age_ms = age;
@@ -96,6 +105,7 @@ fn poll_until(addr: SocketAddr, epoch: Instant, stop: &AtomicBool) -> Value {
         "max_last_tick_age_ms": t.max_tick_age_ms,
         "max_last_tick_age_at_s": t.max_tick_age_at_s,
         "max_poll_ms": round3(t.max_poll_ms),
+        "never_ticked_polls": t.never_ticked,
     })
 }
 

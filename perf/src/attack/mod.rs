@@ -25,12 +25,17 @@ pub mod silent;
 pub mod slowloris;
 pub mod wire;
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use hdrhistogram::Histogram;
+use serde_json::Value;
+
 use crate::cli::Target;
+use crate::stats;
 
 /// What an attack thread gets: where to send, and until when.
 #[derive(Clone)]
@@ -69,6 +74,57 @@ impl Ctx {
     /// `ws://host:port/prefix/<id>`: the URL a charge point `id` upgrades to.
     pub fn url(&self, id: &str) -> String {
         format!("{}{id}", self.target.url_prefix)
+    }
+}
+
+/// How and when the gateway ended an attack's connections: counts by how
+/// (`fin`, `reset`, `close_1009`, ...), the time from each one's start, the
+/// first and the last end.
+pub struct Endings {
+    pub how: BTreeMap<String, u64>,
+    after: Histogram<u64>,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+impl Default for Endings {
+    fn default() -> Self {
+        Endings {
+            how: BTreeMap::new(),
+            after: stats::new_histogram(),
+            first: None,
+            last: None,
+        }
+    }
+}
+
+impl Endings {
+    /// One connection that started at `since` (if it got that far) ended at `at`.
+    pub fn record(&mut self, how: &str, since: Option<Instant>, at: Instant) {
+        *self.how.entry(how.to_string()).or_default() += 1;
+        if let Some(since) = since {
+            stats::record(&mut self.after, at.saturating_duration_since(since));
+        }
+        self.first = Some(self.first.map_or(at, |f| f.min(at)));
+        self.last = Some(self.last.map_or(at, |l| l.max(at)));
+    }
+
+    /// Ends with a start time.
+    pub fn timed(&self) -> u64 {
+        self.after.len()
+    }
+
+    /// p50 … max of the time from start to end, ms.
+    pub fn after_ms(&self) -> Value {
+        stats::percentiles_ms(&self.after)
+    }
+
+    pub fn first_at_s(&self, ctx: &Ctx) -> Option<f64> {
+        self.first.map(|t| ctx.t(t))
+    }
+
+    pub fn last_at_s(&self, ctx: &Ctx) -> Option<f64> {
+        self.last.map(|t| ctx.t(t))
     }
 }
 

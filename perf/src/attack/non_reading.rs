@@ -20,9 +20,8 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::cli::{CallKind, Feed, NonReadingArgs};
 use super::wire::{self, Dial, DialStep, RawPeer};
-use super::{Ctx, http};
+use super::{Ctx, Endings, http};
 use crate::net;
-use crate::stats::{self, new_histogram};
 
 /// Frames queued ahead of the socket per peer, at most.
 const QUEUE_AHEAD: usize = 64 * 1024;
@@ -315,17 +314,12 @@ fn report(
     frame_len: usize,
     admin_gone: Vec<(usize, Instant)>,
 ) -> Value {
-    let mut after = new_histogram();
-    let mut how: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut first, mut last) = (None::<Instant>, None::<Instant>);
+    let mut drops = Endings::default();
     for d in deaf {
         let (Some(up), Some((at, kind))) = (d.upgraded, &d.end) else {
             continue;
         };
-        stats::record(&mut after, *at - up);
-        *how.entry(kind.clone()).or_default() += 1;
-        first = Some(first.map_or(*at, |f| f.min(*at)));
-        last = Some(last.map_or(*at, |l| l.max(*at)));
+        drops.record(kind, Some(up), *at);
     }
     let upgraded = deaf.iter().filter(|d| d.upgraded.is_some()).count();
     let sent: u64 = deaf
@@ -343,11 +337,11 @@ fn report(
         "command_bytes": (a.feed == Feed::Admin).then_some(a.command_bytes),
         "upgraded": upgraded,
         "dial_failures": dial_failures,
-        "dropped": after.len(),
-        "drop_how": how,
-        "dropped_after_upgrade_ms": stats::percentiles_ms(&after),
-        "first_drop_at_s": first.map(|t| ctx.t(t)),
-        "last_drop_at_s": last.map(|t| ctx.t(t)),
+                "dropped": drops.timed(),
+        "drop_how": drops.how,
+        "dropped_after_upgrade_ms": drops.after_ms(),
+        "first_drop_at_s": drops.first_at_s(ctx),
+        "last_drop_at_s": drops.last_at_s(ctx),
         "still_connected_at_end": deaf.iter().filter(|d| d.upgraded.is_some() && d.end.is_none()).count(),
         "calls_queued": deaf.iter().map(|d| d.calls_queued).sum::<u64>(),
         "bytes_sent": sent,

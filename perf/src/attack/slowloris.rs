@@ -13,9 +13,8 @@ use mio::{Events, Interest, Poll, Token};
 use serde_json::{Value, json};
 
 use super::cli::SlowlorisArgs;
-use super::{Ctx, http, wire};
+use super::{Ctx, Endings, http, wire};
 use crate::net;
-use crate::stats::{self, new_histogram};
 
 pub fn run(a: &SlowlorisArgs, ctx: &Ctx) -> Result<Value, String> {
     let request = |i: u32| wire::upgrade_request(&ctx.target, &format!("SLOW{i}"));
@@ -210,10 +209,8 @@ fn report(
     first_connect_error: Option<String>,
     live_by_second: Vec<usize>,
 ) -> Value {
-    let mut cut_after = new_histogram();
-    let mut how: BTreeMap<String, u64> = BTreeMap::new();
+    let mut cuts = Endings::default();
     let mut replies: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut first_cut, mut last_cut) = (None::<Instant>, None::<Instant>);
     for h in held {
         if let Some(status) = http::status_of(&h.reply) {
             *replies.entry(status.to_string()).or_default() += 1;
@@ -222,14 +219,11 @@ fn report(
         if kind == "connect_failed" {
             continue;
         }
-        stats::record(&mut cut_after, at - h.connected.unwrap_or(h.opened));
         let label = match http::status_of(&h.reply) {
             Some(s) => format!("http_{s}_then_{kind}"),
             None => kind.to_string(),
         };
-        *how.entry(label).or_default() += 1;
-        first_cut = Some(first_cut.map_or(at, |f| f.min(at)));
-        last_cut = Some(last_cut.map_or(at, |l| l.max(at)));
+        cuts.record(&label, Some(h.connected.unwrap_or(h.opened)), at);
     }
     let connected = held.iter().filter(|h| h.connected.is_some()).count();
     json!({
@@ -241,11 +235,11 @@ fn report(
         "connected": connected,
         "connect_failures": connect_failures,
         "connect_error_example": first_connect_error,
-        "cut_by_server": cut_after.len(),
-        "cut_how": how,
-        "cut_after_connect_ms": stats::percentiles_ms(&cut_after),
-        "first_cut_at_s": first_cut.map(|t| ctx.t(t)),
-        "last_cut_at_s": last_cut.map(|t| ctx.t(t)),
+        "cut_by_server": cuts.timed(),
+        "cut_how": cuts.how,
+        "cut_after_connect_ms": cuts.after_ms(),
+        "first_cut_at_s": cuts.first_at_s(ctx),
+        "last_cut_at_s": cuts.last_at_s(ctx),
         "open_at_end": held.iter().filter(|h| h.end.is_none() && h.connected.is_some()).count(),
         "request_bytes_sent": held.iter().map(|h| h.sent as u64).sum::<u64>(),
         "request_bytes_each": held.first().map(|h| h.request.len()),

@@ -107,19 +107,7 @@ fn main() -> ExitCode {
         Cmd::Command(a) => rt.block_on(command(a)),
         Cmd::Stream(a) => rt.block_on(stream(a)),
     };
-    match result {
-        Ok(report) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).expect("serializable report")
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("busprobe: {e}");
-            ExitCode::from(2)
-        }
-    }
+    ocpp_perf::print_report("busprobe", result)
 }
 
 /// Loopback only, like loadgen: `nats://127.x.y.z`, `nats://localhost`, `nats://[::1]`.

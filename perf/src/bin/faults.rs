@@ -8,17 +8,5 @@ use ocpp_perf::attack::{cli::FaultsCli, harness};
 
 fn main() -> ExitCode {
     let cli = FaultsCli::parse();
-    match harness::run(&cli.attack) {
-        Ok(report) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report).expect("serializable report")
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("faults: {e}");
-            ExitCode::from(2)
-        }
-    }
+    ocpp_perf::print_report("faults", harness::run(&cli.attack))
 }
