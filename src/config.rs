@@ -187,6 +187,11 @@ pub struct WebSocketConfig {
     pub bytes_per_turn: usize,
     /// Messages (data or control) one connection may deliver per poll turn.
     pub frames_per_turn: usize,
+    /// A peer that takes none of what the gateway has to send for this long
+    /// is dropped (checked with the dead-peer check, so up to
+    /// `ping_interval + pong_timeout` later).
+    #[serde(with = "duration_text")]
+    pub write_timeout: Duration,
 }
 
 impl Default for WebSocketConfig {
@@ -203,6 +208,7 @@ impl Default for WebSocketConfig {
             max_buffered_bytes: 256 << 20,
             bytes_per_turn: 64 << 10,
             frames_per_turn: 32,
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -529,6 +535,7 @@ impl Config {
             ("websocket.ping_interval", w.ping_interval),
             ("websocket.pong_timeout", w.pong_timeout),
             ("websocket.close_timeout", w.close_timeout),
+            ("websocket.write_timeout", w.write_timeout),
         ] {
             check(
                 value >= self.reactors.timer_tick && value <= Duration::from_secs(86_400),

@@ -128,6 +128,8 @@ reactor_counters! {
     bad_message_closes,
     /// Connections dropped at `websocket.max_write_buffer_size` (peer does not read).
     write_buffer_full_drops,
+    /// Connections dropped at `websocket.write_timeout` (output not taken).
+    write_timeouts,
     /// Dead server-call timers removed from the wheel.
     timers_pruned,
     /// Commands refused at `ocpp.max_queued_server_calls`.

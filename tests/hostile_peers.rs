@@ -490,3 +490,49 @@ fn timers_of_answered_commands_do_not_pile_up() {
     });
     stop(gw);
 }
+
+#[test]
+fn a_charge_point_that_sends_but_never_takes_its_output_is_dropped_at_the_write_timeout() {
+    let mut config = test_config();
+    config.websocket.ping_interval = Duration::from_millis(300);
+    config.websocket.pong_timeout = Duration::from_millis(300);
+    config.websocket.write_timeout = Duration::from_secs(1);
+    // Not the write buffer limit: the timeout is what must end it.
+    config.websocket.max_write_buffer_size = 64 << 20;
+    let gw = start(config);
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&gw.local_addr().into()).unwrap();
+    let mut request = {
+        use tungstenite::client::IntoClientRequest;
+        "ws://gw/ocpp/CP-TALKER".into_client_request().unwrap()
+    };
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "ocpp1.6".parse().unwrap());
+    let (mut ws, _) = tungstenite::client::client(request, TcpStream::from(socket)).unwrap();
+    let payload = json!({"vendorId": "V", "data": "z".repeat(900_000)}).to_string();
+    std::thread::scope(|s| {
+        // More than the kernel's socket buffers take (tcp_wmem tops out at
+        // 4 MiB), one command after the other as each times out.
+        s.spawn(|| {
+            for _ in 0..8 {
+                gw.call(
+                    "CP-TALKER",
+                    "DataTransfer",
+                    &payload,
+                    Duration::from_millis(100),
+                );
+            }
+        });
+        // It keeps talking (so it is not a dead peer) and never reads.
+        let started = Instant::now();
+        while total(&gw, |c| c.write_timeouts) == 0 {
+            assert!(started.elapsed() < LONG, "never dropped");
+            let _ = ws.send(Message::Ping(Default::default()));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert_eq!(total(&gw, |c| c.dead_peer_closes), 0);
+    stop(gw);
+}

@@ -18,7 +18,7 @@ type CounterOf = fn(&ReactorCounters) -> u64;
 
 /// Counters of the limits that keep one peer from costing the others
 /// (README, "Limits"): each names the limit it counts.
-const LIMIT_COUNTERS: [(&str, &str, CounterOf); 14] = [
+const LIMIT_COUNTERS: [(&str, &str, CounterOf); 15] = [
     (
         "accept_pauses_handshakes",
         "Times accepting stopped at listen.max_handshakes",
@@ -63,6 +63,11 @@ const LIMIT_COUNTERS: [(&str, &str, CounterOf); 14] = [
         "write_buffer_full_drops",
         "Connections dropped at websocket.max_write_buffer_size (peer does not read)",
         |c| c.write_buffer_full_drops,
+    ),
+    (
+        "write_timeouts",
+        "Connections dropped at websocket.write_timeout (output not taken)",
+        |c| c.write_timeouts,
     ),
     (
         "timers_pruned",

@@ -74,8 +74,9 @@ pub struct Connection {
     /// tungstenite's buffers grew for a large frame; they are rebuilt at
     /// their configured size once the connection is idle.
     pub oversized: bool,
-    /// A flush stopped at WouldBlock: tungstenite holds bytes not yet sent.
-    pub write_pending: bool,
+    /// Since when a flush has stopped at WouldBlock each time: tungstenite
+    /// holds bytes the peer has not taken (`websocket.write_timeout`).
+    pub write_blocked_since: Option<Instant>,
     /// Malformed or schema-breaking messages in the window that began at
     /// `bad_since` (`ocpp.max_bad_messages`).
     pub bad_messages: u32,
@@ -125,7 +126,7 @@ impl Connection {
             buffered: 0,
             deadline_for: None,
             oversized: false,
-            write_pending: false,
+            write_blocked_since: None,
             bad_messages: 0,
             bad_since: now,
             call_tokens: TokenBucket::full(call_burst, now),
@@ -165,7 +166,7 @@ impl Connection {
         match ws.write(Message::Text(text)) {
             Ok(()) => self.flush(),
             Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                self.write_pending = true;
+                self.write_blocked_since.get_or_insert_with(Instant::now);
                 Fate::Keep
             }
             Err(e) => fate_of(e),
@@ -191,11 +192,11 @@ impl Connection {
         };
         match ws.flush() {
             Ok(()) => {
-                self.write_pending = false;
+                self.write_blocked_since = None;
                 Fate::Keep
             }
             Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                self.write_pending = true;
+                self.write_blocked_since.get_or_insert_with(Instant::now);
                 Fate::Keep
             }
             Err(e) => fate_of(e),
@@ -226,7 +227,7 @@ impl Connection {
     /// never shrinks them). The caller guarantees the connection is idle:
     /// tungstenite holds no partial frame or message and nothing unsent
     /// (`FrameMeter::is_idle` right after a read hit WouldBlock, and
-    /// `!write_pending`), so nothing of the stream's state is lost.
+    /// `write_blocked_since` is `None`), so nothing of the stream's state is lost.
     pub fn compact(&mut self, config: tungstenite::protocol::WebSocketConfig) {
         if !matches!(self.link, Link::Open(_)) || self.closing {
             return;

@@ -220,7 +220,7 @@ impl Reactor {
                 .schedule(self.now + timeout, TimerKey { key, kind });
             return;
         }
-        if idle && conn.oversized && !conn.write_pending {
+        if idle && conn.oversized && conn.write_blocked_since.is_none() {
             conn.compact(ws_config);
             self.counters.buffers_compacted += 1;
         }

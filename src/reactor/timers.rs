@@ -50,6 +50,18 @@ impl Reactor {
             }
             TimerKind::Idle => {
                 let dead_after = ws.ping_interval + ws.pong_timeout;
+                if let Some(since) = conn.write_blocked_since
+                    && self.now.saturating_duration_since(since) >= ws.write_timeout
+                {
+                    // It sends, perhaps, but does not take what we send.
+                    self.counters.write_timeouts += 1;
+                    info!(
+                        "{} from {}: took nothing we sent for {:?}; dropping",
+                        conn.charge_point, conn.peer, ws.write_timeout
+                    );
+                    self.remove(key, "peer does not read: write timeout");
+                    return;
+                }
                 if !conn.listened_to() || self.reads_paused {
                     // The gateway is not reading this peer: its silence is
                     // ours, not its. Look again a full period later.
