@@ -103,8 +103,8 @@ pub struct ListenConfig {
     /// Open WebSocket connections, all reactors together; beyond it HTTP 503.
     pub max_connections: usize,
     /// Connections accepted but not yet upgraded, all reactors together.
-    /// At the cap the reactors stop accepting (newcomers wait in the
-    /// kernel's listen queue) until handshakes finish or time out.
+    /// At the cap a reactor drops its oldest unfinished handshake to make
+    /// room for a newcomer (when it has none, it stops accepting for now).
     pub max_handshakes: usize,
     /// Upgrades each reactor lets through per second (a token bucket with
     /// a burst of one second's worth); beyond it HTTP 503 with
@@ -205,7 +205,7 @@ impl Default for WebSocketConfig {
             pong_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             message_timeout: Duration::from_secs(30),
-            max_buffered_bytes: 256 << 20,
+            max_buffered_bytes: 128 << 20,
             bytes_per_turn: 64 << 10,
             frames_per_turn: 32,
             write_timeout: Duration::from_secs(30),

@@ -110,8 +110,11 @@ reactor_counters! {
     tls_failed_eof,
     /// ... not finished within tls.handshake_timeout.
     tls_failed_timeout,
-    /// Times accepting stopped at `listen.max_handshakes`.
+    /// Times accepting stopped at `listen.max_handshakes` (all unfinished
+    /// handshakes on other reactors).
     accept_pauses_handshakes,
+    /// Unfinished handshakes dropped for newer ones at `listen.max_handshakes`.
+    handshakes_shed,
     /// Upgrades refused 503 over `listen.max_handshakes_per_second`.
     handshakes_rate_limited,
     /// Read passes cut short by `websocket.bytes_per_turn`/`frames_per_turn`.

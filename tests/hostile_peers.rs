@@ -255,8 +255,9 @@ fn buffers_grown_by_a_large_frame_are_given_back() {
 }
 
 #[test]
-fn at_the_handshake_cap_newcomers_wait_until_silent_sockets_go() {
+fn at_the_handshake_cap_the_oldest_silent_socket_makes_room_for_a_newcomer() {
     let mut config = test_config();
+    config.reactors.count = 1;
     config.listen.max_handshakes = 3;
     let gw = start(config);
     let addr = gw.local_addr();
@@ -267,13 +268,23 @@ fn at_the_handshake_cap_newcomers_wait_until_silent_sockets_go() {
             .load(std::sync::atomic::Ordering::Relaxed)
             == 3
     });
-    // The newcomer waits in the listen queue: no answer while the cap is full.
-    let early = upgrade_head(addr, "CP-LATE", Duration::from_millis(400));
-    assert!(early.is_err() || early.unwrap().is_empty());
-    assert!(total(&gw, |c| c.accept_pauses_handshakes) >= 1);
-    drop(silent);
-    let head = upgrade_head(addr, "CP-LATER", LONG).unwrap();
+    // A charge point arriving now gets in at once (it would otherwise wait
+    // out the silent sockets' handshake timeout)...
+    let head = upgrade_head(addr, "CP-NEWCOMER", LONG).unwrap();
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    // ...and the oldest silent socket was dropped for it.
+    let mut first = &silent[0];
+    first.set_read_timeout(Some(LONG)).unwrap();
+    assert_eq!(first.read(&mut [0u8; 16]).unwrap(), 0, "oldest not dropped");
+    wait_for("the shed counted", LONG, || {
+        total(&gw, |c| c.handshakes_shed) >= 1
+    });
+    assert!(
+        gw.shared_limits()
+            .handshakes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            <= 3
+    );
     stop(gw);
 }
 

@@ -18,11 +18,16 @@ type CounterOf = fn(&ReactorCounters) -> u64;
 
 /// Counters of the limits that keep one peer from costing the others
 /// (README, "Limits"): each names the limit it counts.
-const LIMIT_COUNTERS: [(&str, &str, CounterOf); 15] = [
+const LIMIT_COUNTERS: [(&str, &str, CounterOf); 16] = [
     (
         "accept_pauses_handshakes",
         "Times accepting stopped at listen.max_handshakes",
         |c| c.accept_pauses_handshakes,
+    ),
+    (
+        "handshakes_shed",
+        "Unfinished handshakes dropped for newer ones at listen.max_handshakes",
+        |c| c.handshakes_shed,
     ),
     (
         "handshakes_rate_limited",

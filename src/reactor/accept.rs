@@ -21,7 +21,9 @@ impl Reactor {
         let (budget, max_handshakes) = (listen.accepts_per_turn, listen.max_handshakes);
         self.accept_more[usize::from(tls)] = false;
         for _ in 0..budget {
-            if self.shared_limits.handshakes.load(Ordering::Acquire) >= max_handshakes {
+            let at_cap = self.shared_limits.handshakes.load(Ordering::Acquire) >= max_handshakes;
+            if at_cap && self.handshakes_here == 0 {
+                // Every unfinished handshake is on other reactors: wait.
                 if !self.accept_paused {
                     self.counters.accept_pauses_handshakes += 1;
                 }
@@ -37,7 +39,12 @@ impl Reactor {
                 return;
             };
             match listener.accept() {
-                Ok((stream, peer)) => self.start_handshake(stream, peer, tls),
+                Ok((stream, peer)) => {
+                    if at_cap {
+                        self.shed_oldest_handshake();
+                    }
+                    self.start_handshake(stream, peer, tls);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
                     if matches!(
@@ -56,6 +63,23 @@ impl Reactor {
         }
         // Budget spent: edge-triggered readiness will not announce the rest.
         self.accept_more[usize::from(tls)] = true;
+    }
+
+    /// At the handshake cap: drops this reactor's oldest unfinished
+    /// handshake to make room. An honest charge point upgrades within
+    /// milliseconds of connecting, so it is never the oldest; a flood of
+    /// sockets that never speak only pushes out its own.
+    fn shed_oldest_handshake(&mut self) {
+        while let Some(key) = self.handshake_order.pop_front() {
+            if self.conns.get_mut(key).is_some_and(|c| c.handshaking) {
+                self.counters.handshakes_shed += 1;
+                self.remove(
+                    key,
+                    "handshake dropped for a newer one (listen.max_handshakes)",
+                );
+                return;
+            }
+        }
     }
 
     /// Goes on accepting where a pause or the budget stopped it.
@@ -136,6 +160,14 @@ impl Reactor {
         if let Some(conn) = self.conns.get_mut(key) {
             conn.handshaking = true;
             self.shared_limits.handshakes.fetch_add(1, Ordering::AcqRel);
+            self.handshakes_here += 1;
+            self.handshake_order.push_back(key);
+            // Keys of finished handshakes linger until skipped; keep them few.
+            if self.handshake_order.len() > 2 * self.handshakes_here + 64 {
+                let conns = &mut self.conns;
+                self.handshake_order
+                    .retain(|&k| conns.get_mut(k).is_some_and(|c| c.handshaking));
+            }
         }
         self.gate.current.set(Some((self.conn_ref(key), peer)));
         let step = tungstenite::accept_hdr_with_config(transport, callback, Some(self.ws_config));
@@ -217,7 +249,9 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        self.shared_limits.end_handshake(conn);
+        if self.shared_limits.end_handshake(conn) {
+            self.handshakes_here -= 1;
+        }
         conn.last_rx = self.now;
         conn.listening_since = self.now;
         if let Link::Open(ws) = &mut conn.link {

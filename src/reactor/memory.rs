@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 const DISCONNECTS_PER_TRIM: u64 = 256;
 /// The least time between two trims by one reactor.
 const TRIM_INTERVAL: Duration = Duration::from_secs(1);
-/// A quiet reactor trims what fewer disconnects left behind after this long.
-const QUIET_TRIM_AFTER: Duration = Duration::from_secs(10);
+/// A quiet reactor trims what fewer disconnects left behind after this
+/// long (the trim itself runs on the trimmer thread, so this can be short:
+/// memory comes back within a second or two after a burst ends).
+const QUIET_TRIM_AFTER: Duration = Duration::from_secs(1);
 
 pub struct Trimmer {
     disconnects: u64,

@@ -92,11 +92,14 @@ impl ReactorSetup {
 }
 
 impl SharedLimits {
-    /// Releases a connection's place among the handshakes in progress.
-    fn end_handshake(&self, conn: &mut Connection) {
-        if std::mem::take(&mut conn.handshaking) {
+    /// Releases a connection's place among the handshakes in progress;
+    /// true if it held one.
+    fn end_handshake(&self, conn: &mut Connection) -> bool {
+        let held = std::mem::take(&mut conn.handshaking);
+        if held {
             self.handshakes.fetch_sub(1, Ordering::AcqRel);
         }
+        held
     }
 
     /// Brings a connection's share of the buffered bytes to `now`; returns
@@ -185,6 +188,12 @@ struct Reactor {
     /// oldest first.
     buffer_waiters: VecDeque<SlotKey>,
     shared_limits: Arc<SharedLimits>,
+    /// This reactor's unfinished handshakes, oldest first (stale keys of
+    /// finished ones are skipped and pruned): at `listen.max_handshakes`
+    /// the oldest is dropped for a newcomer.
+    handshake_order: VecDeque<SlotKey>,
+    /// Unfinished handshakes on this reactor.
+    handshakes_here: usize,
     /// Evictions for other reactors whose inbox was full; retried every turn.
     pending_evictions: Vec<ConnRef>,
     journal: Option<JournalSender>,
@@ -273,6 +282,8 @@ pub fn run(setup: ReactorSetup) {
         read_queue: Vec::new(),
         buffer_waiters: VecDeque::new(),
         shared_limits: setup.shared_limits,
+        handshake_order: VecDeque::new(),
+        handshakes_here: 0,
         pending_evictions: Vec::new(),
         journal: setup.journal,
         journal_backlog: VecDeque::new(),
@@ -375,6 +386,7 @@ impl Reactor {
             self.due.shrink_to_fit();
             self.read_queue.shrink_to_fit();
             self.buffer_waiters.shrink_to_fit();
+            self.handshake_order.shrink_to_fit();
             self.trimmer.trimmed(self.now);
             self.memory.request_trim();
         }
@@ -571,7 +583,9 @@ impl Reactor {
             return;
         };
         self.trimmer.count_disconnect();
-        self.shared_limits.end_handshake(&mut conn);
+        if self.shared_limits.end_handshake(&mut conn) {
+            self.handshakes_here -= 1;
+        }
         self.shared_limits.set_buffered(&mut conn, 0);
         if self.ids.get(&conn.charge_point) == Some(&key) {
             self.ids.remove(&conn.charge_point);
