@@ -27,9 +27,11 @@ TOKEN=faults-harness-admin-token-0123
 RUNS=(
   "slowloris|slowloris --count 2000 --rate 1000"
   "silent|silent --count 15000 --rate 5000"
-  "non-reading-calls|non-reading --count 100 --feed calls --call heartbeat --call-rate 200"
-  "non-reading-long-id|non-reading --count 100 --feed calls --call long-id --id-len 10000 --call-rate 20"
-  "non-reading-admin|non-reading --count 100 --feed admin --command-bytes 262144 --command-timeout-ms 500"
+  # 45 s: longer than websocket.write_timeout (30 s) plus its check.
+  "non-reading-calls|non-reading --count 100 --feed calls --call heartbeat --call-rate 200 --duration 45"
+  "non-reading-long-id|non-reading --count 100 --feed calls --call long-id --id-len 10000 --call-rate 20 --duration 45"
+  # Commands under admin.max_body_bytes (64 KiB): bigger ones get 413.
+  "non-reading-admin|non-reading --count 100 --feed admin --command-bytes 60000 --command-timeout-ms 500 --duration 45"
   "fragments|fragments --count 2000 --rate 500 --fragment-bytes 16384 --fragment-ms 100 --rounds 2 --duration 75"
   "garbage-brackets|garbage --kind brackets"
   "garbage-not-json|garbage --kind not-json"
