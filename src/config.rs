@@ -113,6 +113,11 @@ pub struct ListenConfig {
     /// New sockets one reactor accepts per poll turn before it serves its
     /// open connections again.
     pub accepts_per_turn: usize,
+    /// Kernel send and receive buffer of each connection (SO_SNDBUF,
+    /// SO_RCVBUF; the kernel doubles them for bookkeeping). 0 = the kernel's
+    /// autotuning, which lets one connection hold megabytes.
+    pub socket_send_buffer: usize,
+    pub socket_receive_buffer: usize,
 }
 
 impl Default for ListenConfig {
@@ -126,6 +131,8 @@ impl Default for ListenConfig {
             max_handshakes: 4096,
             max_handshakes_per_second: 10_000,
             accepts_per_turn: 128,
+            socket_send_buffer: 64 << 10,
+            socket_receive_buffer: 64 << 10,
         }
     }
 }
@@ -685,6 +692,16 @@ impl Config {
             "listen.max_handshakes_per_second",
             "must be at most 10000000 (0 = unlimited)",
         );
+        for (key, size) in [
+            ("listen.socket_send_buffer", l.socket_send_buffer),
+            ("listen.socket_receive_buffer", l.socket_receive_buffer),
+        ] {
+            check(
+                size == 0 || (4096..=64 << 20).contains(&size),
+                key,
+                "must be 0 (the kernel's autotuning) or between 4096 bytes and 64 MiB",
+            );
+        }
         check(
             (1..=65_536).contains(&l.accepts_per_turn),
             "listen.accepts_per_turn",

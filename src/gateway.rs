@@ -146,7 +146,11 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         None
     };
     let bind = |key: &str, address: SocketAddr| {
-        reactor::bind_listeners(address, config.listen.backlog, count)
+        let buffers = reactor::SocketBuffers {
+            send: config.listen.socket_send_buffer,
+            receive: config.listen.socket_receive_buffer,
+        };
+        reactor::bind_listeners(address, config.listen.backlog, count, buffers)
             .map_err(|e| io::Error::new(e.kind(), format!("{key} {address}: {e}")))
     };
     let plain: Vec<Option<mio::net::TcpListener>> = if config.listen.plain {

@@ -52,7 +52,7 @@ use crate::pipeline::{
     ToReactor,
 };
 
-pub use listener::bind_listeners;
+pub use listener::{SocketBuffers, bind_listeners};
 
 const WAKER: Token = Token(usize::MAX);
 const LISTENER: Token = Token(usize::MAX - 1);
