@@ -127,7 +127,16 @@ impl Reactor {
                 Message::Text(text) => {
                     self.counters.frames_in += 1;
                     if !conn.closing {
+                        let was_in_flight = conn.in_flight;
                         self.on_text(key, text);
+                        // A CALL just went to the processors: stop here rather
+                        // than spend a read that would only find the socket
+                        // empty (a syscall per call). What comes meanwhile
+                        // (pongs, answers to server calls) raises a new
+                        // readiness event, and the answer resumes reading.
+                        if !was_in_flight && self.conns.get_mut(key).is_some_and(|c| c.in_flight) {
+                            break false;
+                        }
                     }
                 }
                 Message::Binary(_) => {
