@@ -9,9 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use ocpp_gateway::journal::{
-    Direction, Journal, JournalConfig, JournalHandle, JournalRecord, JournalSender, Kind, Payload,
-};
+use ocpp_gateway::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload};
+use ocpp_gateway::journal::{Journal, JournalConfig, JournalHandle};
 use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 

@@ -2,30 +2,37 @@
 //!
 //! Who runs what (see README.md, "Architecture"):
 //! - [`reactor`]: one thread per core; owns its listener, connections,
-//!   timer wheel and inbox. Network I/O happens only here.
+//!   timer wheel and inbox. Network I/O with charge points happens only here.
 //! - [`processor`]: a pool answering charge-point CALLs.
-//! - [`pipeline`]: the messages and channels that cross between them.
+//! - [`journal`]: the journal writer thread.
+//! - [`bus`]: the NATS bridge thread (scale-out).
+//! - [`admin`]: the admin API thread.
 //! - [`logging`]: the log writer thread.
+//! - [`memory`]: the memory trimmer thread.
+//! - [`cross_thread`]: everything those threads pass to each other or share;
+//!   thread folders meet only there.
 //! - [`ocpp`]: pure protocol code, no I/O.
 //! - [`config`]: the TOML file.
-//! - [`gateway`]: wires it all together; what `main` and the tests start.
+//! - pure helpers with no thread state: [`auth`] (Basic Auth credentials),
+//!   [`tls`] (certificates and rustls configuration), [`command_json`] (the
+//!   JSON of a command and its outcome), [`slab`].
+//! - [`start`]: wires it all together; what `main` and the tests start.
 
 pub mod admin;
 pub mod auth;
 pub mod bus;
-pub mod command;
+pub mod command_json;
 pub mod config;
-pub mod gateway;
+pub mod cross_thread;
 pub mod journal;
 pub mod logging;
 pub mod memory;
-pub mod metrics;
 pub mod ocpp;
-pub mod pipeline;
 pub mod processor;
 pub mod reactor;
-pub mod registry;
+pub mod slab;
+pub mod start;
 pub mod tls;
 
 pub use config::Config;
-pub use gateway::{Extensions, GatewayHandle, start, start_with};
+pub use start::{Extensions, GatewayHandle, start, start_with};

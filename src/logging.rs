@@ -10,21 +10,14 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::config::{LogConfig, LogFormat};
-
-/// Lines dropped because the log queue was full, since start. The logger
-/// is process-global, and so is this count.
-static DROPPED: AtomicU64 = AtomicU64::new(0);
-
-pub fn dropped_lines() -> u64 {
-    DROPPED.load(Ordering::Relaxed)
-}
+use crate::cross_thread::stats::LOG_LINES_DROPPED;
 
 /// Shared between main and the writer.
 struct LogState {
@@ -96,7 +89,7 @@ pub fn init(config: &LogConfig, capacity: usize) -> Result<LogHandle, String> {
         .chain(fern::Output::call(move |record| {
             let line = format_line(format, record);
             if let Err(TrySendError::Full(_)) = lines_tx.try_send(line) {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
+                LOG_LINES_DROPPED.fetch_add(1, Ordering::Relaxed);
             }
         }))
         .apply()
@@ -164,7 +157,7 @@ fn write_lines(
             }
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {}
         }
-        let dropped = dropped_lines();
+        let dropped = LOG_LINES_DROPPED.load(Ordering::Relaxed);
         if dropped != reported_dropped {
             let note = format!(
                 "{} WARN  ocpp_gateway::logging log queue full: dropped {} lines\n",

@@ -10,42 +10,24 @@
 //! reactor waits at most for its own arena's lock while it is walked.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crate::cross_thread::{MemoryStats, StopSignal};
 
 /// How often the trimmer looks for a request.
 const POLL: Duration = Duration::from_millis(100);
 /// The least time between two trims.
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Requests from the reactors and what the trimmer did, for /metrics.
-#[derive(Debug, Default)]
-pub struct MemoryStats {
-    trim_wanted: AtomicBool,
-    pub trims: AtomicU64,
-    /// Time spent in `malloc_trim`, all trims together and the longest.
-    pub trim_micros_total: AtomicU64,
-    pub trim_micros_max: AtomicU64,
-}
-
-impl MemoryStats {
-    /// Asks for a trim soon (any thread; cheap, never blocks).
-    pub fn request_trim(&self) {
-        self.trim_wanted.store(true, Ordering::Release);
-    }
-}
-
-/// Starts the trimmer; it ends when `stopping` returns true.
-pub fn spawn(
-    stats: Arc<MemoryStats>,
-    stopping: impl Fn() -> bool + Send + 'static,
-) -> std::io::Result<JoinHandle<()>> {
+/// Starts the trimmer; it ends once shutdown has begun.
+pub fn spawn(stats: Arc<MemoryStats>, stop: Arc<StopSignal>) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("memory-trimmer".into())
         .spawn(move || {
             let mut last = Instant::now() - MIN_INTERVAL;
-            while !stopping() {
+            while !stop.is_stopping() {
                 std::thread::sleep(POLL);
                 if last.elapsed() < MIN_INTERVAL || !stats.trim_wanted.swap(false, Ordering::AcqRel)
                 {

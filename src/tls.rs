@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
@@ -18,6 +18,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 
 use crate::config::duration_text;
+use crate::cross_thread::Reloadable;
 
 /// Lowest TLS version accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
@@ -187,29 +188,18 @@ pub struct TlsInForce {
 
 /// The configuration in force; new connections take the current one,
 /// open connections keep the one they started with.
-pub struct TlsStore {
-    current: RwLock<Arc<TlsInForce>>,
-}
+pub type TlsStore = Reloadable<TlsInForce>;
 
-impl TlsStore {
-    pub fn new(config: &TlsConfig) -> Result<TlsStore, String> {
-        Ok(TlsStore {
-            current: RwLock::new(Arc::new(in_force(config)?)),
-        })
-    }
-
-    /// Read once per accepted TLS connection (an Arc clone under a read lock).
-    pub fn current(&self) -> Arc<TlsInForce> {
-        // Held only for a clone or a swap, which cannot panic: a poisoned
-        // lock still guards a whole value.
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+impl Reloadable<TlsInForce> {
+    /// Reads certificate, key and client CA named by `config`.
+    pub fn load(config: &TlsConfig) -> Result<TlsStore, String> {
+        in_force(config).map(TlsStore::new)
     }
 
     /// Re-reads certificate, key and client CA (SIGHUP). On error the old
     /// configuration stays in force and the error says why.
     pub fn reload(&self, config: &TlsConfig) -> Result<(), String> {
-        let fresh = Arc::new(in_force(config)?);
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        self.replace(in_force(config)?);
         Ok(())
     }
 }

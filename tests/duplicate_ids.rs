@@ -57,7 +57,7 @@ fn replace_closes_the_old_connection_1008_across_reactors() {
             new.send_text(&json!([3, frame[1], {"status": "Accepted"}]).to_string());
             assert!(matches!(
                 call.join().unwrap(),
-                ocpp_gateway::pipeline::ServerCallOutcome::Result(_)
+                ocpp_gateway::cross_thread::ServerCallOutcome::Result(_)
             ));
         });
         old = new;

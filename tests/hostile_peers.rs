@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use ocpp_gateway::GatewayHandle;
-use ocpp_gateway::metrics::ReactorCounters;
+use ocpp_gateway::cross_thread::ReactorCounters;
 use serde_json::{Value, json};
 use tungstenite::Message;
 use tungstenite::protocol::frame::Frame;
@@ -200,7 +200,7 @@ fn past_the_buffer_budget_a_partial_message_waits_and_completes_later() {
     let gw = start(config);
     let addr = gw.local_addr();
     let buffered = || {
-        gw.shared_limits()
+        gw.reactor_tallies()
             .buffered_bytes
             .load(std::sync::atomic::Ordering::Relaxed)
     };
@@ -263,7 +263,7 @@ fn at_the_handshake_cap_the_oldest_silent_socket_makes_room_for_a_newcomer() {
     let addr = gw.local_addr();
     let silent: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
     wait_for("three handshakes held", LONG, || {
-        gw.shared_limits()
+        gw.reactor_tallies()
             .handshakes
             .load(std::sync::atomic::Ordering::Relaxed)
             == 3
@@ -280,7 +280,7 @@ fn at_the_handshake_cap_the_oldest_silent_socket_makes_room_for_a_newcomer() {
         total(&gw, |c| c.handshakes_shed) >= 1
     });
     assert!(
-        gw.shared_limits()
+        gw.reactor_tallies()
             .handshakes
             .load(std::sync::atomic::Ordering::Relaxed)
             <= 3
@@ -346,7 +346,7 @@ fn over_the_call_rate_calls_are_slowed_and_none_is_lost() {
 
 #[test]
 fn commands_beyond_the_per_connection_queue_are_refused_at_once() {
-    use ocpp_gateway::pipeline::ServerCallOutcome;
+    use ocpp_gateway::cross_thread::ServerCallOutcome;
     let mut config = test_config();
     config.ocpp.max_queued_server_calls = 2;
     let gw = start(config);
@@ -491,7 +491,7 @@ fn timers_of_answered_commands_do_not_pile_up() {
             let outcome = gw.call("CP-QUICK", "ClearCache", "{}", hour);
             assert!(matches!(
                 outcome,
-                ocpp_gateway::pipeline::ServerCallOutcome::Result(_)
+                ocpp_gateway::cross_thread::ServerCallOutcome::Result(_)
             ));
         }
         answering.join().unwrap().close();

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use common::*;
 use ocpp_gateway::GatewayHandle;
 use ocpp_gateway::config::MissingSubprotocol;
-use ocpp_gateway::metrics::ReactorCounters;
+use ocpp_gateway::cross_thread::ReactorCounters;
 use ocpp_gateway::ocpp::OcppVersion;
 use serde_json::{Value, json};
 use tungstenite::Message;

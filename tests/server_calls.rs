@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ocpp_gateway::pipeline::ServerCallOutcome;
+use ocpp_gateway::cross_thread::ServerCallOutcome;
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(10);
@@ -73,7 +73,7 @@ fn timeout_then_the_late_answer_is_ignored() {
         assert_eq!(cp.call("Heartbeat", json!({}))[0], 3);
         message_id = id;
     });
-    let total = |f: fn(&ocpp_gateway::metrics::ReactorCounters) -> u64| {
+    let total = |f: fn(&ocpp_gateway::cross_thread::ReactorCounters) -> u64| {
         gw.reactor_counters().iter().map(f).sum::<u64>()
     };
     wait_for("late answer counted", LONG, || {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{GatewayProcess, process_config, scratch_dir, start, stop, test_config};
-use ocpp_gateway::metrics::ReactorCounters;
+use ocpp_gateway::cross_thread::ReactorCounters;
 use ocpp_gateway::{Config, GatewayHandle};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -566,7 +566,7 @@ fn a_large_server_call_reaches_a_slow_tls_reader_whole() {
         assert!(
             matches!(
                 outcome,
-                ocpp_gateway::pipeline::ServerCallOutcome::Result(_)
+                ocpp_gateway::cross_thread::ServerCallOutcome::Result(_)
             ),
             "{outcome:?}"
         );

@@ -4,7 +4,7 @@
 //! One thread, one mio event loop ([`server`]): it parses HTTP/1.1 with
 //! httparse ([`http`]) under the `[admin]` limits, and never blocks. It
 //! only reads published counters and sends messages to reactor inboxes
-//! (through [`Control`]); a command or a question about connections waits
+//! (through [`AdminHandle`]); a command or a question about connections waits
 //! for the reactor's reply without a thread. It never touches a connection.
 
 mod counters;
@@ -22,7 +22,7 @@ use log::info;
 use mio::net::TcpListener;
 use mio::{Interest, Poll, Waker};
 
-use crate::gateway::Control;
+use crate::cross_thread::AdminHandle;
 
 pub struct Admin {
     pub address: SocketAddr,
@@ -40,8 +40,8 @@ impl Admin {
 }
 
 /// Binds the admin address and serves it until the gateway stops.
-pub fn start(control: Arc<Control>) -> io::Result<Admin> {
-    let address = control.config.admin.address;
+pub fn start(gateway: Arc<AdminHandle>) -> io::Result<Admin> {
+    let address = gateway.config.admin.address;
     let named = |e: io::Error| io::Error::new(e.kind(), format!("admin.address {address}: {e}"));
     let mut listener = TcpListener::bind(address).map_err(named)?;
     let address = listener.local_addr()?;
@@ -51,7 +51,7 @@ pub fn start(control: Arc<Control>) -> io::Result<Admin> {
     let waker = Arc::new(Waker::new(poll.registry(), server::WAKER)?);
     info!("admin API on http://{address}");
     let setup = server::Setup {
-        control,
+        gateway,
         poll,
         listener,
         waker,

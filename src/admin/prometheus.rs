@@ -9,8 +9,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::counters::{AdminCounters, Refused};
-use crate::gateway::Control;
-use crate::metrics::ReactorCounters;
+use crate::cross_thread::AdminHandle;
+use crate::cross_thread::ReactorCounters;
 
 type Labels = Vec<(&'static str, String)>;
 /// Reads one counter out of a reactor's snapshot.
@@ -156,9 +156,9 @@ fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
 }
 
 /// Rendered on the admin thread, which owns `admin`.
-pub fn render(control: &Control, admin: &AdminCounters) -> String {
+pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
     let mut r = Registry::with_prefix("ocpp_gateway");
-    let counters = control.reactor_counters();
+    let counters = gateway.reactor_counters();
     let c = &counters;
 
     let open = Family::<Labels, Gauge>::default();
@@ -329,7 +329,7 @@ pub fn render(control: &Control, admin: &AdminCounters) -> String {
     for (name, help, value) in LIMIT_COUNTERS {
         per_reactor(&mut r, name, help, c, value);
     }
-    let memory = control.memory_stats();
+    let memory = gateway.memory_stats();
     counter(
         &mut r,
         "malloc_trims",
@@ -355,7 +355,7 @@ pub fn render(control: &Control, admin: &AdminCounters) -> String {
         )
         .unwrap_or(i64::MAX),
     );
-    let limits = control.shared_limits();
+    let limits = gateway.reactor_tallies();
     gauge(
         &mut r,
         "handshakes_in_progress",
@@ -381,7 +381,7 @@ pub fn render(control: &Control, admin: &AdminCounters) -> String {
         "Charge-point CALLs answered, by action and outcome (result or CALLERROR code)",
         answers.clone(),
     );
-    let mut counts: Vec<_> = control.answer_counts().into_iter().collect();
+    let mut counts: Vec<_> = gateway.answer_counts().into_iter().collect();
     counts.sort();
     for ((action, outcome), n) in counts {
         answers
@@ -395,16 +395,16 @@ pub fn render(control: &Control, admin: &AdminCounters) -> String {
         &mut r,
         "processor_queue_depth",
         "CALLs waiting for a processor",
-        i64::try_from(control.processor_queue_depth()).unwrap_or(i64::MAX),
+        i64::try_from(gateway.processor_queue_depth()).unwrap_or(i64::MAX),
     );
     counter(
         &mut r,
         "log_lines_dropped",
         "Log lines dropped because the log queue was full",
-        crate::logging::dropped_lines(),
+        crate::cross_thread::stats::LOG_LINES_DROPPED.load(std::sync::atomic::Ordering::Relaxed),
     );
 
-    if let Some(j) = control.journal_stats() {
+    if let Some(j) = gateway.journal_stats() {
         counter(
             &mut r,
             "journal_records_written",
@@ -437,7 +437,7 @@ pub fn render(control: &Control, admin: &AdminCounters) -> String {
             i64::try_from(j.lag).unwrap_or(i64::MAX),
         );
     }
-    if let Some(b) = control.bus_stats() {
+    if let Some(b) = gateway.bus_stats() {
         bus_metrics(&mut r, b);
     }
     admin_metrics(&mut r, admin);
@@ -448,7 +448,7 @@ pub fn render(control: &Control, admin: &AdminCounters) -> String {
     out
 }
 
-fn bus_metrics(r: &mut Registry, b: &crate::bus::BusStats) {
+fn bus_metrics(r: &mut Registry, b: &crate::cross_thread::BusStats) {
     use std::sync::atomic::Ordering::Relaxed;
     gauge(
         r,

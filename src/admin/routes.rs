@@ -19,11 +19,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::http::Response;
-use crate::command::{self, Command};
-use crate::gateway::Control;
-use crate::metrics::unix_ms;
+use crate::command_json::{self, Command};
+use crate::cross_thread::AdminHandle;
+use crate::cross_thread::unix_ms;
+use crate::cross_thread::{ConnectionInfo, ServerCallOutcome};
 use crate::ocpp::handshake::percent_decode;
-use crate::pipeline::{ConnectionInfo, ServerCallOutcome};
 
 /// Default and largest page of `GET /connections`.
 const DEFAULT_PAGE: usize = 100;
@@ -77,7 +77,7 @@ pub fn route(method: &str, target: &str, body: &[u8], call_timeout: Duration) ->
         })),
         ("POST", ["connections", id, "calls"]) => answer(decoded(id).and_then(|charge_point| {
             let command =
-                command::parse(body, call_timeout).map_err(|reason| error(400, reason))?;
+                command_json::parse(body, call_timeout).map_err(|reason| error(400, reason))?;
             Ok(Route::Call {
                 charge_point,
                 command,
@@ -166,13 +166,13 @@ fn reactor_health(tick_unix_ms: u64, now_unix_ms: u64, stall_ms: u64, up_ms: u64
 }
 
 /// `started`: when the admin API started.
-pub fn health(control: &Control, started: Instant) -> Response {
+pub fn health(gateway: &AdminHandle, started: Instant) -> Response {
     let now = unix_ms();
-    let stall = control.config.admin.stall_after.as_millis() as u64;
+    let stall = gateway.config.admin.stall_after.as_millis() as u64;
     let up = started.elapsed().as_millis() as u64;
-    let counters = control.reactor_counters();
-    let mut healthy = !control.is_stopping();
-    let reactors: Vec<Value> = control
+    let counters = gateway.reactor_counters();
+    let mut healthy = !gateway.is_stopping();
+    let reactors: Vec<Value> = gateway
         .reactor_last_ticks()
         .into_iter()
         .zip(&counters)
@@ -187,11 +187,11 @@ pub fn health(control: &Control, started: Instant) -> Response {
     let body = json!({
         "status": if healthy { "ok" } else { "unhealthy" },
         "reactors": reactors,
-        "processor_queue_depth": control.processor_queue_depth(),
-        "open_connections": control.open_connections(),
-        "journal_lag": control.journal_stats().map_or(0, |j| j.lag),
+        "processor_queue_depth": gateway.processor_queue_depth(),
+        "open_connections": gateway.open_connections(),
+        "journal_lag": gateway.journal_stats().map_or(0, |j| j.lag),
         // A bus outage is not unhealthy: events wait in the journal.
-        "bus": control.bus_stats().map(|b| {
+        "bus": gateway.bus_stats().map(|b| {
             use std::sync::atomic::Ordering::Relaxed;
             json!({"connected": b.connected.load(Relaxed),
                    "backlog_bytes": b.backlog_bytes.load(Relaxed)})
@@ -268,7 +268,7 @@ pub fn closed(found: bool, charge_point: &str, code: u16) -> Response {
 }
 
 pub fn call_outcome(charge_point: &str, timeout: Duration, outcome: ServerCallOutcome) -> Response {
-    let (status, body) = command::outcome_body(charge_point, timeout, outcome);
+    let (status, body) = command_json::outcome_body(charge_point, timeout, outcome);
     json_response(status, &body)
 }
 

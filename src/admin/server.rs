@@ -4,7 +4,7 @@
 //!
 //! Nothing here blocks except `poll`. Sockets are non-blocking; a request
 //! that needs reactors or a charge point is handed over with `try_send`
-//! (through [`Control`]) and its connection waits, without a thread, for
+//! (through [`AdminHandle`]) and its connection waits, without a thread, for
 //! the reply, which a reactor pushes into `replies` and announces with the
 //! waker. Every wait has a deadline checked each turn.
 //!
@@ -36,12 +36,13 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::counters::{AdminCounters, Refused};
 use super::http::{self, Head, Limits, Parsed, Refusal, Response};
 use super::routes::{self, BearerToken, Route};
-use crate::gateway::Control;
-use crate::reactor::slab::{Slab, SlotKey};
+use crate::cross_thread::AdminHandle;
+use crate::slab::{Slab, SlotKey};
 
+mod pending;
 mod waiting;
 
-use self::waiting::{Pending, Reply};
+use self::pending::{Pending, Reply};
 
 pub(super) const WAKER: Token = Token(usize::MAX);
 pub(super) const LISTENER: Token = Token(usize::MAX - 1);
@@ -59,7 +60,7 @@ const EVENTS_PER_POLL: usize = 256;
 
 /// Everything the admin thread is started with.
 pub(super) struct Setup {
-    pub control: Arc<Control>,
+    pub gateway: Arc<AdminHandle>,
     pub poll: Poll,
     /// Registered with `poll` under [`LISTENER`].
     pub listener: TcpListener,
@@ -109,7 +110,7 @@ struct Conn {
 
 /// The admin thread's state, owned by it alone.
 struct Server {
-    control: Arc<Control>,
+    gateway: Arc<AdminHandle>,
     limits: Limits,
     max_connections: usize,
     max_commands_in_flight: usize,
@@ -156,7 +157,7 @@ fn key_of(token: Token) -> SlotKey {
 
 /// Serves the admin port until the gateway stops. Called on the admin thread.
 pub(super) fn run(setup: Setup) {
-    let config = &setup.control.config;
+    let config = &setup.gateway.config;
     let admin = &config.admin;
     let reply_capacity = config.channels.capacity;
     let (reply_sender, replies) = crossbeam_channel::bounded(reply_capacity);
@@ -199,7 +200,7 @@ pub(super) fn run(setup: Setup) {
         counters: AdminCounters::default(),
         started: now,
         now,
-        control: setup.control,
+        gateway: setup.gateway,
     };
     server.run();
 }
@@ -207,7 +208,7 @@ pub(super) fn run(setup: Setup) {
 impl Server {
     fn run(&mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
-        while !self.control.is_stopping() {
+        while !self.gateway.is_stopping() {
             self.now = Instant::now();
             self.take_replies();
             self.expire();
@@ -436,10 +437,10 @@ impl Server {
         // None: the request waits for reactors or a charge point.
         let response = match routes::route(&head.method, &head.target, body, self.call_timeout) {
             Route::Answer(response) => Some(response),
-            Route::Health => Some(routes::health(&self.control, self.started)),
+            Route::Health => Some(routes::health(&self.gateway, self.started)),
             Route::Metrics => {
                 self.counters.connections = self.conns.len() as u64;
-                let text = super::prometheus::render(&self.control, &self.counters);
+                let text = super::prometheus::render(&self.gateway, &self.counters);
                 Some(routes::metrics(text))
             }
             Route::Call {

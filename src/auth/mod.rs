@@ -70,12 +70,13 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
 pub use cli::hash_password_command;
 use hash::StoredHash;
+
+use crate::cross_thread::Reloadable;
 pub use hash::hash_password;
 
 /// The `WWW-Authenticate` value sent with a 401 (RFC 7617 requires a realm).
@@ -423,38 +424,21 @@ fn read(path: &Path, what: &str) -> Result<String, String> {
 }
 
 /// The live credentials: read by every handshake, replaced on SIGHUP.
-///
-/// Readers take the lock only to clone the `Arc`, so a reload never waits
-/// for a handshake and a handshake never sees a half-built set.
-pub struct CredentialStore {
-    current: RwLock<Arc<Credentials>>,
-}
+pub type CredentialStore = Reloadable<Credentials>;
 
-impl CredentialStore {
-    pub fn new(credentials: Credentials) -> CredentialStore {
-        CredentialStore {
-            current: RwLock::new(Arc::new(credentials)),
-        }
-    }
-
+impl Reloadable<Credentials> {
     /// Loads what `config` asks for ([`Credentials::from_config`]).
     pub fn from_config(config: &AuthConfig) -> Result<CredentialStore, String> {
         Credentials::from_config(config).map(CredentialStore::new)
-    }
-
-    pub fn current(&self) -> Arc<Credentials> {
-        // The lock is held only for an Arc clone or swap, which cannot
-        // panic, so a poisoned lock still guards a whole value.
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Re-reads the files named by `config`. On any error the current set
     /// stays in force and the error says why; on success returns the
     /// number of ids now known.
     pub fn reload(&self, config: &AuthConfig) -> Result<usize, String> {
-        let fresh = Arc::new(Credentials::from_config(config)?);
+        let fresh = Credentials::from_config(config)?;
         let n = fresh.len();
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        self.replace(fresh);
         Ok(n)
     }
 }

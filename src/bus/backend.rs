@@ -10,7 +10,7 @@ use async_nats::{Client, RequestErrorKind};
 use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::{Semaphore, mpsc};
 
-use super::{BackendAnswer, BackendReply, BackendRequest, BusStats};
+use crate::cross_thread::{BackendAnswer, BackendReply, BackendRequest, BusStats};
 
 /// How long a reply waits for room in the processors' reply queue before
 /// trying again (the queue is full only while processors are behind).

@@ -13,23 +13,22 @@ use super::backend::Backend;
 use super::commands::Commands;
 use super::events::{Publisher, StopAt};
 use super::presence::Presence;
-use super::{BridgeEnds, BusStats};
-use crate::gateway::Control;
+use crate::cross_thread::{BridgeEnds, BusHandle, BusStats};
 
 /// Bounds every JetStream API call and publish ack: an ack not back by
 /// then counts as failed and the line is published again.
 const JETSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Bridge {
-    control: Arc<Control>,
+    gateway: Arc<BusHandle>,
     stats: Arc<BusStats>,
     stop: StopAt,
 }
 
 impl Bridge {
-    pub fn new(control: Arc<Control>, stats: Arc<BusStats>, stop: StopAt) -> Bridge {
+    pub fn new(gateway: Arc<BusHandle>, stats: Arc<BusStats>, stop: StopAt) -> Bridge {
         Bridge {
-            control,
+            gateway,
             stats,
             stop,
         }
@@ -37,9 +36,9 @@ impl Bridge {
 
     /// `ends`: the backend channels, when some action is answered by the backend.
     pub async fn run(self, ends: Option<BridgeEnds>) {
-        let config = Arc::new(self.control.config.bus.clone());
+        let config = Arc::new(self.gateway.config.bus.clone());
         let gateway_id = config.gateway_id.clone();
-        let window = self.control.config.channels.capacity;
+        let window = self.gateway.config.channels.capacity;
         let stats = self.stats.clone();
         // The connection state for tasks that must react to a disconnect
         // at once (the publisher abandons acks that cannot come).
@@ -110,7 +109,7 @@ impl Bridge {
             js: js.clone(),
             config: config.clone(),
             gateway_id: gateway_id.clone(),
-            dir: self.control.config.journal.directory.clone(),
+            dir: self.gateway.config.journal.directory.clone(),
             window: window.max(1),
             stats: self.stats.clone(),
             link: link_rx,
@@ -126,7 +125,7 @@ impl Bridge {
         let backend = ends.map(|ends| tokio::spawn(backend.run(ends.requests, ends.replies)));
         let commands = Arc::new(Commands {
             client: client.clone(),
-            control: self.control.clone(),
+            gateway: self.gateway.clone(),
             stats: self.stats.clone(),
             prefix: config.subject_prefix.clone(),
             in_flight: Default::default(),
@@ -135,7 +134,7 @@ impl Bridge {
             js,
             config,
             gateway_id,
-            self.control.clone(),
+            self.gateway.clone(),
             commands,
             self.stats.clone(),
         );

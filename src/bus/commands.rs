@@ -12,14 +12,12 @@ use async_nats::{Client, Subject};
 use futures_util::StreamExt;
 use log::warn;
 
-use super::BusStats;
-use crate::command::{self, Command};
-use crate::gateway::Control;
-use crate::pipeline::{ReplyTo, ServerCallOutcome, ServerCallRequest};
+use crate::command_json::{self, Command};
+use crate::cross_thread::{BusHandle, BusStats, ReplyTo, ServerCallOutcome, ServerCallRequest};
 
 pub struct Commands {
     pub client: Client,
-    pub control: Arc<Control>,
+    pub gateway: Arc<BusHandle>,
     pub stats: Arc<BusStats>,
     pub prefix: String,
     /// Commands waiting for their charge point now, all charge points
@@ -75,10 +73,10 @@ impl Commands {
     }
 
     async fn answer(self: Arc<Self>, id: Box<str>, body: bytes::Bytes, reply: Subject) {
-        let default_timeout = self.control.config.admin.call_timeout;
-        let max = self.control.config.bus.max_commands_in_flight;
+        let default_timeout = self.gateway.config.admin.call_timeout;
+        let max = self.gateway.config.bus.max_commands_in_flight;
         let slot = InFlight::take(&self.in_flight, max);
-        let (status, mut body) = match command::parse(&body, default_timeout) {
+        let (status, mut body) = match command_json::parse(&body, default_timeout) {
             _ if slot.is_none() => {
                 BusStats::add(&self.stats.commands_refused, 1);
                 let busy = format!("{max} commands are already waiting for charge points");
@@ -87,7 +85,7 @@ impl Commands {
             Ok(command) => {
                 let timeout = command.timeout;
                 let outcome = self.call(&id, command).await;
-                command::outcome_body(&id, timeout, outcome)
+                command_json::outcome_body(&id, timeout, outcome)
             }
             Err(reason) => (400, serde_json::json!({ "error": reason })),
         };
@@ -110,10 +108,10 @@ impl Commands {
             })),
         };
         // Never waits on a reactor: a full inbox is "busy".
-        if let Err(outcome) = self.control.start_call(request) {
+        if let Err(outcome) = self.gateway.start_call(request) {
             return outcome;
         }
-        match tokio::time::timeout(timeout + command::REPLY_GRACE, rx).await {
+        match tokio::time::timeout(timeout + command_json::REPLY_GRACE, rx).await {
             Ok(Ok(outcome)) => outcome,
             // The reactor dropped the request: it has stopped.
             Ok(Err(_)) => ServerCallOutcome::Closed,

@@ -28,9 +28,9 @@ use serde::Deserialize;
 use super::commands::Commands;
 use super::events::StopAt;
 use super::{BusConfig, BusStats, token};
-use crate::gateway::Control;
-use crate::pipeline::{ConnRef, ToReactor};
-use crate::registry::PresenceChange;
+use crate::cross_thread::BusHandle;
+use crate::cross_thread::ConnRef;
+use crate::cross_thread::PresenceChange;
 
 /// How often registry changes are applied (the delay before a new charge
 /// point can be reached by commands, at most).
@@ -64,7 +64,7 @@ pub struct Presence {
     pub js: jetstream::Context,
     pub config: Arc<BusConfig>,
     pub gateway_id: String,
-    pub control: Arc<Control>,
+    pub gateway: Arc<BusHandle>,
     pub commands: Arc<Commands>,
     pub stats: Arc<BusStats>,
     held: HashMap<Box<str>, Held>,
@@ -77,7 +77,7 @@ impl Presence {
         js: jetstream::Context,
         config: Arc<BusConfig>,
         gateway_id: String,
-        control: Arc<Control>,
+        gateway: Arc<BusHandle>,
         commands: Arc<Commands>,
         stats: Arc<BusStats>,
     ) -> Presence {
@@ -85,7 +85,7 @@ impl Presence {
             js,
             config,
             gateway_id,
-            control,
+            gateway,
             commands,
             stats,
             held: HashMap::new(),
@@ -211,7 +211,7 @@ impl Presence {
     }
 
     async fn apply_changes(&mut self) {
-        let changes = self.control.take_presence_changes();
+        let changes = self.gateway.take_presence_changes();
         if changes.is_empty() {
             return;
         }
@@ -297,7 +297,7 @@ impl Presence {
     /// it does not expire; writes those not yet written.
     async fn refresh(&mut self) {
         // Entries of gateways that died without a delete expire unseen.
-        self.control.prune_held_elsewhere();
+        self.gateway.prune_held_elsewhere();
         let Some(kv) = self.kv.clone() else {
             return;
         };
@@ -352,16 +352,16 @@ impl Presence {
                 Err(_) => return,
             },
             kv::Operation::Delete | kv::Operation::Purge => {
-                self.control.set_held_elsewhere(&id, None);
+                self.gateway.set_held_elsewhere(&id, None);
                 return;
             }
         };
         if ours {
-            self.control.set_held_elsewhere(&id, None);
+            self.gateway.set_held_elsewhere(&id, None);
             return;
         }
         let until = Instant::now() + self.config.presence_ttl;
-        self.control.set_held_elsewhere(&id, Some(until));
+        self.gateway.set_held_elsewhere(&id, Some(until));
         let Some(held) = self.held.get_mut(id.as_str()) else {
             return;
         };
@@ -373,9 +373,7 @@ impl Presence {
         held.revision = None;
         let conn = held.conn;
         info!("bus: {id} connected to another gateway; closing ours");
-        if let Some(reactor) = self.control.reactor(conn.reactor) {
-            // Waits only while that inbox is full; the reactor drains it.
-            let _ = reactor.send(ToReactor::Evict { conn });
-        }
+        // Waits only while that inbox is full; the reactor drains it.
+        self.gateway.evict(conn);
     }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::cursor::Position;
-use crate::journal::list_files;
+use crate::cross_thread::journal_files::list as list_files;
 
 /// How often, at most, the directory is listed when the current file is at
 /// its end (an idle gateway reaches the end every few milliseconds).

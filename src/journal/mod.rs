@@ -12,27 +12,29 @@
 //! not block: they keep it and retry). A crash leaves at most one torn last
 //! line per file; [`Journal::start`] cuts it off, and [`read_records`] skips it.
 
-mod files;
-mod record;
+//!
+//! This folder is the writer thread's: starting it ([`Journal`]), stopping
+//! it ([`JournalHandle`], held by the start-up wiring) and its loop
+//! (`writer.rs`). What producers and readers share with it (the record
+//! types, the queue, the file format) is in [`crate::cross_thread`].
+
 mod writer;
 
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 
-use crate::pipeline::ReactorHandle;
-
-pub(crate) use files::list as list_files;
-pub use files::read_records;
-pub use record::{Direction, Extra, FrameSlice, JournalRecord, Kind, Payload, SmallText};
+use crate::cross_thread::journal_files as files;
+pub use crate::cross_thread::journal_files::read_records;
+use crate::cross_thread::{
+    JournalCounters, JournalSender, JournalStats, JournalWatch, ReactorHandle,
+};
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -99,65 +101,6 @@ impl JournalConfig {
     }
 }
 
-/// State shared by the writer (which alone updates the counters), the
-/// senders and the handle.
-#[derive(Default)]
-struct Shared {
-    records_written: AtomicU64,
-    bytes_written: AtomicU64,
-    records_synced: AtomicU64,
-    fsyncs: AtomicU64,
-    rotations: AtomicU64,
-    io_errors: AtomicU64,
-    /// Records the writer has taken from the channel and not yet written.
-    in_hand: AtomicU64,
-    /// Live `JournalSender`s (changed on clone and drop, not per record).
-    senders: AtomicUsize,
-    /// Test/diagnostic pause; the flag is the fast path, the mutex and
-    /// condvar only matter while paused.
-    paused: AtomicBool,
-    pause_lock: Mutex<bool>,
-    resumed: Condvar,
-}
-
-impl Shared {
-    fn wait_while_paused(&self) {
-        if !self.paused.load(Ordering::Acquire) {
-            return;
-        }
-        let mut paused = self.pause_lock.lock().unwrap_or_else(|e| e.into_inner());
-        while *paused {
-            paused = self.resumed.wait(paused).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-
-    fn set_paused(&self, on: bool) {
-        let mut paused = self.pause_lock.lock().unwrap_or_else(|e| e.into_inner());
-        *paused = on;
-        self.paused.store(on, Ordering::Release);
-        self.resumed.notify_all();
-    }
-}
-
-/// A point-in-time copy of the journal's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct JournalStats {
-    /// Records handed to the OS (`write` returned), since start.
-    pub records_written: u64,
-    pub bytes_written: u64,
-    /// Of those, records known to be on disk (fsync returned).
-    pub records_synced: u64,
-    pub fsyncs: u64,
-    /// Files closed because they were full.
-    pub rotations: u64,
-    /// Failed writes or syncs (each retried in a new file).
-    pub io_errors: u64,
-    /// Records waiting in the channel.
-    pub queue_depth: u64,
-    /// Records sent but not yet written: the queue plus the writer's batch.
-    pub lag: u64,
-}
-
 /// Entry point: see [`Journal::start`].
 pub struct Journal;
 
@@ -200,9 +143,15 @@ impl Journal {
         let next_seq = existing.iter().map(|f| f.seq + 1).max().unwrap_or(1);
         let last_stamp = existing.last().map(|f| f.stamp.clone()).unwrap_or_default();
 
-        let shared = Arc::new(Shared::default());
-        let mut writer =
-            writer::Writer::new(config, shared.clone(), lock, next_seq, last_stamp, reactors);
+        let counters = Arc::new(JournalCounters::default());
+        let mut writer = writer::Writer::new(
+            config,
+            counters.clone(),
+            lock,
+            next_seq,
+            last_stamp,
+            reactors,
+        );
         writer.ensure_file()?;
 
         let (tx, rx) = crossbeam_channel::bounded(capacity);
@@ -212,15 +161,11 @@ impl Journal {
         let thread = std::thread::Builder::new()
             .name("journal-writer".into())
             .spawn(move || writer.run(rx, stop_rx, batch_limit))?;
-        shared.senders.store(1, Ordering::Release);
         Ok((
-            JournalSender {
-                tx: tx.clone(),
-                shared: shared.clone(),
-            },
+            JournalSender::new(tx.clone(), counters.clone()),
             JournalHandle {
-                shared,
-                depth: tx,
+                watch: JournalWatch::new(counters.clone(), tx),
+                counters,
                 stop: Some(stop_tx),
                 writer: Some(thread),
                 directory: config.directory.clone(),
@@ -229,69 +174,10 @@ impl Journal {
     }
 }
 
-/// The journal's writer has stopped; the record comes back unwritten.
-#[derive(Debug)]
-pub struct JournalClosed(pub JournalRecord);
-
-impl fmt::Display for JournalClosed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the journal is shut down")
-    }
-}
-
-impl std::error::Error for JournalClosed {}
-
-/// Sends records to the journal writer. Cheap to clone: one per reactor or
-/// processor.
-pub struct JournalSender {
-    tx: Sender<JournalRecord>,
-    shared: Arc<Shared>,
-}
-
-impl JournalSender {
-    /// Queues `record`, waiting while the queue is full. For threads that
-    /// may wait (processors), never for a reactor.
-    // The record comes back by value so it is never lost and a retry needs
-    // no allocation; boxing it would allocate exactly when the queue is full.
-    #[allow(clippy::result_large_err)]
-    pub fn send(&self, record: JournalRecord) -> Result<(), JournalClosed> {
-        self.tx.send(record).map_err(|e| JournalClosed(e.0))
-    }
-
-    /// Queues `record` if there is room; otherwise hands it back
-    /// (`Full`: keep it and retry; `Disconnected`: the journal is shut down).
-    #[allow(clippy::result_large_err)]
-    pub fn try_send(&self, record: JournalRecord) -> Result<(), TrySendError<JournalRecord>> {
-        self.tx.try_send(record)
-    }
-
-    pub fn queue_depth(&self) -> usize {
-        self.tx.len()
-    }
-}
-
-impl Clone for JournalSender {
-    fn clone(&self) -> Self {
-        self.shared.senders.fetch_add(1, Ordering::AcqRel);
-        JournalSender {
-            tx: self.tx.clone(),
-            shared: self.shared.clone(),
-        }
-    }
-}
-
-impl Drop for JournalSender {
-    fn drop(&mut self) {
-        self.shared.senders.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// Control of the journal, held by main.
 pub struct JournalHandle {
-    shared: Arc<Shared>,
-    /// For `len()` only; never sends. (Not a `JournalSender`: not counted as
-    /// a live producer.)
-    depth: Sender<JournalRecord>,
+    counters: Arc<JournalCounters>,
+    watch: JournalWatch,
     stop: Option<Sender<()>>,
     writer: Option<JoinHandle<()>>,
     directory: PathBuf,
@@ -299,20 +185,12 @@ pub struct JournalHandle {
 
 impl JournalHandle {
     pub fn stats(&self) -> JournalStats {
-        let s = &self.shared;
-        // Acquire pairs with the writer publishing `records_written` last.
-        let records_written = s.records_written.load(Ordering::Acquire);
-        let queue_depth = self.depth.len() as u64;
-        JournalStats {
-            records_written,
-            bytes_written: s.bytes_written.load(Ordering::Relaxed),
-            records_synced: s.records_synced.load(Ordering::Relaxed),
-            fsyncs: s.fsyncs.load(Ordering::Relaxed),
-            rotations: s.rotations.load(Ordering::Relaxed),
-            io_errors: s.io_errors.load(Ordering::Relaxed),
-            queue_depth,
-            lag: queue_depth + s.in_hand.load(Ordering::Relaxed),
-        }
+        self.watch.stats()
+    }
+
+    /// What the admin API may see: counters and queue depth.
+    pub fn watch(&self) -> JournalWatch {
+        self.watch.clone()
     }
 
     pub fn directory(&self) -> &Path {
@@ -322,7 +200,7 @@ impl JournalHandle {
     /// Stops (`true`) or resumes the writer taking records, for diagnostics
     /// and tests of backpressure through a running gateway.
     pub fn set_paused(&self, paused: bool) {
-        self.shared.set_paused(paused);
+        self.counters.set_paused(paused);
     }
 
     /// Stops the writer taking records until the guard is dropped, so the
@@ -330,7 +208,7 @@ impl JournalHandle {
     /// if it was waiting for one. Shutdown cannot run while paused: the guard
     /// borrows the handle.
     pub fn pause(&self) -> Paused<'_> {
-        self.shared.set_paused(true);
+        self.counters.set_paused(true);
         Paused { handle: self }
     }
 
@@ -369,7 +247,7 @@ pub struct Paused<'a> {
 
 impl Drop for Paused<'_> {
     fn drop(&mut self) {
-        self.handle.shared.set_paused(false);
+        self.handle.counters.set_paused(false);
     }
 }
 

@@ -24,10 +24,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, select};
 
-use super::files;
-use super::record::JournalRecord;
-use super::{JournalConfig, Shared};
-use crate::pipeline::{ReactorHandle, ToReactor};
+use super::JournalConfig;
+use crate::cross_thread::journal_files as files;
+use crate::cross_thread::{JournalCounters, JournalRecord, ReactorHandle, ToReactor};
 
 /// Bytes of whole lines gathered before one `write` call. Bounds the memory
 /// of a big batch (up to a channel's worth of records, each up to a frame).
@@ -56,7 +55,7 @@ pub(super) struct Writer {
     dir: PathBuf,
     rotate_size: u64,
     fsync_interval: Duration,
-    shared: Arc<Shared>,
+    shared: Arc<JournalCounters>,
     /// The directory lock (`journal.lock`), released when the writer ends.
     _lock: File,
     current: Option<Current>,
@@ -77,7 +76,7 @@ pub(super) struct Writer {
 impl Writer {
     pub(super) fn new(
         config: &JournalConfig,
-        shared: Arc<Shared>,
+        shared: Arc<JournalCounters>,
         lock: File,
         next_seq: u64,
         last_stamp: String,

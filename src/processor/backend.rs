@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use super::{Answer, Decided, Processor, ProcessorSetup, call_parts, conclude, guarded};
-use crate::bus::{BackendAnswer, BackendFallback, BackendReply, BackendRequest, Refused};
+use crate::bus::BackendFallback;
+use crate::cross_thread::{BackendAnswer, BackendReply, BackendRequest, Refused};
+use crate::cross_thread::{BootInfo, InboundCall};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, server_call};
-use crate::pipeline::{BootInfo, InboundCall};
 
 /// How long a processor waits for a backend reply while the bridge's
 /// request queue is full, before it offers the request again.

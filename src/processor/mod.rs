@@ -21,12 +21,12 @@ use tungstenite::Utf8Bytes;
 
 pub use policy::{Answer, Policy};
 
-use crate::journal::{Direction, Extra, JournalRecord, JournalSender, Kind, Payload};
+use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, KindFields, Payload};
 
-use crate::metrics::{AnswerCounts, ProcessorStats};
+use crate::cross_thread::{AnswerCounts, ProcessorStats};
+use crate::cross_thread::{BootInfo, CallAnswer, ConnRef, InboundCall, ReactorHandle, ToReactor};
 use crate::ocpp::frame::{self, Frame};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
-use crate::pipeline::{BootInfo, CallAnswer, ConnRef, InboundCall, ReactorHandle, ToReactor};
 
 /// Called with the action name before each answer is decided. An extension
 /// point for embedding and tests (slow or failing handlers); `None` in the binary.
@@ -43,7 +43,7 @@ pub struct ProcessorSetup {
     /// a full journal makes processors wait (backpressure), never drop.
     pub journal: Option<JournalSender>,
     /// With the bus on: where CALLs the backend answers go, and their replies.
-    pub backend: Option<crate::bus::BackendLink>,
+    pub backend: Option<crate::cross_thread::BackendLink>,
 }
 
 /// Starts `stats.len()` processor threads, each publishing into its own stats.
@@ -68,7 +68,7 @@ pub fn spawn(
 /// One piece of work for a processor.
 enum Work {
     Call(InboundCall),
-    Backend(crate::bus::BackendReply),
+    Backend(crate::cross_thread::BackendReply),
     /// Nothing came within `publish_every`.
     Idle,
     /// The reactors have stopped: the queue is drained.
@@ -170,7 +170,7 @@ impl Processor<'_> {
         }
     }
 
-    fn on_backend_reply(&mut self, reply: crate::bus::BackendReply) {
+    fn on_backend_reply(&mut self, reply: crate::cross_thread::BackendReply) {
         self.out.clear();
         let conn = reply.request.call.conn;
         let decided = backend::finish(self.setup, reply, &mut self.out);
@@ -400,7 +400,7 @@ fn call_record(
         },
     );
     record.extra = match result {
-        Ok(_) => Extra::Answer(Payload::written(answer_frame, answer_range)),
+        Ok(_) => KindFields::Answer(Payload::written(answer_frame, answer_range)),
         Err(violation) => {
             let mut details = String::from("{}");
             if let Some(given) = &violation.details {
@@ -411,12 +411,12 @@ fn call_record(
                 details.push('}');
             }
             match Payload::from_json(details) {
-                Ok(details) => Extra::AnswerError {
+                Ok(details) => KindFields::AnswerError {
                     code: violation.code.as_str(call.version).into(),
                     description: violation.description.clone().into(),
                     details: Box::new(details),
                 },
-                Err(_) => Extra::None,
+                Err(_) => KindFields::None,
             }
         }
     };

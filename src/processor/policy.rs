@@ -13,8 +13,8 @@ use std::time::SystemTime;
 
 use super::transaction_ids::TransactionIds;
 use crate::config::Config;
+use crate::cross_thread::BootInfo;
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
-use crate::pipeline::BootInfo;
 
 /// A decided CALLRESULT.
 #[derive(Debug)]

@@ -21,7 +21,7 @@ impl Reactor {
         let (budget, max_handshakes) = (listen.accepts_per_turn, listen.max_handshakes);
         self.accept_more[usize::from(tls)] = false;
         for _ in 0..budget {
-            let at_cap = self.shared_limits.handshakes.load(Ordering::Acquire) >= max_handshakes;
+            let at_cap = self.tallies.handshakes.load(Ordering::Acquire) >= max_handshakes;
             if at_cap && self.handshakes_here == 0 {
                 // Every unfinished handshake is on other reactors: wait.
                 if !self.accept_paused {
@@ -87,7 +87,7 @@ impl Reactor {
         if self.accept_paused {
             let cap = self.config.listen.max_handshakes;
             if !self.journal_backlog.is_empty()
-                || self.shared_limits.handshakes.load(Ordering::Acquire) >= cap
+                || self.tallies.handshakes.load(Ordering::Acquire) >= cap
             {
                 return;
             }
@@ -159,7 +159,7 @@ impl Reactor {
         };
         if let Some(conn) = self.conns.get_mut(key) {
             conn.handshaking = true;
-            self.shared_limits.handshakes.fetch_add(1, Ordering::AcqRel);
+            self.tallies.handshakes.fetch_add(1, Ordering::AcqRel);
             self.handshakes_here += 1;
             self.handshake_order.push_back(key);
             // Keys of finished handshakes linger until skipped; keep them few.
@@ -249,7 +249,7 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if self.shared_limits.end_handshake(conn) {
+        if self.tallies.end_handshake(conn) {
             self.handshakes_here -= 1;
         }
         conn.last_rx = self.now;

@@ -17,8 +17,8 @@ use super::handshake::GateCallback;
 use super::server_calls::ServerCalls;
 use super::token_bucket::TokenBucket;
 use super::transport::Transport;
+use crate::cross_thread::BootInfo;
 use crate::ocpp::OcppVersion;
-use crate::pipeline::BootInfo;
 
 pub type PendingHandshake = MidHandshake<ServerHandshake<Transport, GateCallback>>;
 

@@ -18,12 +18,12 @@ use tungstenite::http::{HeaderValue, StatusCode};
 
 use super::token_bucket::TokenBucket;
 use super::transport::ClientIdentity;
+use crate::auth::CredentialStore;
 use crate::auth::{AuthDecision, WWW_AUTHENTICATE};
 use crate::config::{Config, DuplicateId, MissingSubprotocol};
-use crate::gateway::Control;
+use crate::cross_thread::{ConnRef, IdRegistry};
 use crate::ocpp::OcppVersion;
 use crate::ocpp::handshake::{Refusal, SubprotocolChoice, charge_point_id, choose_subprotocol};
-use crate::pipeline::ConnRef;
 
 /// What the gate decided for one accepted upgrade.
 #[derive(Debug)]
@@ -41,8 +41,10 @@ pub struct Gate {
     config: Arc<Config>,
     /// Established connections over all reactors, for `max_connections`.
     open_connections: Arc<AtomicUsize>,
-    /// For the gateway-wide id registry (duplicate ids).
-    control: Arc<Control>,
+    /// The gateway-wide id registry (duplicate ids).
+    ids: Arc<IdRegistry>,
+    /// Basic Auth credentials in force.
+    credentials: Arc<CredentialStore>,
     /// The connection whose handshake step is running (set by the reactor).
     pub current: Cell<Option<(ConnRef, SocketAddr)>>,
     /// What the last `handshake()` step decided, if it reached the request.
@@ -55,13 +57,15 @@ impl Gate {
     pub fn new(
         config: Arc<Config>,
         open_connections: Arc<AtomicUsize>,
-        control: Arc<Control>,
+        ids: Arc<IdRegistry>,
+        credentials: Arc<CredentialStore>,
     ) -> Rc<Gate> {
         let rate = f64::from(config.listen.max_handshakes_per_second);
         Rc::new(Gate {
             config,
             open_connections,
-            control,
+            ids,
+            credentials,
             current: Cell::new(None),
             decided: RefCell::new(None),
             upgrades: Cell::new(TokenBucket::full(rate, Instant::now())),
@@ -70,7 +74,7 @@ impl Gate {
 
     /// Forgets a counted connection's id registration.
     pub fn unregister(&self, charge_point: &str, conn: ConnRef) {
-        self.control.unregister_id(charge_point, conn);
+        self.ids.unregister(charge_point, conn);
     }
 
     /// What the last `handshake()` step decided: an upgrade (whose
@@ -137,7 +141,7 @@ impl Gate {
             // Two Authorization headers: ambiguous, refused as malformed.
             (Some(_), Some(_)) => Some(&b""[..]),
         };
-        match self.control.credentials().check(&id, header) {
+        match self.credentials.current().check(&id, header) {
             AuthDecision::Allowed => {}
             AuthDecision::UnknownId => {
                 return Err(Refusal::new(
@@ -170,7 +174,7 @@ impl Gate {
             SubprotocolChoice::Unacceptable => None,
         };
         let duplicate = self.config.ocpp.duplicate_id;
-        if duplicate == DuplicateId::Reject && self.control.id_is_connected(&id) {
+        if duplicate == DuplicateId::Reject && self.ids.is_connected(&id) {
             return Err(Refusal::new(409, format!("{id} is already connected")));
         }
         let max = self.config.listen.max_connections;
@@ -186,7 +190,7 @@ impl Gate {
         let replaces = self
             .current
             .get()
-            .and_then(|(conn, peer)| self.control.register_id(&id, conn, peer));
+            .and_then(|(conn, peer)| self.ids.register(&id, conn, peer));
         Ok(Upgrade {
             charge_point: Arc::from(id),
             version,

@@ -16,7 +16,6 @@ mod memory;
 mod reading;
 mod requests;
 mod server_calls;
-pub mod slab;
 pub mod timer_wheel;
 mod timers;
 mod token_bucket;
@@ -39,18 +38,19 @@ use tungstenite::{Message, Utf8Bytes};
 
 use self::connection::{Connection, Fate, Link, WRITE_BUFFER_FULL, fate_of};
 use self::handshake::{Gate, GateCallback};
-use self::slab::{Slab, SlotKey};
 use self::timer_wheel::TimerWheel;
 use self::transport::Transport;
+use crate::auth::CredentialStore;
 use crate::config::Config;
-use crate::journal::{Direction, JournalRecord, JournalSender, Kind, Payload};
-use crate::metrics::{ReactorCounters, ReactorStats};
+use crate::cross_thread::{
+    CallAnswer, ConnRef, ConnectionInfo, IdRegistry, InboundCall, Inbox, MemoryStats,
+    ReactorHandle, ReactorTallies, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor,
+};
+use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload};
+use crate::cross_thread::{ReactorCounters, ReactorStats};
 use crate::ocpp::frame::{self, CallRanges, Frame};
 use crate::ocpp::server_call;
-use crate::pipeline::{
-    CallAnswer, ConnRef, ConnectionInfo, InboundCall, Inbox, ServerCallOutcome, ServerCallRequest,
-    ToReactor,
-};
+use crate::slab::{Slab, SlotKey};
 
 pub use listener::{SocketBuffers, bind_listeners};
 
@@ -77,10 +77,16 @@ pub struct ReactorSetup {
     pub open_connections: Arc<AtomicUsize>,
     /// Gateway-wide tallies the reactors keep together (handshakes in
     /// progress, bytes in partly received messages).
-    pub shared_limits: Arc<SharedLimits>,
-    pub memory: Arc<crate::memory::MemoryStats>,
-    /// Read for the shutdown flag only.
-    pub control: Arc<crate::gateway::Control>,
+    pub tallies: Arc<ReactorTallies>,
+    pub memory: Arc<MemoryStats>,
+    /// Which connection holds each charge point id, all reactors.
+    pub ids: Arc<IdRegistry>,
+    /// Basic Auth credentials in force (read per handshake).
+    pub credentials: Arc<CredentialStore>,
+    /// Read at every turn: has shutdown begun, and by when must it end.
+    pub stop: Arc<StopSignal>,
+    /// Every reactor's inbox, for evicting a replaced connection on another.
+    pub peers: Arc<[ReactorHandle]>,
     pub stats: Arc<ReactorStats>,
     pub journal: Option<JournalSender>,
 }
@@ -91,7 +97,14 @@ impl ReactorSetup {
     }
 }
 
-impl SharedLimits {
+/// A reactor's share of the gateway-wide tallies: each connection records
+/// what it added, so its share is taken back exactly once.
+trait ConnectionTallies {
+    fn end_handshake(&self, conn: &mut Connection) -> bool;
+    fn set_buffered(&self, conn: &mut Connection, now: usize) -> usize;
+}
+
+impl ConnectionTallies for ReactorTallies {
     /// Releases a connection's place among the handshakes in progress;
     /// true if it held one.
     fn end_handshake(&self, conn: &mut Connection) -> bool {
@@ -116,17 +129,6 @@ impl SharedLimits {
                 - (before - now)
         }
     }
-}
-
-/// Limits that hold for all reactors together. Touched when a handshake
-/// starts or ends and when a partly received message grows or completes
-/// across reads, never for a frame that arrives whole.
-#[derive(Debug, Default)]
-pub struct SharedLimits {
-    /// Connections accepted and not yet upgraded (`listen.max_handshakes`).
-    pub handshakes: AtomicUsize,
-    /// Bytes held in partly received messages (`websocket.max_buffered_bytes`).
-    pub buffered_bytes: AtomicUsize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -187,7 +189,7 @@ struct Reactor {
     /// Connections waiting for room under `websocket.max_buffered_bytes`,
     /// oldest first.
     buffer_waiters: VecDeque<SlotKey>,
-    shared_limits: Arc<SharedLimits>,
+    tallies: Arc<ReactorTallies>,
     /// This reactor's unfinished handshakes, oldest first (stale keys of
     /// finished ones are skipped and pruned): at `listen.max_handshakes`
     /// the oldest is dropped for a newcomer.
@@ -208,7 +210,9 @@ struct Reactor {
     /// Server-call timers made useless by an answer in time; the wheel is
     /// pruned of them when they outnumber the live entries.
     abandoned_timers: usize,
-    control: Arc<crate::gateway::Control>,
+    stop: Arc<StopSignal>,
+    /// Every reactor's inbox (evictions on another reactor).
+    peers: Arc<[ReactorHandle]>,
     /// Set once shutdown has begun: when everything must be gone.
     shutdown_deadline: Option<Instant>,
     counters: ReactorCounters,
@@ -216,7 +220,7 @@ struct Reactor {
     last_publish: Instant,
     trimmer: memory::Trimmer,
     /// Where the reactor asks for free pages to be returned (another thread trims).
-    memory: Arc<crate::memory::MemoryStats>,
+    memory: Arc<MemoryStats>,
     /// Time at the start of the current loop turn.
     now: Instant,
 }
@@ -260,7 +264,8 @@ pub fn run(setup: ReactorSetup) {
         gate: Gate::new(
             config.clone(),
             setup.open_connections,
-            setup.control.clone(),
+            setup.ids,
+            setup.credentials,
         ),
         wheel: TimerWheel::new(WHEEL_BUCKETS, config.reactors.timer_tick, now),
         config,
@@ -281,7 +286,7 @@ pub fn run(setup: ReactorSetup) {
         stalled: Vec::new(),
         read_queue: Vec::new(),
         buffer_waiters: VecDeque::new(),
-        shared_limits: setup.shared_limits,
+        tallies: setup.tallies,
         handshake_order: VecDeque::new(),
         handshakes_here: 0,
         pending_evictions: Vec::new(),
@@ -290,7 +295,8 @@ pub fn run(setup: ReactorSetup) {
         reads_paused: false,
         reads_resumed_at: now,
         abandoned_timers: 0,
-        control: setup.control,
+        stop: setup.stop,
+        peers: setup.peers,
         shutdown_deadline: None,
         counters: ReactorCounters::default(),
         stats: setup.stats,
@@ -318,7 +324,7 @@ impl Reactor {
             self.resume_buffer_waiters();
             self.serve_read_queue();
             self.accept_again();
-            if self.control.is_stopping() && self.shutdown_deadline.is_none() {
+            if self.stop.is_stopping() && self.shutdown_deadline.is_none() {
                 self.begin_shutdown();
             }
             if let Some(deadline) = self.shutdown_deadline
@@ -583,10 +589,10 @@ impl Reactor {
             return;
         };
         self.trimmer.count_disconnect();
-        if self.shared_limits.end_handshake(&mut conn) {
+        if self.tallies.end_handshake(&mut conn) {
             self.handshakes_here -= 1;
         }
-        self.shared_limits.set_buffered(&mut conn, 0);
+        self.tallies.set_buffered(&mut conn, 0);
         if self.ids.get(&conn.charge_point) == Some(&key) {
             self.ids.remove(&conn.charge_point);
         }
@@ -623,7 +629,7 @@ impl Reactor {
 
     fn begin_shutdown(&mut self) {
         let grace = self.config.shutdown.grace;
-        let deadline = self.control.connections_deadline();
+        let deadline = self.stop.connections_deadline();
         self.shutdown_deadline = Some(deadline.unwrap_or(self.now + grace));
         for mut listener in [self.listener.take(), self.tls_listener.take()]
             .into_iter()

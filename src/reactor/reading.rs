@@ -206,9 +206,9 @@ impl Reactor {
         // Only a message that spans reads touches the gateway-wide total;
         // one that arrives whole never counts.
         let total = if held != conn.buffered {
-            self.shared_limits.set_buffered(conn, held)
+            self.tallies.set_buffered(conn, held)
         } else if held > 0 {
-            self.shared_limits.buffered_bytes.load(Ordering::Relaxed)
+            self.tallies.buffered_bytes.load(Ordering::Relaxed)
         } else {
             0
         };
@@ -269,7 +269,7 @@ impl Reactor {
     pub(super) fn resume_buffer_waiters(&mut self) {
         let max = self.config.websocket.max_buffered_bytes;
         while !self.buffer_waiters.is_empty()
-            && self.shared_limits.buffered_bytes.load(Ordering::Acquire) <= max
+            && self.tallies.buffered_bytes.load(Ordering::Acquire) <= max
         {
             let Some(key) = self.buffer_waiters.pop_front() else {
                 return;

@@ -40,9 +40,9 @@ impl Reactor {
         if self.pending_evictions.is_empty() {
             return;
         }
-        let control = self.control.clone();
+        let peers = self.peers.clone();
         self.pending_evictions
-            .retain(|&old| match control.reactor(old.reactor) {
+            .retain(|&old| match peers.get(usize::from(old.reactor)) {
                 Some(reactor) => matches!(
                     reactor.try_send(ToReactor::Evict { conn: old }),
                     Err(TrySendError::Full(_))

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 // The reactor side below extends the parent's Reactor: its imports apply.
 use super::*;
-use crate::pipeline::ReplyTo;
+use crate::cross_thread::ReplyTo;
 
 /// The call on the wire, waiting for its CALLRESULT/CALLERROR.
 pub struct Outstanding {
@@ -248,7 +248,7 @@ impl Reactor {
             );
             record.action = Some(call.action.as_ref().into());
             record.id = Some(id.into());
-            record.extra = crate::journal::Extra::Error {
+            record.extra = crate::cross_thread::KindFields::Error {
                 code: "FormationViolation".into(),
                 description: why.clone().into(),
             };
@@ -332,7 +332,7 @@ impl Reactor {
             code, description, ..
         } = outcome
         {
-            record.extra = crate::journal::Extra::Error {
+            record.extra = crate::cross_thread::KindFields::Error {
                 code: code.as_str().into(),
                 description: description.clone().into(),
             };

@@ -1,57 +1,14 @@
 //! Requests that wait for reactors or a charge point: how they are handed
-//! over (non-blocking, through [`Control`]), the replies that complete
+//! over (non-blocking, through [`AdminHandle`]), the replies that complete
 //! them, and their deadlines. An extension of the server: same thread,
 //! same state, split out to keep files readable.
 
 // The parent's imports and private items are in scope, as in its own file.
+use super::pending::{Awaiting, Pending, Reply, ReplyBody};
 use super::*;
-use crate::command::{Command, REPLY_GRACE};
-use crate::gateway::Offered;
-use crate::pipeline::{ConnectionInfo, Deliver, ReplyTo, ServerCallOutcome, ServerCallRequest};
+use crate::command_json::{Command, REPLY_GRACE};
+use crate::cross_thread::{Deliver, Offered, ReplyTo, ServerCallOutcome, ServerCallRequest};
 use log::debug;
-
-/// A reactor's reply to the request `ticket`.
-pub(super) struct Reply {
-    ticket: u64,
-    body: ReplyBody,
-}
-
-enum ReplyBody {
-    Call(ServerCallOutcome),
-    Inspect(Vec<ConnectionInfo>),
-    Close(bool),
-}
-
-/// A request that waits for reactors or a charge point.
-pub(super) struct Pending {
-    conn: SlotKey,
-    keep_alive: bool,
-    /// A Call waits for its timeout (the reactor answers then) and
-    /// `REPLY_GRACE`; the others for `stall_after`.
-    pub(super) deadline: Instant,
-    awaiting: Awaiting,
-}
-
-enum Awaiting {
-    Call {
-        charge_point: String,
-        timeout: Duration,
-    },
-    List {
-        offset: usize,
-        limit: usize,
-        found: Vec<ConnectionInfo>,
-        /// Reactors yet to reply.
-        replies_left: usize,
-    },
-    Detail {
-        charge_point: String,
-    },
-    Close {
-        charge_point: String,
-        code: u16,
-    },
-}
 
 impl Server {
     /// Answers the waiting requests whose reactors did not reply in time.
@@ -59,7 +16,7 @@ impl Server {
         let now = self.now;
         // A request left in the inbox of a reactor that has stopped is never
         // answered: once none runs, nothing pending will be.
-        let reactors_gone = self.control.reactors_running() == 0;
+        let reactors_gone = self.gateway.reactors_running() == 0;
         let expired: Vec<u64> = self
             .pending
             .iter()
@@ -165,7 +122,7 @@ impl Server {
             timeout,
             reply: ReplyTo::Callback(Box::new(move |outcome| deliver.send(outcome))),
         };
-        if let Err(outcome) = self.control.start_call(request) {
+        if let Err(outcome) = self.gateway.route.start_call(request) {
             return Some(routes::call_outcome(&charge_point, timeout, outcome));
         }
         self.replies_owed += 1;
@@ -190,12 +147,13 @@ impl Server {
         offset: usize,
         limit: usize,
     ) -> Option<Response> {
-        if !self.room_for_replies(self.control.reactor_count()) {
+        if !self.room_for_replies(self.gateway.reactor_count()) {
             return Some(Self::busy());
         }
         let ticket = self.new_ticket();
         let offered = self
-            .control
+            .gateway
+            .route
             .start_inspect(None, || self.deliver(ticket, ReplyBody::Inspect));
         self.replies_owed += offered.taken;
         if offered.full > 0 {
@@ -237,7 +195,10 @@ impl Server {
             awaiting,
             |server, ticket| {
                 let reply = || server.deliver(ticket, ReplyBody::Inspect);
-                server.control.start_inspect(Some(&charge_point), reply)
+                server
+                    .gateway
+                    .route
+                    .start_inspect(Some(&charge_point), reply)
             },
         )
     }
@@ -260,7 +221,7 @@ impl Server {
             awaiting,
             |server, ticket| {
                 let reply = server.deliver(ticket, ReplyBody::Close);
-                server.control.start_close(&charge_point, code, reply)
+                server.gateway.route.start_close(&charge_point, code, reply)
             },
         )
     }

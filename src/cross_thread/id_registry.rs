@@ -1,14 +1,17 @@
 //! Which connection holds each charge point id, over all reactors — and,
 //! with the bus on, which ids other gateways hold.
 //!
-//! Locked at handshake and at disconnect (reactors) and by the bus bridge
-//! when it applies presence changes; never per frame.
+//! Written by the reactors (at handshake and at disconnect) and by the bus
+//! bridge (presence of other gateways); read by [`super::Route`] to find the
+//! reactor that owns a charge point. Its lock is taken at those moments
+//! only, never per frame, and held for a map operation.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use crate::pipeline::ConnRef;
+use super::calls::ConnRef;
 
 /// A change of a locally held id, for the bus bridge to publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +26,69 @@ pub enum PresenceChange {
     },
 }
 
+/// The registry every thread shares (see the module doc).
+pub struct IdRegistry {
+    ids: Mutex<Ids>,
+}
+
+impl IdRegistry {
+    /// `track_changes`: keep connects and disconnects for the bus bridge.
+    pub fn new(track_changes: bool) -> IdRegistry {
+        IdRegistry {
+            ids: Mutex::new(Ids::new(track_changes)),
+        }
+    }
+
+    fn ids(&self) -> MutexGuard<'_, Ids> {
+        // Every operation leaves the maps whole, so a poisoned lock still
+        // guards a consistent registry.
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records `conn` as the holder of `charge_point`; returns the previous
+    /// holder, if any (to be closed by its reactor).
+    pub fn register(
+        &self,
+        charge_point: &str,
+        conn: ConnRef,
+        remote: SocketAddr,
+    ) -> Option<ConnRef> {
+        self.ids().register(charge_point, conn, remote)
+    }
+
+    /// Forgets `conn` as the holder of `charge_point` (if it still is).
+    pub fn unregister(&self, charge_point: &str, conn: ConnRef) {
+        self.ids().unregister(charge_point, conn);
+    }
+
+    /// Held by a connection here or, per the presence bucket, by another gateway.
+    pub fn is_connected(&self, charge_point: &str) -> bool {
+        self.ids().is_connected(charge_point)
+    }
+
+    /// The connection holding `charge_point` here, if any.
+    pub fn holder(&self, charge_point: &str) -> Option<ConnRef> {
+        self.ids().holder(charge_point)
+    }
+
+    /// Connects and disconnects since the last call (bus bridge only).
+    pub fn take_changes(&self) -> Vec<(Box<str>, PresenceChange)> {
+        self.ids().take_changes()
+    }
+
+    /// Forgets expired entries of other gateways (bus bridge only).
+    pub fn prune_held_elsewhere(&self) {
+        self.ids().prune_remote(Instant::now());
+    }
+
+    /// What the presence bucket says about an id held elsewhere (bus bridge only).
+    pub fn set_held_elsewhere(&self, charge_point: &str, until: Option<Instant>) {
+        self.ids().set_remote(charge_point, until);
+    }
+}
+
 #[derive(Default)]
-pub struct Registry {
+struct Ids {
     local: HashMap<Box<str>, ConnRef>,
     /// Ids another gateway holds, until when (presence entries of a dead
     /// gateway expire without a delete anyone could watch); empty without the bus.
@@ -35,11 +99,11 @@ pub struct Registry {
     changes: Option<Vec<(Box<str>, PresenceChange)>>,
 }
 
-impl Registry {
-    pub fn new(track_changes: bool) -> Registry {
-        Registry {
+impl Ids {
+    fn new(track_changes: bool) -> Ids {
+        Ids {
             changes: track_changes.then(Vec::new),
-            ..Registry::default()
+            ..Ids::default()
         }
     }
 
@@ -95,7 +159,8 @@ impl Registry {
 
     /// Ids other gateways hold, as far as this gateway knows (expired ones
     /// included until the next prune).
-    pub fn remote_len(&self) -> usize {
+    #[cfg(test)]
+    fn remote_len(&self) -> usize {
         self.remote.len()
     }
 
@@ -122,7 +187,7 @@ mod tests {
     #[test]
     fn changes_follow_the_local_holder_only() {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
-        let mut r = Registry::new(true);
+        let mut r = Ids::new(true);
         assert_eq!(r.register("CP", conn(1), addr), None);
         // Replaced by a newer connection: the old one's disconnect is not news.
         assert_eq!(r.register("CP", conn(2), addr), Some(conn(1)));
@@ -150,7 +215,7 @@ mod tests {
         r.prune_remote(Instant::now() + std::time::Duration::from_millis(1));
         assert_eq!(r.remote_len(), 1, "the expired entry is gone");
 
-        let mut off = Registry::new(false);
+        let mut off = Ids::new(false);
         off.register("CP", conn(1), addr);
         assert!(off.take_changes().is_empty());
     }

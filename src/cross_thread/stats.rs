@@ -1,10 +1,14 @@
-//! Counters, kept where they are counted and published periodically.
+//! Counters, kept where they are counted and published for the admin API.
 //!
 //! A reactor counts into a plain struct it owns (no atomics on the frame
 //! path) and copies it into its [`ReactorStats`] once per timer tick. Readers
-//! (admin, tests) see values at most one tick old.
+//! (admin, tests) see values at most one tick old. The processors publish
+//! [`ProcessorStats`] the same way; the bus bridge and the memory trimmer
+//! update their atomics as they go (never on a reactor's frame path).
+//! [`ReactorTallies`] is the one gateway-wide tally the reactors update
+//! together, at handshakes and partial-message growth only.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 macro_rules! reactor_counters {
@@ -151,6 +155,66 @@ impl ReactorStats {
         self.last_tick_unix_ms.load(Ordering::Relaxed)
     }
 }
+
+/// Counters the bridge alone updates; read by the admin API.
+#[derive(Default)]
+pub struct BusStats {
+    pub connected: AtomicBool,
+    pub events_published: AtomicU64,
+    /// Acks that said "duplicate" (a re-publish after an outage or restart).
+    pub events_duplicate: AtomicU64,
+    pub publish_errors: AtomicU64,
+    /// Journal bytes not yet acknowledged by JetStream.
+    pub backlog_bytes: AtomicU64,
+    pub backend_answered: AtomicU64,
+    pub backend_timeouts: AtomicU64,
+    pub backend_no_responders: AtomicU64,
+    pub backend_failed: AtomicU64,
+    pub commands: AtomicU64,
+    /// Commands answered 503 at `bus.max_commands_in_flight`.
+    pub commands_refused: AtomicU64,
+    /// Charge points this gateway holds in the presence bucket.
+    pub presence_entries: AtomicU64,
+}
+
+impl BusStats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Requests from the reactors to the memory trimmer, and what it did.
+#[derive(Debug, Default)]
+pub struct MemoryStats {
+    pub trim_wanted: AtomicBool,
+    pub trims: AtomicU64,
+    /// Time spent in `malloc_trim`, all trims together and the longest.
+    pub trim_micros_total: AtomicU64,
+    pub trim_micros_max: AtomicU64,
+}
+
+impl MemoryStats {
+    /// Asks for a trim soon (any thread; cheap, never blocks).
+    pub fn request_trim(&self) {
+        self.trim_wanted.store(true, Ordering::Release);
+    }
+}
+
+/// Tallies that hold for all reactors together. Touched when a handshake
+/// starts or ends and when a partly received message grows or completes
+/// across reads, never for a frame that arrives whole.
+#[derive(Debug, Default)]
+pub struct ReactorTallies {
+    /// Connections accepted and not yet upgraded (`listen.max_handshakes`).
+    pub handshakes: AtomicUsize,
+    /// Bytes held in partly received messages (`websocket.max_buffered_bytes`).
+    pub buffered_bytes: AtomicUsize,
+}
+
+/// Log lines dropped because the log queue was full, since start: counted
+/// by whichever thread logs (the logger is process-global, and so is this
+/// count), read by the log writer and /metrics.
+pub static LOG_LINES_DROPPED: AtomicU64 = AtomicU64::new(0);
 
 pub fn unix_ms() -> u64 {
     SystemTime::now()

@@ -57,7 +57,7 @@ pub(crate) fn list(dir: &Path) -> io::Result<Vec<JournalFile>> {
 /// `20261124T202038.541Z`: the record timestamp without `-` and `:`.
 pub(crate) fn stamp(now: SystemTime) -> String {
     let mut ts = Vec::with_capacity(24);
-    super::record::push_ts(&mut ts, now);
+    super::journal_record::push_ts(&mut ts, now);
     ts.retain(|&b| b != b'-' && b != b':');
     String::from_utf8_lossy(&ts).into_owned()
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::pipeline::ServerCallOutcome;
+use crate::cross_thread::ServerCallOutcome;
 
 /// How long past a command's own timeout its sender waits for the outcome.
 /// The reactor's timer answers `Timeout` at the timeout itself; this only

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 
-use crate::pipeline::CallAnswer;
+use super::calls::CallAnswer;
 
 /// Who sent the message: `in` = from the charge point, `out` = to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,7 +222,7 @@ impl Payload {
 
 /// Fields only some kinds carry.
 #[derive(Clone, Debug, Default)]
-pub enum Extra {
+pub enum KindFields {
     #[default]
     None,
     /// `remote`: the peer address of a new connection.
@@ -251,7 +251,7 @@ pub enum Extra {
 }
 
 /// One journal line: `{"ts":…,"cp":…,"reactor":…,"dir":…,"kind":…,`
-/// then `action`, `id`, `payload` and the [`Extra`] fields when present.
+/// then `action`, `id`, `payload` and the [`KindFields`] fields when present.
 ///
 /// Not `Clone`: a record may carry an answer ([`JournalRecord::release`]),
 /// which must reach its charge point exactly once.
@@ -266,7 +266,7 @@ pub struct JournalRecord {
     pub action: Option<SmallText>,
     pub id: Option<SmallText>,
     pub payload: Option<Payload>,
-    pub extra: Extra,
+    pub extra: KindFields,
     /// An answer that came after its server call had timed out (`"late":true`).
     pub late: bool,
     /// The answer this line records, held until the line is written
@@ -277,7 +277,7 @@ pub struct JournalRecord {
 impl JournalRecord {
     pub fn connect(cp: Arc<str>, reactor: u16, remote: SocketAddr) -> JournalRecord {
         JournalRecord {
-            extra: Extra::Connect { remote },
+            extra: KindFields::Connect { remote },
             ..JournalRecord::bare(cp, reactor, Direction::In, Kind::Connect)
         }
     }
@@ -289,7 +289,7 @@ impl JournalRecord {
         reason: impl Into<Cow<'static, str>>,
     ) -> JournalRecord {
         JournalRecord {
-            extra: Extra::Disconnect {
+            extra: KindFields::Disconnect {
                 code,
                 reason: reason.into(),
             },
@@ -297,7 +297,7 @@ impl JournalRecord {
         }
     }
 
-    /// A CALL, CALLRESULT or CALLERROR (for CALLERROR add [`Extra::Error`]).
+    /// A CALL, CALLRESULT or CALLERROR (for CALLERROR add [`KindFields::Error`]).
     pub fn message(
         cp: Arc<str>,
         reactor: u16,
@@ -326,7 +326,7 @@ impl JournalRecord {
             action: None,
             id: None,
             payload: None,
-            extra: Extra::None,
+            extra: KindFields::None,
             late: false,
             release: None,
         }
@@ -358,28 +358,28 @@ impl JournalRecord {
             push_payload(out, payload.as_str());
         }
         match &self.extra {
-            Extra::None => {}
-            Extra::Connect { remote } => {
+            KindFields::None => {}
+            KindFields::Connect { remote } => {
                 // SocketAddr's Display has nothing to escape; a Vec cannot fail to take it.
                 let _ = write!(out, ",\"remote\":\"{remote}\"");
             }
-            Extra::Disconnect { code, reason } => {
+            KindFields::Disconnect { code, reason } => {
                 out.extend_from_slice(b",\"close_code\":");
                 push_u64(out, (*code).into());
                 out.extend_from_slice(b",\"close_reason\":");
                 push_json_str(out, reason);
             }
-            Extra::Error { code, description } => {
+            KindFields::Error { code, description } => {
                 out.extend_from_slice(b",\"error_code\":");
                 push_json_str(out, code.as_str());
                 out.extend_from_slice(b",\"error_description\":");
                 push_json_str(out, description);
             }
-            Extra::Answer(answer) => {
+            KindFields::Answer(answer) => {
                 out.extend_from_slice(b",\"answer\":");
                 push_payload(out, answer.as_str());
             }
-            Extra::AnswerError {
+            KindFields::AnswerError {
                 code,
                 description,
                 details,
@@ -609,7 +609,7 @@ mod tests {
             "x",
             Payload::from_json("{}".into()).unwrap(),
         );
-        e.extra = Extra::Error {
+        e.extra = KindFields::Error {
             code: "OccurrenceConstraintViolation".into(),
             description: "missing \"interval\"".into(),
         };
@@ -635,13 +635,13 @@ mod tests {
             r.extra = extra;
             serde_json::from_str::<serde_json::Value>(&line(&r)).unwrap()
         };
-        let ok = call(Extra::Answer(
+        let ok = call(KindFields::Answer(
             Payload::from_json(r#"{"idTagInfo":{"status":"Accepted"}}"#.into()).unwrap(),
         ));
         assert_eq!(ok["payload"]["idTag"], "T");
         assert_eq!(ok["answer"]["idTagInfo"]["status"], "Accepted");
         assert!(ok.get("error_code").is_none());
-        let refused = call(Extra::AnswerError {
+        let refused = call(KindFields::AnswerError {
             code: "FormationViolation".into(),
             description: "bad".into(),
             details: Box::new(Payload::from_json(r#"{"field":"idTag"}"#.into()).unwrap()),

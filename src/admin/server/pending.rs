@@ -1,0 +1,50 @@
+//! What a waiting admin request is waiting for, and the replies that
+//! complete it (the admin thread's own data; see `waiting.rs`).
+
+use std::time::{Duration, Instant};
+
+use crate::cross_thread::{ConnectionInfo, ServerCallOutcome};
+use crate::slab::SlotKey;
+
+/// A reactor's reply to the request `ticket`.
+pub(super) struct Reply {
+    pub(super) ticket: u64,
+    pub(super) body: ReplyBody,
+}
+
+pub(super) enum ReplyBody {
+    Call(ServerCallOutcome),
+    Inspect(Vec<ConnectionInfo>),
+    Close(bool),
+}
+
+/// A request that waits for reactors or a charge point.
+pub(super) struct Pending {
+    pub(super) conn: SlotKey,
+    pub(super) keep_alive: bool,
+    /// A Call waits for its timeout (the reactor answers then) and
+    /// `REPLY_GRACE`; the others for `stall_after`.
+    pub(super) deadline: Instant,
+    pub(super) awaiting: Awaiting,
+}
+
+pub(super) enum Awaiting {
+    Call {
+        charge_point: String,
+        timeout: Duration,
+    },
+    List {
+        offset: usize,
+        limit: usize,
+        found: Vec<ConnectionInfo>,
+        /// Reactors yet to reply.
+        replies_left: usize,
+    },
+    Detail {
+        charge_point: String,
+    },
+    Close {
+        charge_point: String,
+        code: u16,
+    },
+}

@@ -1,0 +1,349 @@
+//! The shape of `src/`, read from its `use` lines (README, "Architecture"):
+//!
+//! - no import cycle among the files of `src/`;
+//! - each thread's folder (`reactor/`, `processor/`, `journal/`, `bus/`,
+//!   `admin/`, `logging.rs`, `memory.rs`) imports no other thread's folder
+//!   and not the start-up wiring: threads meet only in `cross_thread/`;
+//! - `cross_thread/` depends on nothing but `ocpp` and `config`;
+//!   `ocpp/` on nothing outside itself; `config/` on `ocpp` only.
+//!
+//! A file's imports are its `use crate::…`, `use super::…` and
+//! `use self::…` declarations and any `crate::…` path in its code, outside
+//! comments and its `#[cfg(test)] mod tests` (a test module may use its
+//! parent freely). An import names the file that defines the longest
+//! matching module path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::Path;
+
+/// Folders (top-level modules) that a thread owns.
+const THREADS: &[&str] = &[
+    "reactor",
+    "processor",
+    "journal",
+    "bus",
+    "admin",
+    "logging",
+    "memory",
+];
+/// Modules with no thread state that any thread may use.
+const PURE_HELPERS: &[&str] = &["auth", "tls", "command_json", "slab"];
+/// Sees everything: the start-up wiring.
+const WIRING: &str = "start";
+
+type Graph = BTreeMap<String, BTreeSet<String>>;
+
+#[test]
+fn src_has_no_import_cycle() {
+    let graph = import_graph();
+    let cycles = cycles(&graph);
+    assert!(
+        cycles.is_empty(),
+        "import cycles among src/ files (module paths):\n{}",
+        cycles
+            .iter()
+            .map(|c| format!("  one cycle through: {}", c.join(", ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn threads_meet_only_in_cross_thread() {
+    let graph = import_graph();
+    let mut wrong = Vec::new();
+    for (file, imports) in &graph {
+        let from = top(file);
+        for import in imports {
+            let to = top(import);
+            if to != from && !allowed(from, to) {
+                wrong.push(format!("  {file} imports {import}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports across thread boundaries:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_checker_sees_imports() {
+    // A check that finds nothing because it reads nothing would pass any
+    // tree: make sure it sees the edges it is meant to police.
+    let graph = import_graph();
+    assert!(graph.len() > 40, "only {} files read", graph.len());
+    let edges = |from: &str, to: &str| graph.get(from).is_some_and(|s| s.contains(to));
+    assert!(edges("reactor", "cross_thread::reactor_inbox") || edges("reactor", "cross_thread"));
+    assert!(graph[WIRING].iter().any(|m| top(m) == "reactor"));
+    assert!(!allowed("reactor", "admin") && !allowed("bus", "journal"));
+    assert!(!allowed("cross_thread", "reactor") && allowed("reactor", "cross_thread"));
+    let looped: Graph = [("a", "b"), ("b", "c"), ("c", "a")]
+        .iter()
+        .map(|(f, t)| (f.to_string(), BTreeSet::from([t.to_string()])))
+        .collect();
+    assert_eq!(cycles(&looped).len(), 1);
+}
+
+/// May a module of top-level `from` import one of top-level `to`?
+fn allowed(from: &str, to: &str) -> bool {
+    match from {
+        WIRING => true,
+        "ocpp" => false,
+        "config" => to == "ocpp",
+        "cross_thread" => matches!(to, "ocpp" | "config"),
+        _ if THREADS.contains(&from) => {
+            matches!(to, "cross_thread" | "ocpp" | "config") || PURE_HELPERS.contains(&to)
+        }
+        // Pure helpers: anything but threads and the wiring.
+        _ => !THREADS.contains(&to) && to != WIRING,
+    }
+}
+
+fn top(module: &str) -> &str {
+    module.split("::").next().unwrap_or(module)
+}
+
+/// Module path of every file under src/ (lib.rs and main.rs are the root,
+/// left out: they only declare and re-export) and the files it imports.
+fn import_graph() -> Graph {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut sources: BTreeMap<String, String> = BTreeMap::new();
+    collect(&root, &root, &mut sources);
+    let modules: BTreeSet<String> = sources.keys().cloned().collect();
+    let mut graph = Graph::new();
+    for (module, text) in &sources {
+        let here: Vec<&str> = module.split("::").collect();
+        let mut imports = BTreeSet::new();
+        let code = code_of(text);
+        for path in use_paths(&code) {
+            let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
+            let absolute: Vec<&str> = match parts.first() {
+                Some(&"crate") => parts[1..].to_vec(),
+                Some(&"self") => {
+                    // `self` in foo.rs or foo/mod.rs is module foo.
+                    let mut at = here.clone();
+                    at.extend(&parts[1..]);
+                    at
+                }
+                Some(&"super") => {
+                    let mut at = here.clone();
+                    let mut rest = &parts[..];
+                    while rest.first() == Some(&"super") {
+                        at.pop();
+                        rest = &rest[1..];
+                    }
+                    at.extend(rest);
+                    at
+                }
+                _ => continue,
+            };
+            if let Some(target) = defining_module(&modules, &absolute)
+                && &target != module
+            {
+                imports.insert(target);
+            }
+        }
+        graph.insert(module.clone(), imports);
+    }
+    graph
+}
+
+fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .expect("src/ readable")
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.path());
+    for entry in entries {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(root, &path, out);
+            continue;
+        }
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+            continue;
+        }
+        let relative = path.strip_prefix(root).expect("under src/");
+        let mut parts: Vec<String> = relative
+            .iter()
+            .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_owned())
+            .collect();
+        if parts.last().is_some_and(|p| p == "mod") {
+            parts.pop();
+        }
+        if parts.len() == 1 && (parts[0] == "lib" || parts[0] == "main") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).expect("source readable");
+        out.insert(parts.join("::"), text);
+    }
+}
+
+/// The file's text without comments and without its test module.
+fn code_of(text: &str) -> String {
+    let text = match text.find("#[cfg(test)]\nmod tests") {
+        Some(at) => &text[..at],
+        None => text,
+    };
+    text.lines()
+        .map(|line| match line.find("//") {
+            // `//` inside a string is rare in use lines; good enough here.
+            Some(at) => &line[..at],
+            None => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every path a `use` declaration brings in (trees expanded), plus every
+/// `crate::…` path written in the code.
+fn use_paths(code: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut rest = code;
+    while let Some(at) = find_word(rest, "use ") {
+        let tail = &rest[at + 4..];
+        let end = tail.find(';').unwrap_or(tail.len());
+        expand(tail[..end].trim(), "", &mut paths);
+        rest = &tail[end..];
+    }
+    let mut rest = code;
+    while let Some(at) = rest.find("crate::") {
+        let before = rest[..at].chars().last();
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(tail.len());
+        if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            paths.push(tail[..end].trim_end_matches(':').to_owned());
+        }
+        rest = &tail[end..];
+    }
+    paths
+}
+
+fn find_word(text: &str, word: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find(word) {
+        let at = from + at;
+        let before = text[..at].chars().last();
+        if !before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            return Some(at);
+        }
+        from = at + word.len();
+    }
+    None
+}
+
+/// `a::{b, c::{d, e}}` → `a::b`, `a::c::d`, `a::c::e`.
+fn expand(tree: &str, prefix: &str, out: &mut Vec<String>) {
+    let tree = tree.trim();
+    match tree.find('{') {
+        None => {
+            // `path as name`: the path is what is imported.
+            let path = tree.split_whitespace().next().unwrap_or(tree);
+            out.push(format!("{prefix}{path}"));
+        }
+        Some(open) => {
+            let head = tree[..open].trim();
+            let body = tree[open + 1..]
+                .strip_suffix('}')
+                .unwrap_or(&tree[open + 1..]);
+            let mut depth = 0;
+            let mut start = 0;
+            let inner_prefix = format!("{prefix}{head}");
+            for (i, c) in body.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        expand_item(&body[start..i], &inner_prefix, out);
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            expand_item(&body[start..], &inner_prefix, out);
+        }
+    }
+}
+
+fn expand_item(item: &str, prefix: &str, out: &mut Vec<String>) {
+    let item = item.trim();
+    if item.is_empty() {
+        return;
+    }
+    if item == "self" {
+        out.push(prefix.trim_end_matches(':').to_owned());
+    } else {
+        expand(item, prefix, out);
+    }
+}
+
+/// The longest prefix of `path` that is a module with a file of its own.
+fn defining_module(modules: &BTreeSet<String>, path: &[&str]) -> Option<String> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].join("::"))
+        .find(|m| modules.contains(m))
+}
+
+/// Strongly connected components with more than one file (Tarjan).
+fn cycles(graph: &Graph) -> Vec<Vec<String>> {
+    struct State<'g> {
+        graph: &'g Graph,
+        index: BTreeMap<&'g str, usize>,
+        low: BTreeMap<&'g str, usize>,
+        stack: Vec<&'g str>,
+        on_stack: BTreeSet<&'g str>,
+        found: Vec<Vec<String>>,
+    }
+    fn visit<'g>(s: &mut State<'g>, v: &'g str) {
+        let n = s.index.len();
+        s.index.insert(v, n);
+        s.low.insert(v, n);
+        s.stack.push(v);
+        s.on_stack.insert(v);
+        for w in s.graph.get(v).into_iter().flatten() {
+            let w = w.as_str();
+            if !s.index.contains_key(w) {
+                visit(s, w);
+                let low = s.low[v].min(s.low[w]);
+                s.low.insert(v, low);
+            } else if s.on_stack.contains(w) {
+                let low = s.low[v].min(s.index[w]);
+                s.low.insert(v, low);
+            }
+        }
+        if s.low[v] == s.index[v] {
+            let mut component = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack.remove(w);
+                component.push(w.to_owned());
+                if w == v {
+                    break;
+                }
+            }
+            if component.len() > 1 {
+                component.sort();
+                s.found.push(component);
+            }
+        }
+    }
+    let mut state = State {
+        graph,
+        index: BTreeMap::new(),
+        low: BTreeMap::new(),
+        stack: Vec::new(),
+        on_stack: BTreeSet::new(),
+        found: Vec::new(),
+    };
+    for v in graph.keys() {
+        if !state.index.contains_key(v.as_str()) {
+            visit(&mut state, v);
+        }
+    }
+    state.found
+}
