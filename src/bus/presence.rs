@@ -39,7 +39,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// KV operations sent together before waiting for their answers.
 const BATCH: usize = 1024;
 
-struct Held {
+/// A charge point this gateway holds, as its presence entry.
+struct OurEntry {
     conn: ConnRef,
     value: Bytes,
     /// The revision of our entry; `None` until written, or once another
@@ -48,7 +49,7 @@ struct Held {
     commands: tokio::task::AbortHandle,
 }
 
-impl Drop for Held {
+impl Drop for OurEntry {
     fn drop(&mut self) {
         self.commands.abort();
     }
@@ -67,7 +68,7 @@ pub struct Presence {
     pub gateway: Arc<BusHandle>,
     pub commands: Arc<Commands>,
     pub stats: Arc<BusStats>,
-    held: HashMap<Box<str>, Held>,
+    held: HashMap<Box<str>, OurEntry>,
     kv: Option<kv::Store>,
     watch: Option<kv::Watch>,
 }
@@ -236,7 +237,7 @@ impl Presence {
                             let commands = self.commands.serve(id.clone());
                             self.held.insert(
                                 id.clone(),
-                                Held {
+                                OurEntry {
                                     conn,
                                     value,
                                     revision: None,

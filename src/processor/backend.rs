@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{Answer, Decided, Processor, ProcessorSetup, call_parts, conclude, guarded};
+use super::{Answer, Processor, ProcessorSetup, ReadyAnswer, call_parts, conclude, guarded};
 use crate::bus::BackendFallback;
 use crate::cross_thread::{BackendAnswer, BackendReply, BackendRequest, Refused};
 use crate::cross_thread::{BootInfo, InboundCall};
@@ -62,11 +62,11 @@ fn unavailable(request: BackendRequest) -> BackendReply {
 }
 
 /// The answer to a CALL the backend was asked about.
-pub(super) fn finish(setup: &ProcessorSetup, reply: BackendReply, out: &mut String) -> Decided {
+pub(super) fn finish(setup: &ProcessorSetup, reply: BackendReply, out: &mut String) -> ReadyAnswer {
     let BackendReply { request, answer } = reply;
     let call = &request.call;
     let Some((id, action, payload)) = call_parts(call) else {
-        return Decided::nothing();
+        return ReadyAnswer::nothing();
     };
     let result = match answer {
         BackendAnswer::Reply(body) => read_reply(call.version, &action, &body, request.boot),

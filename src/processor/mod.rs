@@ -122,8 +122,8 @@ impl Processor<'_> {
     /// Counts the answer and sends it on its way to the connection's
     /// reactor: through the journal when it is on (write-ahead: the journal
     /// writer releases it once its record is written), else directly.
-    fn deliver(&mut self, conn: ConnRef, decided: Decided) {
-        let Decided {
+    fn deliver(&mut self, conn: ConnRef, decided: ReadyAnswer) {
+        let ReadyAnswer {
             frame,
             label,
             boot,
@@ -209,10 +209,8 @@ fn action_label(version: OcppVersion, name: &str) -> &'static str {
     .unwrap_or("unknown")
 }
 
-/// Writes the answer frame (CALLRESULT or CALLERROR) for one CALL into
-/// `out`; returns the (action, outcome) metric labels and any boot info.
-/// An answer ready to go back to the reactor.
-struct Decided {
+/// An answer ready to go back to the reactor (or to the journal first).
+struct ReadyAnswer {
     /// The CALLRESULT/CALLERROR frame (empty: nothing to send).
     frame: Utf8Bytes,
     /// (action, outcome) metric labels.
@@ -224,10 +222,10 @@ struct Decided {
     record: Option<JournalRecord>,
 }
 
-impl Decided {
+impl ReadyAnswer {
     /// Nothing to send: the processor got something that is not a CALL.
-    fn nothing() -> Decided {
-        Decided {
+    fn nothing() -> ReadyAnswer {
+        ReadyAnswer {
             frame: Utf8Bytes::default(),
             label: ("unknown", "InternalError"),
             boot: None,
@@ -268,7 +266,7 @@ fn call_parts(call: &InboundCall) -> Option<(Cow<'_, str>, Cow<'_, str>, &str)> 
 #[allow(clippy::large_enum_variant)]
 enum Step {
     /// Answered here.
-    Now(Decided),
+    Now(ReadyAnswer),
     /// Valid, and the backend answers it.
     Backend {
         action: Box<str>,
@@ -280,7 +278,7 @@ enum Step {
 fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Step {
     let Some((id, action, payload)) = call_parts(call) else {
         warn!("processor received a frame that is not a CALL");
-        return Step::Now(Decided::nothing());
+        return Step::Now(ReadyAnswer::nothing());
     };
     if let Some(link) = &setup.backend
         && link.answers_from_backend(&action)
@@ -342,7 +340,7 @@ fn conclude(
     (id, action, payload): (&str, &str, &str),
     result: Result<Answer, Violation>,
     out: &mut String,
-) -> Decided {
+) -> ReadyAnswer {
     let label = action_label(call.version, action);
     let (outcome, payload_len) = match &result {
         Ok(answer) => {
@@ -364,7 +362,7 @@ fn conclude(
     let malformed = result
         .as_ref()
         .is_err_and(|v| v.code.is_malformed_message());
-    Decided {
+    ReadyAnswer {
         frame,
         label: (label, outcome),
         boot: result.ok().and_then(|a| a.boot),
