@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use ocpp_gateway::config::JournalConfig;
 use ocpp_gateway::journal::{
-    Direction, Journal, JournalConfig, JournalHandle, JournalRecord, JournalSender, Kind, Payload,
+    Direction, Journal, JournalHandle, JournalRecord, JournalSender, Kind, Payload,
 };
 use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;

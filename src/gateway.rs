@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TrySendError};
 use log::{info, warn};
 
-use crate::auth::{AuthConfig, CredentialStore, Credentials};
+use crate::auth::{CredentialStore, Credentials};
 use crate::bus::{Bus, BusStats};
-use crate::config::Config;
+use crate::config::{AuthConfig, Config, TlsConfig};
 use crate::journal::{Journal, JournalHandle, JournalStats};
 use crate::memory::MemoryStats;
 use crate::metrics::{AnswerCounts, ProcessorStats, ReactorCounters, ReactorStats};
@@ -696,7 +696,7 @@ impl Control {
     /// Re-reads the TLS certificate, key and client CA (SIGHUP): new
     /// connections get them, open ones keep theirs. On error (unreadable
     /// or invalid file) the old ones stay in force. `Ok(false)`: TLS is off.
-    pub fn reload_tls(&self, config: &crate::tls::TlsConfig) -> Result<bool, String> {
+    pub fn reload_tls(&self, config: &TlsConfig) -> Result<bool, String> {
         match &self.tls {
             Some(store) => store.reload(config).map(|()| true),
             None => Ok(false),

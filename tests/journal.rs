@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::TrySendError;
+use ocpp_gateway::config::JournalConfig;
 use ocpp_gateway::journal::{
-    Direction, Journal, JournalConfig, JournalHandle, JournalRecord, JournalSender, Kind, Payload,
-    read_records,
+    Direction, Journal, JournalHandle, JournalRecord, JournalSender, Kind, Payload, read_records,
 };
 use serde_json::Value;
 use serde_json::value::RawValue;

@@ -23,7 +23,8 @@ use serde::Deserialize;
 
 use super::cursor::{self, Position};
 use super::tail::{Line, Tail};
-use super::{BusConfig, BusStats, token};
+use super::{BusStats, token};
+use crate::config::BusConfig;
 
 /// How often the cursor is saved while events flow, and the backlog measured.
 const SAVE_EVERY: Duration = Duration::from_millis(200);

@@ -14,7 +14,6 @@
 mod backend;
 mod bridge;
 mod commands;
-pub mod config;
 mod cursor;
 mod events;
 mod presence;
@@ -29,8 +28,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 
-pub use config::{AnswerSource, BackendFallback, BusConfig, BusKind};
-
+use crate::config::{BackendFallback, BusConfig};
 use crate::gateway::Control;
 use crate::pipeline::{BootInfo, InboundCall};
 

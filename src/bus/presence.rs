@@ -27,7 +27,8 @@ use serde::Deserialize;
 
 use super::commands::Commands;
 use super::events::StopAt;
-use super::{BusConfig, BusStats, token};
+use super::{BusStats, token};
+use crate::config::BusConfig;
 use crate::gateway::Control;
 use crate::pipeline::{ConnRef, ToReactor};
 use crate::registry::PresenceChange;

@@ -5,6 +5,12 @@
 //! that is silently ignored. Values are range-checked after parsing, and
 //! those errors name the key and line as well.
 
+mod auth;
+mod bus;
+mod duration;
+mod journal;
+mod tls;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -14,7 +20,13 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use toml::de::{DeTable, DeValue};
 
+pub use auth::{AuthConfig, AuthMode};
+pub use bus::{AnswerSource, BackendFallback, BusConfig, BusKind};
+pub use journal::JournalConfig;
+pub use tls::{TlsConfig, TlsVersion};
+
 use crate::ocpp::OcppVersion;
+use duration::{duration_text, ms};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,11 +39,11 @@ pub struct Config {
     pub ocpp: OcppConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
-    pub auth: crate::auth::AuthConfig,
-    pub journal: crate::journal::JournalConfig,
+    pub auth: AuthConfig,
+    pub journal: JournalConfig,
     pub admin: AdminConfig,
-    pub tls: crate::tls::TlsConfig,
-    pub bus: crate::bus::BusConfig,
+    pub tls: TlsConfig,
+    pub bus: BusConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -790,10 +802,6 @@ impl Config {
     }
 }
 
-fn ms(d: Duration) -> u128 {
-    d.as_millis()
-}
-
 /// 1-based line number of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
@@ -1045,23 +1053,22 @@ fn dotted_key(s: &str) -> Option<String> {
     }
 }
 
-/// Durations are written as text: "100ms", "30s", "5m".
-pub(crate) mod duration_text {
-    use std::time::Duration;
+/// What range checks find, `(key, message)`, the key a dotted path as in
+/// the file (`listen.backlog`): [`Config::parse`] turns each into a
+/// [`ConfigError`] at the key's line.
+#[derive(Default)]
+struct Problems(Vec<(&'static str, String)>);
 
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
+impl Problems {
+    /// Records `message` against `key` unless `ok`.
+    fn check(&mut self, ok: bool, key: &'static str, message: impl Into<String>) {
+        if !ok {
+            self.0.push((key, message.into()));
+        }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            D::Error::custom(format!(
-                "`{text}` is not a duration ({e}); write it like \"100ms\", \"30s\" or \"5m\""
-            ))
-        })
+    fn into_vec(self) -> Vec<(&'static str, String)> {
+        self.0
     }
 }
 
@@ -1119,7 +1126,7 @@ mod tests {
             Path::new("g.toml"),
         )
         .unwrap();
-        assert_eq!(c.tls.min_version, crate::tls::TlsVersion::V13);
+        assert_eq!(c.tls.min_version, TlsVersion::V13);
     }
 
     #[test]

@@ -24,9 +24,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, select};
 
+use super::Shared;
 use super::files;
 use super::record::JournalRecord;
-use super::{JournalConfig, Shared};
+use crate::config::JournalConfig;
 use crate::pipeline::{ReactorHandle, ToReactor};
 
 /// Bytes of whole lines gathered before one `write` call. Bounds the memory

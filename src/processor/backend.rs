@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use super::{Answer, Decided, Processor, ProcessorSetup, call_parts, conclude, guarded};
-use crate::bus::{BackendAnswer, BackendFallback, BackendReply, BackendRequest, Refused};
+use crate::bus::{BackendAnswer, BackendReply, BackendRequest, Refused};
+use crate::config::BackendFallback;
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, server_call};
 use crate::pipeline::{BootInfo, InboundCall};
 
