@@ -4,29 +4,59 @@
 //! unsupported key is an error naming the key and its line, never a setting
 //! that is silently ignored. Values are range-checked after parsing, and
 //! those errors name the key and line as well.
+//!
+//! This module holds [`Config`], loading and validating the whole file,
+//! and [`ConfigError`], and the range checks (`Config::problems`). Each
+//! table is a file of its own, its type with its defaults (`listen.rs` for
+//! `[listen]`, …), and all are re-exported here. `duration.rs` parses and
+//! prints durations, `toml_text.rs` reads the text (a key's line, the
+//! secrets to redact).
+//!
+//! The configuration is plain data: loaded at start and again at SIGHUP,
+//! then read by every thread; it holds no thread state. It depends on
+//! nothing else in the crate but [`crate::ocpp`]; the modules that act on
+//! a table (`auth`, `journal`, `tls`, `bus`, …) take their types from here.
 
+mod admin;
 mod auth;
 mod bus;
+mod channels;
 mod duration;
 mod journal;
+mod listen;
+mod log;
+mod ocpp;
+mod processors;
+mod reactors;
+mod shutdown;
 mod tls;
+mod toml_text;
+mod websocket;
 
 use std::fmt;
-use std::net::SocketAddr;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use toml::de::{DeTable, DeValue};
 
+pub use self::log::{LogConfig, LogFormat, LogLevel};
+pub use admin::AdminConfig;
 pub use auth::{AuthConfig, AuthMode};
 pub use bus::{AnswerSource, BackendFallback, BusConfig, BusKind};
+pub use channels::ChannelsConfig;
 pub use journal::JournalConfig;
+pub use listen::ListenConfig;
+pub use ocpp::{DuplicateId, MissingSubprotocol, OcppConfig};
+pub use processors::ProcessorsConfig;
+pub use reactors::ReactorsConfig;
+pub use shutdown::ShutdownConfig;
 pub use tls::{TlsConfig, TlsVersion};
+pub use toml_text::{REDACTED, SECRET_KEYS};
+pub use websocket::WebSocketConfig;
 
 use crate::ocpp::OcppVersion;
-use duration::{duration_text, ms};
+use duration::ms;
+use toml_text::{key_at, key_offset, key_on_line, line_of, redact_secrets};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -44,361 +74,6 @@ pub struct Config {
     pub admin: AdminConfig,
     pub tls: TlsConfig,
     pub bus: BusConfig,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdminConfig {
-    /// Serve the admin HTTP API (health, metrics, connections, commands).
-    pub enabled: bool,
-    /// Keep it on loopback or a management network: it can command charge points.
-    pub address: SocketAddr,
-    /// When set, every route but /health requires `Authorization: Bearer <token>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bearer_token: Option<String>,
-    /// /health answers 503 when a reactor has not ticked for this long.
-    #[serde(with = "duration_text")]
-    pub stall_after: Duration,
-    /// Timeout of a command to a charge point when the request names none.
-    #[serde(with = "duration_text")]
-    pub call_timeout: Duration,
-    /// Admin connections open at once; a connection beyond it is answered
-    /// 503 at once (its request unread) and closed.
-    pub max_connections: usize,
-    /// Request line and headers of one request; beyond it 431, and the
-    /// connection is closed.
-    pub max_header_bytes: usize,
-    /// Headers of one request; beyond it 431.
-    pub max_headers: usize,
-    /// `Content-Length` of one request body; beyond it 413 before the body
-    /// is read. Chunked bodies are refused (411).
-    pub max_body_bytes: usize,
-    /// A request must arrive whole within this of its first byte (else
-    /// 408), a keep-alive connection may idle this long (then closed), and
-    /// a response must be taken by the client within it.
-    #[serde(with = "duration_text")]
-    pub read_timeout: Duration,
-    /// Commands waiting for charge points at once, all connections
-    /// together; beyond it 503. At most `channels.capacity`.
-    pub max_commands_in_flight: usize,
-}
-
-impl Default for AdminConfig {
-    fn default() -> Self {
-        AdminConfig {
-            enabled: true,
-            address: SocketAddr::from(([127, 0, 0, 1], 8181)),
-            bearer_token: None,
-            stall_after: Duration::from_secs(5),
-            call_timeout: Duration::from_secs(30),
-            max_connections: 64,
-            max_header_bytes: 16 << 10,
-            max_headers: 64,
-            max_body_bytes: 64 << 10,
-            read_timeout: Duration::from_secs(10),
-            max_commands_in_flight: 256,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ListenConfig {
-    /// Serve plain ws:// on `address`. `false` with `tls.enabled` = TLS only.
-    pub plain: bool,
-    /// Address charge points connect to.
-    pub address: SocketAddr,
-    /// URL path before the charge point id: `/ocpp` serves `/ocpp/{id}`.
-    pub path_prefix: String,
-    /// Listen backlog per reactor (the kernel caps it at net.core.somaxconn).
-    pub backlog: u32,
-    /// Open WebSocket connections, all reactors together; beyond it HTTP 503.
-    pub max_connections: usize,
-    /// Connections accepted but not yet upgraded, all reactors together.
-    /// At the cap a reactor drops its oldest unfinished handshake to make
-    /// room for a newcomer (when it has none, it stops accepting for now).
-    pub max_handshakes: usize,
-    /// Upgrades each reactor lets through per second (a token bucket with
-    /// a burst of one second's worth); beyond it HTTP 503 with
-    /// `Retry-After`. 0 = unlimited.
-    pub max_handshakes_per_second: u32,
-    /// New sockets one reactor accepts per poll turn before it serves its
-    /// open connections again.
-    pub accepts_per_turn: usize,
-    /// Kernel send and receive buffer of each connection (SO_SNDBUF,
-    /// SO_RCVBUF; the kernel doubles them for bookkeeping). 0 = the kernel's
-    /// autotuning, which lets one connection hold megabytes.
-    pub socket_send_buffer: usize,
-    pub socket_receive_buffer: usize,
-}
-
-impl Default for ListenConfig {
-    fn default() -> Self {
-        ListenConfig {
-            plain: true,
-            address: SocketAddr::from(([0, 0, 0, 0], 8180)),
-            path_prefix: "/ocpp".into(),
-            backlog: 4096,
-            max_connections: 20_000,
-            max_handshakes: 4096,
-            max_handshakes_per_second: 10_000,
-            accepts_per_turn: 128,
-            socket_send_buffer: 64 << 10,
-            socket_receive_buffer: 64 << 10,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ReactorsConfig {
-    /// Event loops; 0 = one per core.
-    pub count: usize,
-    /// Pin reactor N to core N (mod cores).
-    pub pin_cores: bool,
-    /// Timer wheel resolution: timeouts fire at most this late.
-    #[serde(with = "duration_text")]
-    pub timer_tick: Duration,
-}
-
-impl Default for ReactorsConfig {
-    fn default() -> Self {
-        ReactorsConfig {
-            count: 0,
-            pin_cores: true,
-            timer_tick: Duration::from_millis(100),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct WebSocketConfig {
-    /// Largest message (and frame) accepted; beyond it the connection is closed 1009.
-    pub max_message_size: usize,
-    /// Initial read buffer per connection. It is resident memory for every
-    /// connection, so it is small; it grows only to hold a larger frame.
-    pub read_buffer_size: usize,
-    /// Outgoing bytes held for a charge point that does not read, before the
-    /// connection is closed.
-    pub max_write_buffer_size: usize,
-    #[serde(with = "duration_text")]
-    pub handshake_timeout: Duration,
-    #[serde(with = "duration_text")]
-    pub ping_interval: Duration,
-    /// Dead peer: nothing received for `ping_interval + pong_timeout`.
-    #[serde(with = "duration_text")]
-    pub pong_timeout: Duration,
-    /// How long to wait for the peer's close frame after sending ours.
-    #[serde(with = "duration_text")]
-    pub close_timeout: Duration,
-    /// A message (all its fragments) must arrive within this time from its
-    /// first byte, or the connection is closed 1008. Pings and pongs do
-    /// not extend it.
-    #[serde(with = "duration_text")]
-    pub message_timeout: Duration,
-    /// Bytes held in partly received messages, all connections together.
-    /// Past it a reactor stops reading the connections that hold part of
-    /// a message until the total falls again.
-    pub max_buffered_bytes: usize,
-    /// Bytes one connection may deliver per poll turn; the rest is read
-    /// on the next turn, so a fast sender cannot monopolise its reactor.
-    pub bytes_per_turn: usize,
-    /// Messages (data or control) one connection may deliver per poll turn.
-    pub frames_per_turn: usize,
-    /// A peer that takes none of what the gateway has to send for this long
-    /// is dropped (checked with the dead-peer check, so up to
-    /// `ping_interval + pong_timeout` later).
-    #[serde(with = "duration_text")]
-    pub write_timeout: Duration,
-}
-
-impl Default for WebSocketConfig {
-    fn default() -> Self {
-        WebSocketConfig {
-            max_message_size: 1 << 20,
-            read_buffer_size: 1024,
-            max_write_buffer_size: 4 << 20,
-            handshake_timeout: Duration::from_secs(10),
-            ping_interval: Duration::from_secs(30),
-            pong_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(5),
-            message_timeout: Duration::from_secs(30),
-            max_buffered_bytes: 128 << 20,
-            bytes_per_turn: 64 << 10,
-            frames_per_turn: 32,
-            write_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ChannelsConfig {
-    /// Capacity of every bounded channel in the program.
-    pub capacity: usize,
-}
-
-impl Default for ChannelsConfig {
-    fn default() -> Self {
-        ChannelsConfig { capacity: 8192 }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProcessorsConfig {
-    /// Threads answering charge-point CALLs.
-    pub threads: usize,
-}
-
-impl Default for ProcessorsConfig {
-    fn default() -> Self {
-        ProcessorsConfig { threads: 2 }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum MissingSubprotocol {
-    /// OCPP-J: accept the upgrade without a subprotocol, then close 1002.
-    Close,
-    /// Let old firmware that offers no subprotocol in as OCPP 1.6.
-    #[serde(rename = "assume-ocpp1.6")]
-    AssumeOcpp16,
-}
-
-/// What to do when a charge point connects while its id is already connected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DuplicateId {
-    /// Close the old connection (1008), keep the new one.
-    Replace,
-    /// Refuse the new one with HTTP 409.
-    Reject,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OcppConfig {
-    /// Subprotocols the gateway accepts; the client's order picks among them.
-    pub subprotocols: Vec<OcppVersion>,
-    pub missing_subprotocol: MissingSubprotocol,
-    pub duplicate_id: DuplicateId,
-    /// `interval` returned in BootNotification.conf.
-    #[serde(with = "duration_text")]
-    pub heartbeat_interval: Duration,
-    /// Longest charge point id accepted in the URL.
-    pub max_id_length: usize,
-    /// DataTransfer vendorIds answered `Accepted`; others get `UnknownVendorId`.
-    pub data_transfer_vendors: Vec<String>,
-    /// Holds the high-water mark of issued transactionIds, so ids stay unique
-    /// across restarts.
-    pub transaction_id_file: PathBuf,
-    /// CALLs per second one charge point may send (token bucket); over it
-    /// the reactor stops reading that connection until a token is due.
-    /// 0 = unlimited.
-    pub max_calls_per_second: f64,
-    /// Calls a charge point may send at once above the rate.
-    pub call_burst: u32,
-    /// Malformed or schema-breaking messages tolerated within
-    /// `bad_message_window`; one more closes the connection 1008. 0 = never.
-    pub max_bad_messages: u32,
-    #[serde(with = "duration_text")]
-    pub bad_message_window: Duration,
-    /// Server calls (commands) waiting behind the outstanding one, per
-    /// connection; beyond it a command is refused at once (503).
-    pub max_queued_server_calls: usize,
-}
-
-impl Default for OcppConfig {
-    fn default() -> Self {
-        OcppConfig {
-            subprotocols: vec![OcppVersion::V16],
-            missing_subprotocol: MissingSubprotocol::Close,
-            duplicate_id: DuplicateId::Replace,
-            heartbeat_interval: Duration::from_secs(300),
-            max_id_length: 48,
-            data_transfer_vendors: Vec::new(),
-            transaction_id_file: PathBuf::from("ocpp-gateway.txid"),
-            max_calls_per_second: 0.0,
-            call_burst: 10,
-            max_bad_messages: 100,
-            bad_message_window: Duration::from_secs(60),
-            max_queued_server_calls: 16,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogLevel {
-    Off,
-    Error,
-    Warn,
-    Info,
-    Debug,
-    Trace,
-}
-
-impl LogLevel {
-    pub fn filter(self) -> log::LevelFilter {
-        match self {
-            LogLevel::Off => log::LevelFilter::Off,
-            LogLevel::Error => log::LevelFilter::Error,
-            LogLevel::Warn => log::LevelFilter::Warn,
-            LogLevel::Info => log::LevelFilter::Info,
-            LogLevel::Debug => log::LevelFilter::Debug,
-            LogLevel::Trace => log::LevelFilter::Trace,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    pub level: LogLevel,
-    /// `stdout`, `stderr`, or a file path (reopened on SIGHUP).
-    pub output: String,
-    pub format: LogFormat,
-    /// The writer thread flushes its buffer at least this often.
-    #[serde(with = "duration_text")]
-    pub flush_interval: Duration,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            level: LogLevel::Info,
-            output: "stdout".into(),
-            format: LogFormat::Text,
-            flush_interval: Duration::from_millis(100),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ShutdownConfig {
-    /// On SIGTERM: time for charge points to finish the close handshake and
-    /// for queues to drain before connections are cut.
-    #[serde(with = "duration_text")]
-    pub grace: Duration,
-}
-
-impl Default for ShutdownConfig {
-    fn default() -> Self {
-        ShutdownConfig {
-            grace: Duration::from_secs(10),
-        }
-    }
 }
 
 /// A configuration error, located: file, line (when the key is in the
@@ -798,257 +473,6 @@ impl Config {
         match toml::to_string(self) {
             Ok(text) => redact_secrets(text),
             Err(e) => format!("# cannot print configuration: {e}\n"),
-        }
-    }
-}
-
-/// 1-based line number of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-/// The dotted key path whose key or value covers `offset`, deepest first.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    fn walk(table: &DeTable<'_>, offset: usize, prefix: &str) -> Option<String> {
-        for (key, value) in table.iter() {
-            let path = if prefix.is_empty() {
-                key.get_ref().to_string()
-            } else {
-                format!("{prefix}.{}", key.get_ref())
-            };
-            if let DeValue::Table(inner) = value.get_ref()
-                && let Some(found) = walk(inner, offset, &path)
-            {
-                return Some(found);
-            }
-            if key.span().contains(&offset) || value.span().contains(&offset) {
-                return Some(path);
-            }
-        }
-        None
-    }
-    let (doc, _) = DeTable::parse_recoverable(text);
-    walk(doc.get_ref(), offset, "")
-}
-
-/// Byte offset of a dotted key path in the file, if it is written there.
-fn key_offset(text: &str, path: &str) -> Option<usize> {
-    entry_spans(text, path).map(|(key, _)| key.start)
-}
-
-/// The byte ranges of a dotted key path's key and value in the text, if it
-/// is written there.
-fn entry_spans(text: &str, path: &str) -> Option<(Range<usize>, Range<usize>)> {
-    let (doc, _) = DeTable::parse_recoverable(text);
-    let mut table = doc.get_ref();
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
-        if parts.peek().is_none() {
-            return Some((key.span(), value.span()));
-        }
-        match value.get_ref() {
-            DeValue::Table(inner) => table = inner,
-            _ => return None,
-        }
-    }
-    None
-}
-
-/// Keys whose values are secrets (dotted paths, as in the file). Whatever
-/// prints the configuration shows them as [`REDACTED`]; a new secret key is
-/// added here, and nowhere else.
-pub const SECRET_KEYS: &[&str] = &["admin.bearer_token", "bus.password", "bus.token"];
-
-/// What a secret's value is printed as.
-pub const REDACTED: &str = "<redacted>";
-
-/// `text` (TOML) with the value of each [`SECRET_KEYS`] key that it holds
-/// replaced by `"<redacted>"`; everything else as it was, in its order.
-fn redact_secrets(mut text: String) -> String {
-    let mut values: Vec<Range<usize>> = SECRET_KEYS
-        .iter()
-        .filter_map(|key| entry_spans(&text, key).map(|(_, value)| value))
-        .collect();
-    // From the end, so that each replacement leaves the earlier ranges valid.
-    values.sort_by_key(|value| std::cmp::Reverse(value.start));
-    for value in values {
-        text.replace_range(value, &format!("\"{REDACTED}\""));
-    }
-    text
-}
-
-/// The dotted key path at `offset`, read from the text alone, for errors
-/// that the parsed document cannot place (a duplicate key, an unterminated
-/// string, invalid UTF-8): the key of the statement the offset is in — the
-/// `key =` on its line, or the key whose multi-line value (array, inline
-/// table, `"""` string) spans that line —, below the table header above it;
-/// or that header when the line is one. `None` on a line that is neither.
-fn key_on_line(text: &str, offset: usize) -> Option<String> {
-    let mut table: Option<String> = None;
-    // The key whose value is still open at the start of the next line.
-    let mut open_key: Option<String> = None;
-    let mut value = ValueScan::default();
-    let mut line_start = 0;
-    for line in text.split_inclusive('\n') {
-        let at_offset = offset < line_start + line.len() || line_start + line.len() == text.len();
-        let key = if value.is_open() {
-            value.scan(line);
-            open_key.clone()
-        } else if let Some(header) = table_header(line) {
-            table = Some(header.clone());
-            value = ValueScan::default();
-            Some(header)
-        } else if let Some(before) = until_unquoted(line, b'=')
-            && let Some(key) = dotted_key(before)
-        {
-            value = ValueScan::default();
-            value.scan(&line[before.len() + 1..]);
-            Some(match &table {
-                Some(table) => format!("{table}.{key}"),
-                None => key,
-            })
-        } else {
-            None
-        };
-        if at_offset {
-            return key;
-        }
-        open_key = if value.is_open() { key } else { None };
-        line_start += line.len();
-    }
-    None
-}
-
-/// How much of a value is still open after the lines scanned so far: a
-/// multi-line string, or unclosed `[` / `{`. Single-line strings and
-/// comments end with their line.
-#[derive(Default)]
-struct ValueScan {
-    /// `"""` or `'''` when inside a multi-line string.
-    multi_line: Option<&'static str>,
-    /// Unclosed `[` and `{`.
-    depth: usize,
-}
-
-impl ValueScan {
-    fn is_open(&self) -> bool {
-        self.multi_line.is_some() || self.depth > 0
-    }
-
-    fn scan(&mut self, line: &str) {
-        let mut rest = line;
-        while !rest.is_empty() {
-            if let Some(close) = self.multi_line {
-                let Some(end) = find_closing(rest, close) else {
-                    return;
-                };
-                self.multi_line = None;
-                rest = &rest[end + close.len()..];
-                continue;
-            }
-            if let Some(open) = ["\"\"\"", "'''"].into_iter().find(|q| rest.starts_with(q)) {
-                self.multi_line = Some(open);
-                rest = &rest[open.len()..];
-                continue;
-            }
-            let mut chars = rest.char_indices();
-            let Some((_, c)) = chars.next() else { return };
-            match c {
-                '#' => return,
-                '"' | '\'' => match find_closing(&rest[1..], if c == '"' { "\"" } else { "'" }) {
-                    Some(end) => rest = &rest[end + 2..],
-                    // Unterminated: it ends with the line (an error the
-                    // parser reports on this line).
-                    None => return,
-                },
-                '[' | '{' => self.depth += 1,
-                ']' | '}' => self.depth = self.depth.saturating_sub(1),
-                _ => {}
-            }
-            if !matches!(c, '"' | '\'') {
-                rest = chars.as_str();
-            }
-        }
-    }
-}
-
-/// Where `close` first appears in `s`; in basic strings (`"`, `"""`) a
-/// backslash escapes the next character.
-fn find_closing(s: &str, close: &str) -> Option<usize> {
-    let escapes = close.starts_with('"');
-    let mut i = 0;
-    while i < s.len() {
-        // Bytes, not `&s[i..]`: `i` may be inside a multi-byte character.
-        // A match is ASCII, so the index returned is a character boundary.
-        if escapes && s.as_bytes()[i] == b'\\' {
-            i += 2;
-            continue;
-        }
-        if s.as_bytes()[i..].starts_with(close.as_bytes()) {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-/// The dotted path of a `[table]` or `[[array]]` header line.
-fn table_header(line: &str) -> Option<String> {
-    let inner = line.trim_start().strip_prefix('[')?;
-    let inner = inner.strip_prefix('[').unwrap_or(inner);
-    dotted_key(until_unquoted(inner, b']')?)
-}
-
-/// The part of `s` before the first `stop` byte outside quotes, if any.
-fn until_unquoted(s: &str, stop: u8) -> Option<&str> {
-    let mut quote = None;
-    for (i, b) in s.bytes().enumerate() {
-        match quote {
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None if b == b'"' || b == b'\'' => quote = Some(b),
-            None if b == b'#' => return None,
-            None if b == stop => return Some(&s[..i]),
-            None => {}
-        }
-    }
-    None
-}
-
-/// `a . "b c"` as `a.b c`: the parts of a dotted key, trimmed and unquoted.
-/// `None` unless every part is a bare key or a quoted one.
-fn dotted_key(s: &str) -> Option<String> {
-    let mut parts = Vec::new();
-    let mut rest = s.trim();
-    loop {
-        let (part, after) = match rest.as_bytes().first() {
-            Some(&q @ (b'"' | b'\'')) => {
-                let end = rest[1..].find(q as char)? + 1;
-                (&rest[1..end], &rest[end + 1..])
-            }
-            _ => {
-                let end = rest.find('.').unwrap_or(rest.len());
-                let part = rest[..end].trim_end();
-                let bare = part
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                if part.is_empty() || !bare {
-                    return None;
-                }
-                (part, &rest[end..])
-            }
-        };
-        parts.push(part);
-        rest = after.trim_start();
-        match rest.strip_prefix('.') {
-            Some(after_dot) => rest = after_dot.trim_start(),
-            None if rest.is_empty() => return Some(parts.join(".")),
-            None => return None,
         }
     }
 }
