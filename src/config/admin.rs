@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::Problems;
 use super::duration::duration_text;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -63,5 +64,61 @@ impl Default for AdminConfig {
             read_timeout: Duration::from_secs(10),
             max_commands_in_flight: 256,
         }
+    }
+}
+
+impl AdminConfig {
+    /// Range checks, keyed like the file (`admin.max_headers`); a timeout
+    /// cannot be shorter than `timer_tick` (`reactors.timer_tick`).
+    /// `admin.max_commands_in_flight` depends on `[channels]` and is
+    /// checked with the whole configuration.
+    pub(super) fn problems(&self, timer_tick: Duration) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            self.bearer_token.as_ref().is_none_or(|t| t.len() >= 16),
+            "admin.bearer_token",
+            "must be at least 16 characters (or left out)",
+        );
+        out.check(
+            // Saturating: timer_tick is range-checked with [reactors], but
+            // every check runs, so this one sees it unchecked. The upper
+            // bound keeps its milliseconds within a u64 for /health.
+            self.stall_after >= timer_tick.saturating_mul(2)
+                && self.stall_after <= Duration::from_secs(3600),
+            "admin.stall_after",
+            "must be at least two reactors.timer_tick and at most 1h",
+        );
+        out.check(
+            self.call_timeout >= Duration::from_millis(1)
+                && self.call_timeout <= Duration::from_secs(3600),
+            "admin.call_timeout",
+            "must be between 1ms and 1h",
+        );
+        out.check(
+            (1..=65_536).contains(&self.max_connections),
+            "admin.max_connections",
+            "must be between 1 and 65536",
+        );
+        out.check(
+            (256..=1 << 20).contains(&self.max_header_bytes),
+            "admin.max_header_bytes",
+            "must be between 256 bytes and 1 MiB",
+        );
+        out.check(
+            (4..=1024).contains(&self.max_headers),
+            "admin.max_headers",
+            "must be between 4 and 1024",
+        );
+        out.check(
+            (1 << 10..=64 << 20).contains(&self.max_body_bytes),
+            "admin.max_body_bytes",
+            "must be between 1 KiB and 64 MiB",
+        );
+        out.check(
+            self.read_timeout >= timer_tick && self.read_timeout <= Duration::from_secs(3600),
+            "admin.read_timeout",
+            "must be at least reactors.timer_tick and at most 1h",
+        );
+        out.into_vec()
     }
 }

@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Problems;
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChannelsConfig {
@@ -15,5 +17,18 @@ pub struct ChannelsConfig {
 impl Default for ChannelsConfig {
     fn default() -> Self {
         ChannelsConfig { capacity: 8192 }
+    }
+}
+
+impl ChannelsConfig {
+    /// Range checks, keyed like the file (`channels.capacity`).
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            (1..=1 << 24).contains(&self.capacity),
+            "channels.capacity",
+            "must be between 1 and 16777216",
+        );
+        out.into_vec()
     }
 }

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use super::Problems;
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ListenConfig {
@@ -53,5 +55,60 @@ impl Default for ListenConfig {
             socket_send_buffer: 64 << 10,
             socket_receive_buffer: 64 << 10,
         }
+    }
+}
+
+impl ListenConfig {
+    /// The listener's path and size, keyed like the file (`listen.backlog`).
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            self.path_prefix.starts_with('/') && !self.path_prefix.ends_with('/')
+                || self.path_prefix.is_empty(),
+            "listen.path_prefix",
+            "must start with `/` and not end with `/` (e.g. \"/ocpp\"), or be \"\" to serve /{id}",
+        );
+        out.check(
+            (1..=1 << 20).contains(&self.backlog),
+            "listen.backlog",
+            "must be between 1 and 1048576",
+        );
+        out.check(
+            (1..=10_000_000).contains(&self.max_connections),
+            "listen.max_connections",
+            "must be between 1 and 10000000",
+        );
+        out.into_vec()
+    }
+
+    /// The limits on handshakes, socket buffers and accepts per turn.
+    pub(super) fn limit_problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            (1..=10_000_000).contains(&self.max_handshakes),
+            "listen.max_handshakes",
+            "must be between 1 and 10000000",
+        );
+        out.check(
+            self.max_handshakes_per_second <= 10_000_000,
+            "listen.max_handshakes_per_second",
+            "must be at most 10000000 (0 = unlimited)",
+        );
+        for (key, size) in [
+            ("listen.socket_send_buffer", self.socket_send_buffer),
+            ("listen.socket_receive_buffer", self.socket_receive_buffer),
+        ] {
+            out.check(
+                size == 0 || (4096..=64 << 20).contains(&size),
+                key,
+                "must be 0 (the kernel's autotuning) or between 4096 bytes and 64 MiB",
+            );
+        }
+        out.check(
+            (1..=65_536).contains(&self.accepts_per_turn),
+            "listen.accepts_per_turn",
+            "must be between 1 and 65536",
+        );
+        out.into_vec()
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration::duration_text;
+use super::Problems;
+use super::duration::{duration_text, ms};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -60,5 +61,23 @@ impl Default for LogConfig {
             format: LogFormat::Text,
             flush_interval: Duration::from_millis(100),
         }
+    }
+}
+
+impl LogConfig {
+    /// Range checks, keyed like the file (`log.output`).
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            !self.output.is_empty(),
+            "log.output",
+            "must be stdout, stderr or a file path",
+        );
+        out.check(
+            ms(self.flush_interval) >= 1 && self.flush_interval <= Duration::from_secs(60),
+            "log.flush_interval",
+            "must be between 1ms and 60s",
+        );
+        out.into_vec()
     }
 }

@@ -6,11 +6,11 @@
 //! those errors name the key and line as well.
 //!
 //! This module holds [`Config`], loading and validating the whole file,
-//! and [`ConfigError`], and the range checks (`Config::problems`). Each
-//! table is a file of its own, its type with its defaults (`listen.rs` for
-//! `[listen]`, …), and all are re-exported here. `duration.rs` parses and
-//! prints durations, `toml_text.rs` reads the text (a key's line, the
-//! secrets to redact).
+//! and [`ConfigError`]. Each table is a file of its own, its type with its
+//! defaults and its own range checks (`listen.rs` for `[listen]`, …), and
+//! all are re-exported here; the checks across tables are in
+//! `Config::problems`. `duration.rs` parses and prints durations,
+//! `toml_text.rs` reads the text (a key's line, the secrets to redact).
 //!
 //! The configuration is plain data: loaded at start and again at SIGHUP,
 //! then read by every thread; it holds no thread state. It depends on
@@ -35,7 +35,6 @@ mod websocket;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,8 +53,6 @@ pub use tls::{TlsConfig, TlsVersion};
 pub use toml_text::{REDACTED, SECRET_KEYS};
 pub use websocket::WebSocketConfig;
 
-use crate::ocpp::OcppVersion;
-use duration::ms;
 use toml_text::{key_at, key_offset, key_on_line, line_of, redact_secrets};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -169,183 +166,23 @@ impl Config {
             .collect())
     }
 
-    /// Range and consistency checks that the types alone cannot express.
+    /// Range and consistency checks that the types alone cannot express:
+    /// each table's own, then those across tables. The order is the order
+    /// the errors are reported in.
     fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        let mut check = |ok: bool, key: &'static str, message: &str| {
-            if !ok {
-                out.push((key, message.to_owned()));
-            }
-        };
-        let l = &self.listen;
-        check(
-            l.path_prefix.starts_with('/') && !l.path_prefix.ends_with('/')
-                || l.path_prefix.is_empty(),
-            "listen.path_prefix",
-            "must start with `/` and not end with `/` (e.g. \"/ocpp\"), or be \"\" to serve /{id}",
-        );
-        check(
-            (1..=1 << 20).contains(&l.backlog),
-            "listen.backlog",
-            "must be between 1 and 1048576",
-        );
-        check(
-            (1..=10_000_000).contains(&l.max_connections),
-            "listen.max_connections",
-            "must be between 1 and 10000000",
-        );
-        check(
-            self.reactors.count <= 1024,
-            "reactors.count",
-            "must be 0 (one per core) to 1024",
-        );
-        check(
-            ms(self.reactors.timer_tick) >= 1 && ms(self.reactors.timer_tick) <= 1000,
-            "reactors.timer_tick",
-            "must be between 1ms and 1s",
-        );
-        let w = &self.websocket;
-        check(
-            (64..=64 << 20).contains(&w.max_message_size),
-            "websocket.max_message_size",
-            "must be between 64 bytes and 64 MiB",
-        );
-        check(
-            (256..=1 << 20).contains(&w.read_buffer_size),
-            "websocket.read_buffer_size",
-            "must be between 256 bytes and 1 MiB",
-        );
-        check(
-            // Saturating: max_message_size is range-checked above, but every
-            // check runs, so this one sees it unchecked.
-            w.max_write_buffer_size >= w.max_message_size.saturating_add(16)
-                && w.max_write_buffer_size <= 1 << 30,
-            "websocket.max_write_buffer_size",
-            "must exceed websocket.max_message_size (or the largest answer could never be sent) \
-             and be at most 1 GiB",
-        );
-        for (key, value) in [
-            ("websocket.handshake_timeout", w.handshake_timeout),
-            ("websocket.ping_interval", w.ping_interval),
-            ("websocket.pong_timeout", w.pong_timeout),
-            ("websocket.close_timeout", w.close_timeout),
-            ("websocket.write_timeout", w.write_timeout),
-        ] {
-            check(
-                value >= self.reactors.timer_tick && value <= Duration::from_secs(86_400),
-                key,
-                "must be at least reactors.timer_tick and at most 24h",
-            );
-        }
-        check(
-            (1..=1 << 24).contains(&self.channels.capacity),
-            "channels.capacity",
-            "must be between 1 and 16777216",
-        );
-        check(
-            (1..=1024).contains(&self.processors.threads),
-            "processors.threads",
-            "must be between 1 and 1024",
-        );
-        let o = &self.ocpp;
-        check(
-            !o.subprotocols.is_empty(),
-            "ocpp.subprotocols",
-            "must name at least one of \"ocpp1.6\", \"ocpp2.0.1\"",
-        );
-        check(
-            o.missing_subprotocol == MissingSubprotocol::Close
-                || o.subprotocols.contains(&OcppVersion::V16),
-            "ocpp.missing_subprotocol",
-            "\"assume-ocpp1.6\" needs \"ocpp1.6\" in ocpp.subprotocols",
-        );
-        let hb = o.heartbeat_interval.as_secs();
-        check(
-            (1..=i32::MAX as u64).contains(&hb) && o.heartbeat_interval.subsec_nanos() == 0,
-            "ocpp.heartbeat_interval",
-            "must be a whole number of seconds, at least 1s",
-        );
-        check(
-            (1..=255).contains(&o.max_id_length),
-            "ocpp.max_id_length",
-            "must be between 1 and 255",
-        );
-        check(
-            o.data_transfer_vendors
-                .iter()
-                .all(|v| !v.is_empty() && v.len() <= 255),
-            "ocpp.data_transfer_vendors",
-            "vendor ids must be 1 to 255 characters",
-        );
-        check(
-            !o.transaction_id_file.as_os_str().is_empty(),
-            "ocpp.transaction_id_file",
-            "must be a file path",
-        );
-        let log = &self.log;
-        check(
-            !log.output.is_empty(),
-            "log.output",
-            "must be stdout, stderr or a file path",
-        );
-        check(
-            ms(log.flush_interval) >= 1 && log.flush_interval <= Duration::from_secs(60),
-            "log.flush_interval",
-            "must be between 1ms and 60s",
-        );
-        check(
-            self.shutdown.grace <= Duration::from_secs(3600),
-            "shutdown.grace",
-            "must be at most 1h",
-        );
-        let admin = &self.admin;
-        check(
-            admin.bearer_token.as_ref().is_none_or(|t| t.len() >= 16),
-            "admin.bearer_token",
-            "must be at least 16 characters (or left out)",
-        );
-        check(
-            // Saturating: timer_tick is range-checked above, but every check
-            // runs, so this one sees it unchecked. The upper bound keeps its
-            // milliseconds within a u64 for /health.
-            admin.stall_after >= self.reactors.timer_tick.saturating_mul(2)
-                && admin.stall_after <= Duration::from_secs(3600),
-            "admin.stall_after",
-            "must be at least two reactors.timer_tick and at most 1h",
-        );
-        check(
-            admin.call_timeout >= Duration::from_millis(1)
-                && admin.call_timeout <= Duration::from_secs(3600),
-            "admin.call_timeout",
-            "must be between 1ms and 1h",
-        );
-        check(
-            (1..=65_536).contains(&admin.max_connections),
-            "admin.max_connections",
-            "must be between 1 and 65536",
-        );
-        check(
-            (256..=1 << 20).contains(&admin.max_header_bytes),
-            "admin.max_header_bytes",
-            "must be between 256 bytes and 1 MiB",
-        );
-        check(
-            (4..=1024).contains(&admin.max_headers),
-            "admin.max_headers",
-            "must be between 4 and 1024",
-        );
-        check(
-            (1 << 10..=64 << 20).contains(&admin.max_body_bytes),
-            "admin.max_body_bytes",
-            "must be between 1 KiB and 64 MiB",
-        );
-        check(
-            admin.read_timeout >= self.reactors.timer_tick
-                && admin.read_timeout <= Duration::from_secs(3600),
-            "admin.read_timeout",
-            "must be at least reactors.timer_tick and at most 1h",
-        );
-        check(
+        let tick = self.reactors.timer_tick;
+        let mut out = Problems::default();
+        out.extend(self.listen.problems());
+        out.extend(self.reactors.problems());
+        out.extend(self.websocket.problems(tick));
+        out.extend(self.channels.problems());
+        out.extend(self.processors.problems());
+        out.extend(self.ocpp.problems());
+        out.extend(self.log.problems());
+        out.extend(self.shutdown.problems());
+        out.extend(self.admin.problems(tick));
+        let (l, admin) = (&self.listen, &self.admin);
+        out.check(
             // Each command's outcome needs a place in the admin thread's
             // reply channel, whose capacity is channels.capacity (when that
             // is 0, its own error says so).
@@ -355,12 +192,12 @@ impl Config {
             "admin.max_commands_in_flight",
             "must be between 1 and channels.capacity",
         );
-        check(
+        out.check(
             l.plain || self.tls.enabled,
             "listen.plain",
             "false needs tls.enabled = true, or the gateway would listen nowhere",
         );
-        check(
+        out.check(
             // Port 0 (any free port) is two different ports.
             !(l.plain
                 && self.tls.enabled
@@ -369,93 +206,31 @@ impl Config {
             "tls.address",
             "must differ from listen.address when both listeners are on",
         );
-        check(
-            (1..=10_000_000).contains(&l.max_handshakes),
-            "listen.max_handshakes",
-            "must be between 1 and 10000000",
-        );
-        check(
-            l.max_handshakes_per_second <= 10_000_000,
-            "listen.max_handshakes_per_second",
-            "must be at most 10000000 (0 = unlimited)",
-        );
-        for (key, size) in [
-            ("listen.socket_send_buffer", l.socket_send_buffer),
-            ("listen.socket_receive_buffer", l.socket_receive_buffer),
-        ] {
-            check(
-                size == 0 || (4096..=64 << 20).contains(&size),
-                key,
-                "must be 0 (the kernel's autotuning) or between 4096 bytes and 64 MiB",
-            );
-        }
-        check(
-            (1..=65_536).contains(&l.accepts_per_turn),
-            "listen.accepts_per_turn",
-            "must be between 1 and 65536",
-        );
-        check(
-            w.message_timeout >= self.reactors.timer_tick
-                && w.message_timeout <= Duration::from_secs(86_400),
-            "websocket.message_timeout",
-            "must be at least reactors.timer_tick and at most 24h",
-        );
-        check(
-            w.max_buffered_bytes >= w.max_message_size && w.max_buffered_bytes <= 1 << 40,
-            "websocket.max_buffered_bytes",
-            "must be at least websocket.max_message_size (or no large message could complete) and at most 1 TiB",
-        );
-        check(
-            (1024..=64 << 20).contains(&w.bytes_per_turn),
-            "websocket.bytes_per_turn",
-            "must be between 1024 bytes and 64 MiB",
-        );
-        check(
-            (1..=65_536).contains(&w.frames_per_turn),
-            "websocket.frames_per_turn",
-            "must be between 1 and 65536",
-        );
-        check(
-            o.max_calls_per_second.is_finite() && (0.0..=1e6).contains(&o.max_calls_per_second),
-            "ocpp.max_calls_per_second",
-            "must be between 0 (unlimited) and 1000000",
-        );
-        check(
-            (1..=1_000_000).contains(&o.call_burst),
-            "ocpp.call_burst",
-            "must be between 1 and 1000000",
-        );
-        check(
-            o.bad_message_window >= self.reactors.timer_tick
-                && o.bad_message_window <= Duration::from_secs(86_400),
-            "ocpp.bad_message_window",
-            "must be at least reactors.timer_tick and at most 24h",
-        );
-        check(
-            o.max_queued_server_calls <= 1024,
-            "ocpp.max_queued_server_calls",
-            "must be at most 1024",
-        );
+        // The tables' limits on what peers may do (handshakes, what one
+        // connection delivers per turn, call rates) are reported after the
+        // checks above.
+        out.extend(self.listen.limit_problems());
+        out.extend(self.websocket.limit_problems(tick));
+        out.extend(self.ocpp.limit_problems(tick));
+        let w = &self.websocket;
         let keepalive = w.ping_interval.saturating_add(w.pong_timeout);
-        check(
+        out.check(
             !self.bus.enabled() || self.bus.backend_timeout <= keepalive,
             "bus.backend_timeout",
             "must not exceed websocket.ping_interval + websocket.pong_timeout: a charge point \
              waiting that long for its answer would outlast the gateway's own keepalive",
         );
-        out.extend(self.tls.problems(self.reactors.timer_tick));
+        out.extend(self.tls.problems(tick));
         out.extend(self.auth.problems());
         out.extend(self.journal.problems());
-        if self.bus.enabled() && !self.journal.enabled {
+        out.check(
             // Events reach the bus from the journal (store and forward).
-            out.push((
-                "journal.enabled",
-                "must be true when bus.kind = \"nats\": events reach the bus through the journal"
-                    .into(),
-            ));
-        }
+            !self.bus.enabled() || self.journal.enabled,
+            "journal.enabled",
+            "must be true when bus.kind = \"nats\": events reach the bus through the journal",
+        );
         out.extend(self.bus.problems());
-        out
+        out.into_vec()
     }
 
     /// Reactors to run: the configured count, or one per core.
@@ -491,6 +266,10 @@ impl Problems {
         }
     }
 
+    fn extend(&mut self, more: Vec<(&'static str, String)>) {
+        self.0.extend(more);
+    }
+
     fn into_vec(self) -> Vec<(&'static str, String)> {
         self.0
     }
@@ -499,6 +278,7 @@ impl Problems {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ocpp::OcppVersion;
 
     fn errors(text: &str) -> Vec<ConfigError> {
         Config::parse(text, Path::new("g.toml")).unwrap_err()

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::Problems;
 use super::duration::duration_text;
 use crate::ocpp::OcppVersion;
 
@@ -81,5 +82,77 @@ impl Default for OcppConfig {
             bad_message_window: Duration::from_secs(60),
             max_queued_server_calls: 16,
         }
+    }
+}
+
+impl OcppConfig {
+    /// Protocol settings, keyed like the file (`ocpp.subprotocols`).
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            !self.subprotocols.is_empty(),
+            "ocpp.subprotocols",
+            "must name at least one of \"ocpp1.6\", \"ocpp2.0.1\"",
+        );
+        out.check(
+            self.missing_subprotocol == MissingSubprotocol::Close
+                || self.subprotocols.contains(&OcppVersion::V16),
+            "ocpp.missing_subprotocol",
+            "\"assume-ocpp1.6\" needs \"ocpp1.6\" in ocpp.subprotocols",
+        );
+        let hb = self.heartbeat_interval.as_secs();
+        out.check(
+            (1..=i32::MAX as u64).contains(&hb) && self.heartbeat_interval.subsec_nanos() == 0,
+            "ocpp.heartbeat_interval",
+            "must be a whole number of seconds, at least 1s",
+        );
+        out.check(
+            (1..=255).contains(&self.max_id_length),
+            "ocpp.max_id_length",
+            "must be between 1 and 255",
+        );
+        out.check(
+            self.data_transfer_vendors
+                .iter()
+                .all(|v| !v.is_empty() && v.len() <= 255),
+            "ocpp.data_transfer_vendors",
+            "vendor ids must be 1 to 255 characters",
+        );
+        out.check(
+            !self.transaction_id_file.as_os_str().is_empty(),
+            "ocpp.transaction_id_file",
+            "must be a file path",
+        );
+        out.into_vec()
+    }
+
+    /// The limits on one charge point's calls, bad messages and queued
+    /// server calls; a window cannot be shorter than `timer_tick`
+    /// (`reactors.timer_tick`).
+    pub(super) fn limit_problems(&self, timer_tick: Duration) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            self.max_calls_per_second.is_finite()
+                && (0.0..=1e6).contains(&self.max_calls_per_second),
+            "ocpp.max_calls_per_second",
+            "must be between 0 (unlimited) and 1000000",
+        );
+        out.check(
+            (1..=1_000_000).contains(&self.call_burst),
+            "ocpp.call_burst",
+            "must be between 1 and 1000000",
+        );
+        out.check(
+            self.bad_message_window >= timer_tick
+                && self.bad_message_window <= Duration::from_secs(86_400),
+            "ocpp.bad_message_window",
+            "must be at least reactors.timer_tick and at most 24h",
+        );
+        out.check(
+            self.max_queued_server_calls <= 1024,
+            "ocpp.max_queued_server_calls",
+            "must be at most 1024",
+        );
+        out.into_vec()
     }
 }

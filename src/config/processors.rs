@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Problems;
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProcessorsConfig {
@@ -15,5 +17,18 @@ pub struct ProcessorsConfig {
 impl Default for ProcessorsConfig {
     fn default() -> Self {
         ProcessorsConfig { threads: 2 }
+    }
+}
+
+impl ProcessorsConfig {
+    /// Range checks, keyed like the file (`processors.threads`).
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            (1..=1024).contains(&self.threads),
+            "processors.threads",
+            "must be between 1 and 1024",
+        );
+        out.into_vec()
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration::duration_text;
+use super::Problems;
+use super::duration::{duration_text, ms};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,5 +30,23 @@ impl Default for ReactorsConfig {
             pin_cores: true,
             timer_tick: Duration::from_millis(100),
         }
+    }
+}
+
+impl ReactorsConfig {
+    /// Range checks, keyed like the file (`reactors.count`).
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            self.count <= 1024,
+            "reactors.count",
+            "must be 0 (one per core) to 1024",
+        );
+        out.check(
+            ms(self.timer_tick) >= 1 && ms(self.timer_tick) <= 1000,
+            "reactors.timer_tick",
+            "must be between 1ms and 1s",
+        );
+        out.into_vec()
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::Problems;
 use super::duration::duration_text;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -23,5 +24,18 @@ impl Default for ShutdownConfig {
         ShutdownConfig {
             grace: Duration::from_secs(10),
         }
+    }
+}
+
+impl ShutdownConfig {
+    /// Range checks, keyed like the file (`shutdown.grace`).
+    pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            self.grace <= Duration::from_secs(3600),
+            "shutdown.grace",
+            "must be at most 1h",
+        );
+        out.into_vec()
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::Problems;
 use super::duration::duration_text;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -68,5 +69,75 @@ impl Default for WebSocketConfig {
             frames_per_turn: 32,
             write_timeout: Duration::from_secs(30),
         }
+    }
+}
+
+impl WebSocketConfig {
+    /// Sizes and timeouts, keyed like the file (`websocket.ping_interval`);
+    /// a timeout cannot be shorter than `timer_tick` (`reactors.timer_tick`).
+    pub(super) fn problems(&self, timer_tick: Duration) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            (64..=64 << 20).contains(&self.max_message_size),
+            "websocket.max_message_size",
+            "must be between 64 bytes and 64 MiB",
+        );
+        out.check(
+            (256..=1 << 20).contains(&self.read_buffer_size),
+            "websocket.read_buffer_size",
+            "must be between 256 bytes and 1 MiB",
+        );
+        out.check(
+            // Saturating: max_message_size is range-checked above, but every
+            // check runs, so this one sees it unchecked.
+            self.max_write_buffer_size >= self.max_message_size.saturating_add(16)
+                && self.max_write_buffer_size <= 1 << 30,
+            "websocket.max_write_buffer_size",
+            "must exceed websocket.max_message_size (or the largest answer could never be sent) \
+             and be at most 1 GiB",
+        );
+        for (key, value) in [
+            ("websocket.handshake_timeout", self.handshake_timeout),
+            ("websocket.ping_interval", self.ping_interval),
+            ("websocket.pong_timeout", self.pong_timeout),
+            ("websocket.close_timeout", self.close_timeout),
+            ("websocket.write_timeout", self.write_timeout),
+        ] {
+            out.check(
+                value >= timer_tick && value <= Duration::from_secs(86_400),
+                key,
+                "must be at least reactors.timer_tick and at most 24h",
+            );
+        }
+        out.into_vec()
+    }
+
+    /// The limits on partly received messages and on what one connection
+    /// delivers per turn.
+    pub(super) fn limit_problems(&self, timer_tick: Duration) -> Vec<(&'static str, String)> {
+        let mut out = Problems::default();
+        out.check(
+            self.message_timeout >= timer_tick
+                && self.message_timeout <= Duration::from_secs(86_400),
+            "websocket.message_timeout",
+            "must be at least reactors.timer_tick and at most 24h",
+        );
+        out.check(
+            self.max_buffered_bytes >= self.max_message_size
+                && self.max_buffered_bytes <= 1 << 40,
+            "websocket.max_buffered_bytes",
+            "must be at least websocket.max_message_size (or no large message could complete) and at most 1 TiB",
+        );
+        out.check(
+            (1024..=64 << 20).contains(&self.bytes_per_turn),
+            "websocket.bytes_per_turn",
+            "must be between 1024 bytes and 64 MiB",
+        );
+        out.check(
+            (1..=65_536).contains(&self.frames_per_turn),
+            "websocket.frames_per_turn",
+            "must be between 1 and 65536",
+        );
+        out.into_vec()
     }
 }
