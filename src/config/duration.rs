@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 /// Durations are written as text: "100ms", "30s", "5m".
-pub(crate) mod duration_text {
+pub(super) mod duration_text {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
