@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use ocpp_gateway::config::JournalConfig;
 use ocpp_gateway::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload};
-use ocpp_gateway::journal::{Journal, JournalConfig, JournalHandle};
+use ocpp_gateway::journal::{Journal, JournalHandle};
 use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 

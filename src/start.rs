@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{info, warn};
 
-use crate::auth::{AuthConfig, CredentialStore};
+use crate::auth::CredentialStore;
 use crate::bus::Bus;
-use crate::config::Config;
+use crate::config::{AuthConfig, Config, TlsConfig};
 use crate::cross_thread::{
     AdminHandle, BusHandle, BusStats, ConnectionInfo, Deliver, IdRegistry, MemoryStats,
     ProcessorStats, PublishedCounters, ReactorHandle, ReactorStats, ReactorTallies, ReplyTo, Route,
@@ -30,7 +30,7 @@ use crate::cross_thread::{
 use crate::journal::{Journal, JournalHandle};
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
 use crate::reactor::{self, ReactorSetup};
-use crate::tls::{TlsConfig, TlsStore};
+use crate::tls::TlsStore;
 
 /// How long `start` waits for every reactor to publish its counters once
 /// (each does so as its loop starts) before it starts the admin API.

@@ -1,108 +1,22 @@
 //! TLS for the charge-point listener (OCPP security profiles 2 and 3):
-//! the `[tls]` table, building the rustls server configuration from PEM
-//! files, and the store that SIGHUP swaps a new certificate into.
+//! building the rustls server configuration from the PEM files that the
+//! `[tls]` table (`config::TlsConfig`) names, and the store that SIGHUP
+//! swaps a new certificate into.
 //!
 //! The TLS state machine itself runs on the reactors, see
 //! `reactor::transport`.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 use rustls::{CipherSuite, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use serde::{Deserialize, Serialize};
 
-use crate::config::duration_text;
+use crate::config::{TlsConfig, TlsVersion};
 use crate::cross_thread::Reloadable;
-
-/// Lowest TLS version accepted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-pub enum TlsVersion {
-    #[serde(rename = "1.2")]
-    V12,
-    #[serde(rename = "1.3")]
-    V13,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsConfig {
-    /// Serve wss:// on `address` (besides or instead of ws:// on listen.address).
-    pub enabled: bool,
-    pub address: SocketAddr,
-    /// PEM: the server certificate first, then its intermediates.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate_chain: Option<PathBuf>,
-    /// PEM: PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_key: Option<PathBuf>,
-    /// PEM CA certificates. When set (security profile 3), every charge point
-    /// must present a certificate issued by one of them whose subject CN is
-    /// its charge point id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_ca: Option<PathBuf>,
-    pub min_version: TlsVersion,
-    /// The TLS handshake and the HTTP upgrade after it must both be done
-    /// within this time from accept (replaces websocket.handshake_timeout
-    /// on the TLS port).
-    #[serde(with = "duration_text")]
-    pub handshake_timeout: Duration,
-}
-
-impl Default for TlsConfig {
-    fn default() -> Self {
-        TlsConfig {
-            enabled: false,
-            address: SocketAddr::from(([0, 0, 0, 0], 8443)),
-            certificate_chain: None,
-            private_key: None,
-            client_ca: None,
-            min_version: TlsVersion::V12,
-            handshake_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-impl TlsConfig {
-    /// Range checks (config.rs style: key, message).
-    pub fn problems(&self, timer_tick: Duration) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        if self.enabled && self.certificate_chain.is_none() {
-            out.push((
-                "tls.certificate_chain",
-                "is required when tls.enabled = true (PEM file path)".to_owned(),
-            ));
-        }
-        if self.enabled && self.private_key.is_none() {
-            out.push((
-                "tls.private_key",
-                "is required when tls.enabled = true (PEM file path)".to_owned(),
-            ));
-        }
-        for (key, path) in [
-            ("tls.certificate_chain", &self.certificate_chain),
-            ("tls.private_key", &self.private_key),
-            ("tls.client_ca", &self.client_ca),
-        ] {
-            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-                out.push((key, "must be a file path".to_owned()));
-            }
-        }
-        if self.handshake_timeout < timer_tick || self.handshake_timeout > Duration::from_secs(3600)
-        {
-            out.push((
-                "tls.handshake_timeout",
-                "must be at least reactors.timer_tick and at most 1h".to_owned(),
-            ));
-        }
-        out
-    }
-}
 
 /// The cipher suites offered: every TLS 1.3 suite of the provider, and for
 /// TLS 1.2 only the four ECDHE AES-GCM suites the OCPP security whitepaper

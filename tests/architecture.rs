@@ -138,6 +138,12 @@ fn import_graph() -> Graph {
                     at.extend(rest);
                     at
                 }
+                // Uniform paths: `use child::X` in a module names its child.
+                Some(first) if modules.contains(&format!("{module}::{first}")) => {
+                    let mut at = here.clone();
+                    at.extend(&parts);
+                    at
+                }
                 _ => continue,
             };
             if let Some(target) = defining_module(&modules, &absolute)

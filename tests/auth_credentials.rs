@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ocpp_gateway::auth::{
-    AuthConfig, AuthDecision, AuthMode, CredentialStore, Credentials, Rejection, hash_password,
-};
+use ocpp_gateway::auth::{AuthDecision, CredentialStore, Credentials, Rejection, hash_password};
+use ocpp_gateway::config::{AuthConfig, AuthMode};
 
 const KEY: &[u8] = b"0123456789abcdef0123";
 

@@ -68,7 +68,7 @@ fn credentials_file(dir: &std::path::Path, ids: &[&str]) -> std::path::PathBuf {
 fn basic_auth_decides_the_upgrade() {
     let dir = scratch_dir("auth");
     let mut config = test_config();
-    config.auth.mode = ocpp_gateway::auth::AuthMode::Basic;
+    config.auth.mode = ocpp_gateway::config::AuthMode::Basic;
     config.auth.credentials_file = Some(credentials_file(&dir, &["CP-A", "CP-B"]));
     let gw = start(config);
     let addr = gw.local_addr();

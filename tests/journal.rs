@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::TrySendError;
+use ocpp_gateway::config::JournalConfig;
 use ocpp_gateway::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload};
-use ocpp_gateway::journal::{Journal, JournalConfig, JournalHandle, read_records};
+use ocpp_gateway::journal::{Journal, JournalHandle, read_records};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;

@@ -430,7 +430,7 @@ fn min_version_1_3_refuses_a_tls_1_2_client() {
     let dir = scratch_dir("tls-13");
     let ca = ca("Test CA");
     let mut config = tls_config(&dir, &leaf(&ca, "localhost", false, false), None);
-    config.tls.min_version = ocpp_gateway::tls::TlsVersion::V13;
+    config.tls.min_version = ocpp_gateway::config::TlsVersion::V13;
     let gateway = start(config);
     let addr = gateway.tls_addr.unwrap();
     let mut roots = RootCertStore::empty();

@@ -69,15 +69,15 @@ mod hash;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
-use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 pub use cli::hash_password_command;
 use hash::StoredHash;
 
 use crate::cross_thread::Reloadable;
 pub use hash::hash_password;
+
+use crate::config::{AuthConfig, AuthMode};
 
 /// The `WWW-Authenticate` value sent with a 401 (RFC 7617 requires a realm).
 pub const WWW_AUTHENTICATE: &str = "Basic realm=\"ocpp-gateway\"";
@@ -91,57 +91,6 @@ const MAX_ID_LEN: usize = 255;
 const MAX_DECODED: usize = 768;
 /// Base64 length of [`MAX_DECODED`] bytes (4 characters per 3 bytes).
 const MAX_ENCODED: usize = MAX_DECODED / 3 * 4;
-
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AuthConfig {
-    pub mode: AuthMode,
-    /// `[charge_points]` id → password hash. Required when `mode = "basic"`.
-    pub credentials_file: Option<PathBuf>,
-    /// Charge point ids allowed without a password, one per line.
-    pub allow_list_file: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMode {
-    /// No password asked (ids still restricted if an allow list is given).
-    #[default]
-    None,
-    /// Security profile 1: HTTP Basic Auth on the upgrade.
-    Basic,
-}
-
-impl AuthConfig {
-    /// Consistency checks, as `(key, message)` like `Config::problems`.
-    /// The files themselves are read by [`Credentials::from_config`].
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
-        let empty = |p: &Option<PathBuf>| p.as_ref().is_some_and(|p| p.as_os_str().is_empty());
-        match (self.mode, &self.credentials_file) {
-            (AuthMode::Basic, None) => out.push((
-                "auth.credentials_file",
-                "is required when auth.mode = \"basic\"".to_owned(),
-            )),
-            // A credentials file with mode "none" looks like authentication
-            // is on while no password is checked: refuse, don't ignore it.
-            (AuthMode::None, Some(_)) => out.push((
-                "auth.mode",
-                "is \"none\" but auth.credentials_file is set, so no password would be \
-                 checked; set mode = \"basic\" or remove credentials_file"
-                    .to_owned(),
-            )),
-            _ => {}
-        }
-        if empty(&self.credentials_file) {
-            out.push(("auth.credentials_file", "must be a file path".to_owned()));
-        }
-        if empty(&self.allow_list_file) {
-            out.push(("auth.allow_list_file", "must be a file path".to_owned()));
-        }
-        out
-    }
-}
 
 /// What the handshake answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

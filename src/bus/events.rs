@@ -23,7 +23,8 @@ use serde::Deserialize;
 
 use super::cursor::{self, Position};
 use super::tail::{Line, Tail};
-use super::{BusConfig, token};
+use super::token;
+use crate::config::BusConfig;
 use crate::cross_thread::BusStats;
 
 /// How often the cursor is saved while events flow, and the backlog measured.

@@ -14,7 +14,6 @@
 mod backend;
 mod bridge;
 mod commands;
-pub mod config;
 mod cursor;
 mod events;
 mod presence;
@@ -25,8 +24,6 @@ use std::io;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-pub use config::{AnswerSource, BackendFallback, BusConfig, BusKind};
 
 use crate::cross_thread::{BridgeEnds, BusHandle, BusStats};
 

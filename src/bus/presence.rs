@@ -27,10 +27,9 @@ use serde::Deserialize;
 
 use super::commands::Commands;
 use super::events::StopAt;
-use super::{BusConfig, BusStats, token};
-use crate::cross_thread::BusHandle;
-use crate::cross_thread::ConnRef;
-use crate::cross_thread::PresenceChange;
+use super::token;
+use crate::config::BusConfig;
+use crate::cross_thread::{BusHandle, BusStats, ConnRef, PresenceChange};
 
 /// How often registry changes are applied (the delay before a new charge
 /// point can be reached by commands, at most).

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 
 use super::calls::{BootInfo, InboundCall};
-use crate::bus::{BackendFallback, BusConfig};
+use crate::config::{BackendFallback, BusConfig};
 
 /// A charge-point CALL whose answer the backend decides. The processor has
 /// validated it; it comes back as a [`BackendReply`].

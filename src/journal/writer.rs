@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, select};
 
-use super::JournalConfig;
+use crate::config::JournalConfig;
 use crate::cross_thread::journal_files as files;
 use crate::cross_thread::{JournalCounters, JournalRecord, ReactorHandle, ToReactor};
 

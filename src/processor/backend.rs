@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use super::{Answer, Processor, ProcessorSetup, ReadyAnswer, call_parts, conclude, guarded};
-use crate::bus::BackendFallback;
-use crate::cross_thread::{BackendAnswer, BackendReply, BackendRequest, Refused};
-use crate::cross_thread::{BootInfo, InboundCall};
+use crate::config::BackendFallback;
+use crate::cross_thread::{
+    BackendAnswer, BackendReply, BackendRequest, BootInfo, InboundCall, Refused,
+};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, server_call};
 
 /// How long a processor waits for a backend reply while the bridge's

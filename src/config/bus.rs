@@ -1,11 +1,17 @@
-//! The `[bus]` table: scale-out over NATS (DESIGN.md, "Northbound").
+//! The `[bus]` table: scale-out over NATS (DESIGN.md, "Northbound"): the
+//! servers and credentials, subjects and JetStream names, and which
+//! charge-point CALLs the backend answers. The bridge itself is `bus`.
+//!
+//! Like all of `config`, plain data: loaded at start and again at SIGHUP,
+//! then read by every thread; it holds no thread state.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::duration_text;
+use super::Problems;
+use super::duration::duration_text;
 use crate::ocpp::{v16, v201};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -145,92 +151,87 @@ impl BusConfig {
 
     /// Range checks, keyed like the file (`bus.presence_ttl`).
     pub fn problems(&self) -> Vec<(&'static str, String)> {
-        let mut out = Vec::new();
+        let mut out = Problems::default();
         if !self.enabled() {
-            return out;
+            return out.into_vec();
         }
-        let mut check = |ok: bool, key: &'static str, message: String| {
-            if !ok {
-                out.push((key, message));
-            }
-        };
-        check(
+        out.check(
             !self.servers.is_empty()
                 && self.servers.iter().all(|s| {
                     s.starts_with("nats://") || s.starts_with("tls://") || !s.contains("://")
                 }),
             "bus.servers",
-            "must list at least one nats://host:port or tls://host:port".into(),
+            "must list at least one nats://host:port or tls://host:port",
         );
-        check(
+        out.check(
             self.token.is_empty() || self.user.is_empty(),
             "bus.token",
-            "use either token or user/password, not both".into(),
+            "use either token or user/password, not both",
         );
-        check(
+        out.check(
             self.user.is_empty() == self.password.is_empty(),
             "bus.password",
-            "user and password go together".into(),
+            "user and password go together",
         );
-        check(
+        out.check(
             self.tls_ca.as_ref().is_none_or(|p| p.is_file()),
             "bus.tls_ca",
-            "is not a readable file".into(),
+            "is not a readable file",
         );
         // The id goes into message ids and presence values; the names into subjects.
-        check(
+        out.check(
             self.gateway_id.is_empty() || is_name(&self.gateway_id),
             "bus.gateway_id",
-            "may hold only letters, digits, `_` and `-`".into(),
+            "may hold only letters, digits, `_` and `-`",
         );
-        check(
+        out.check(
             !self.subject_prefix.is_empty() && self.subject_prefix.split('.').all(is_name),
             "bus.subject_prefix",
-            "must be subject tokens (letters, digits, `_`, `-`) joined by `.`".into(),
+            "must be subject tokens (letters, digits, `_`, `-`) joined by `.`",
         );
-        check(
+        out.check(
             is_name(&self.stream),
             "bus.stream",
-            "may hold only letters, digits, `_` and `-`".into(),
+            "may hold only letters, digits, `_` and `-`",
         );
-        check(
+        out.check(
             is_name(&self.presence_bucket),
             "bus.presence_bucket",
-            "may hold only letters, digits, `_` and `-`".into(),
+            "may hold only letters, digits, `_` and `-`",
         );
         // JetStream takes durations as i64 nanoseconds (about 292 years);
         // async-nats converts with `as`, so a longer one would wrap.
-        check(
+        out.check(
             self.stream_max_age <= MAX_NATS_DURATION,
             "bus.stream_max_age",
-            "must be at most 100y (\"0s\": unlimited)".into(),
+            "must be at most 100y (\"0s\": unlimited)",
         );
-        check(
+        out.check(
             self.stream_max_bytes <= i64::MAX as u64,
             "bus.stream_max_bytes",
-            "must be at most 9223372036854775807 (0: unlimited)".into(),
+            "must be at most 9223372036854775807 (0: unlimited)",
         );
-        check(
+        out.check(
             self.duplicate_window >= Duration::from_secs(1)
                 && self.duplicate_window <= MAX_NATS_DURATION
                 && (self.stream_max_age.is_zero() || self.duplicate_window <= self.stream_max_age),
             "bus.duplicate_window",
-            "must be at least 1s and at most bus.stream_max_age (and 100y)".into(),
+            "must be at least 1s and at most bus.stream_max_age (and 100y)",
         );
-        check(
+        out.check(
             (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&self.presence_ttl),
             "bus.presence_ttl",
-            "must be between 1s and 1h".into(),
+            "must be between 1s and 1h",
         );
-        check(
+        out.check(
             (Duration::from_millis(1)..=Duration::from_secs(300)).contains(&self.backend_timeout),
             "bus.backend_timeout",
-            "must be between 1ms and 5m".into(),
+            "must be between 1ms and 5m",
         );
-        check(
+        out.check(
             (1..=1_000_000).contains(&self.max_commands_in_flight),
             "bus.max_commands_in_flight",
-            "must be between 1 and 1000000".into(),
+            "must be between 1 and 1000000",
         );
         let unknown: Vec<&str> = self
             .answers
@@ -238,12 +239,12 @@ impl BusConfig {
             .map(String::as_str)
             .filter(|a| v16::Action::from_name(a).is_none() && v201::Action::from_name(a).is_none())
             .collect();
-        check(
+        out.check(
             unknown.is_empty(),
             "bus.answers",
             format!("not an OCPP 1.6 or 2.0.1 action: {}", unknown.join(", ")),
         );
-        out
+        out.into_vec()
     }
 }
 

@@ -1,0 +1,401 @@
+//! The one configuration file: schema, defaults, validation, error messages.
+//!
+//! Every table rejects unknown keys (`deny_unknown_fields`): a misspelt or
+//! unsupported key is an error naming the key and its line, never a setting
+//! that is silently ignored. Values are range-checked after parsing, and
+//! those errors name the key and line as well.
+//!
+//! This module holds [`Config`], loading and validating the whole file,
+//! and [`ConfigError`]. Each table is a file of its own, its type with its
+//! defaults and its own range checks (`listen.rs` for `[listen]`, …), and
+//! all are re-exported here; the checks across tables are in
+//! `Config::problems`. `duration.rs` parses and prints durations,
+//! `toml_text.rs` reads the text (a key's line, the secrets to redact).
+//!
+//! The configuration is plain data: loaded at start and again at SIGHUP,
+//! then read by every thread; it holds no thread state. It depends on
+//! nothing else in the crate but [`crate::ocpp`]; the modules that act on
+//! a table (`auth`, `journal`, `tls`, `bus`, …) take their types from here.
+
+mod admin;
+mod auth;
+mod bus;
+mod channels;
+mod duration;
+mod journal;
+mod listen;
+mod log;
+mod ocpp;
+mod processors;
+mod reactors;
+mod shutdown;
+mod tls;
+mod toml_text;
+mod websocket;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use self::log::{LogConfig, LogFormat, LogLevel};
+pub use admin::AdminConfig;
+pub use auth::{AuthConfig, AuthMode};
+pub use bus::{AnswerSource, BackendFallback, BusConfig, BusKind};
+pub use channels::ChannelsConfig;
+pub use journal::JournalConfig;
+pub use listen::ListenConfig;
+pub use ocpp::{DuplicateId, MissingSubprotocol, OcppConfig};
+pub use processors::ProcessorsConfig;
+pub use reactors::ReactorsConfig;
+pub use shutdown::ShutdownConfig;
+pub use tls::{TlsConfig, TlsVersion};
+pub use toml_text::{REDACTED, SECRET_KEYS};
+pub use websocket::WebSocketConfig;
+
+use toml_text::{key_at, key_offset, key_on_line, line_of, redact_secrets};
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: ListenConfig,
+    pub reactors: ReactorsConfig,
+    pub websocket: WebSocketConfig,
+    pub channels: ChannelsConfig,
+    pub processors: ProcessorsConfig,
+    pub ocpp: OcppConfig,
+    pub log: LogConfig,
+    pub shutdown: ShutdownConfig,
+    pub auth: AuthConfig,
+    pub journal: JournalConfig,
+    pub admin: AdminConfig,
+    pub tls: TlsConfig,
+    pub bus: BusConfig,
+}
+
+/// A configuration error, located: file, line (when the key is in the
+/// file), key path, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads, parses and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            vec![ConfigError {
+                file: path.to_owned(),
+                line: None,
+                key: None,
+                message: format!("cannot read the configuration file: {e}"),
+            }]
+        })?;
+        Config::parse_bytes(&bytes, path)
+    }
+
+    /// Parses and validates the bytes of a configuration file; `path` only
+    /// labels errors. TOML is UTF-8: a file that is not gets one error, at
+    /// the line (and key) of its first invalid byte.
+    pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let invalid = match std::str::from_utf8(bytes) {
+            Ok(text) => return Config::parse(text, path),
+            Err(e) => e.valid_up_to(),
+        };
+        // Up to `invalid` the lossy text has the same bytes, so offsets
+        // before it (the line start, the key) are the file's.
+        let text = String::from_utf8_lossy(bytes);
+        let line_start = text[..invalid].rfind('\n').map_or(0, |n| n + 1);
+        Err(vec![ConfigError {
+            file: path.to_owned(),
+            line: Some(line_of(&text, invalid)),
+            key: key_on_line(&text, invalid),
+            message: format!(
+                "byte 0x{:02X} (column {}) is not UTF-8; a TOML file must be UTF-8 \
+                 (re-save it as UTF-8, or write the character as \\uXXXX)",
+                bytes[invalid],
+                invalid - line_start + 1
+            ),
+        }])
+    }
+
+    /// Parses and validates configuration text; `path` only labels errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start);
+            vec![ConfigError {
+                file: path.to_owned(),
+                line: offset.map(|o| line_of(text, o)),
+                // Some errors leave the key out of the recovered document
+                // (a duplicate key, an unterminated string): then the key is
+                // read off the error's line.
+                key: offset.and_then(|o| key_at(text, o).or_else(|| key_on_line(text, o))),
+                message: e.message().trim().to_owned(),
+            }]
+        })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            return Ok(config);
+        }
+        Err(problems
+            .into_iter()
+            .map(|(key, message)| ConfigError {
+                file: path.to_owned(),
+                line: key_offset(text, key).map(|o| line_of(text, o)),
+                key: Some(key.to_owned()),
+                message,
+            })
+            .collect())
+    }
+
+    /// Range and consistency checks that the types alone cannot express:
+    /// each table's own, then those across tables. The order is the order
+    /// the errors are reported in.
+    fn problems(&self) -> Vec<(&'static str, String)> {
+        let tick = self.reactors.timer_tick;
+        let mut out = Problems::default();
+        out.extend(self.listen.problems());
+        out.extend(self.reactors.problems());
+        out.extend(self.websocket.problems(tick));
+        out.extend(self.channels.problems());
+        out.extend(self.processors.problems());
+        out.extend(self.ocpp.problems());
+        out.extend(self.log.problems());
+        out.extend(self.shutdown.problems());
+        out.extend(self.admin.problems(tick));
+        let (l, admin) = (&self.listen, &self.admin);
+        out.check(
+            // Each command's outcome needs a place in the admin thread's
+            // reply channel, whose capacity is channels.capacity (when that
+            // is 0, its own error says so).
+            admin.max_commands_in_flight >= 1
+                && (self.channels.capacity == 0
+                    || admin.max_commands_in_flight <= self.channels.capacity),
+            "admin.max_commands_in_flight",
+            "must be between 1 and channels.capacity",
+        );
+        out.check(
+            l.plain || self.tls.enabled,
+            "listen.plain",
+            "false needs tls.enabled = true, or the gateway would listen nowhere",
+        );
+        out.check(
+            // Port 0 (any free port) is two different ports.
+            !(l.plain
+                && self.tls.enabled
+                && l.address == self.tls.address
+                && l.address.port() != 0),
+            "tls.address",
+            "must differ from listen.address when both listeners are on",
+        );
+        // The tables' limits on what peers may do (handshakes, what one
+        // connection delivers per turn, call rates) are reported after the
+        // checks above.
+        out.extend(self.listen.limit_problems());
+        out.extend(self.websocket.limit_problems(tick));
+        out.extend(self.ocpp.limit_problems(tick));
+        let w = &self.websocket;
+        let keepalive = w.ping_interval.saturating_add(w.pong_timeout);
+        out.check(
+            !self.bus.enabled() || self.bus.backend_timeout <= keepalive,
+            "bus.backend_timeout",
+            "must not exceed websocket.ping_interval + websocket.pong_timeout: a charge point \
+             waiting that long for its answer would outlast the gateway's own keepalive",
+        );
+        out.extend(self.tls.problems(tick));
+        out.extend(self.auth.problems());
+        out.extend(self.journal.problems());
+        out.check(
+            // Events reach the bus from the journal (store and forward).
+            !self.bus.enabled() || self.journal.enabled,
+            "journal.enabled",
+            "must be true when bus.kind = \"nats\": events reach the bus through the journal",
+        );
+        out.extend(self.bus.problems());
+        out.into_vec()
+    }
+
+    /// Reactors to run: the configured count, or one per core.
+    pub fn reactor_count(&self) -> usize {
+        match self.reactors.count {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// The effective configuration as TOML, defaults filled in, and every
+    /// key of [`SECRET_KEYS`] that is set shown as [`REDACTED`]: the text
+    /// is for people, terminals and logs.
+    pub fn to_toml(&self) -> String {
+        match toml::to_string(self) {
+            Ok(text) => redact_secrets(text),
+            Err(e) => format!("# cannot print configuration: {e}\n"),
+        }
+    }
+}
+
+/// What range checks find, `(key, message)`, the key a dotted path as in
+/// the file (`listen.backlog`): [`Config::parse`] turns each into a
+/// [`ConfigError`] at the key's line.
+#[derive(Default)]
+struct Problems(Vec<(&'static str, String)>);
+
+impl Problems {
+    /// Records `message` against `key` unless `ok`.
+    fn check(&mut self, ok: bool, key: &'static str, message: impl Into<String>) {
+        if !ok {
+            self.0.push((key, message.into()));
+        }
+    }
+
+    fn extend(&mut self, more: Vec<(&'static str, String)>) {
+        self.0.extend(more);
+    }
+
+    fn into_vec(self) -> Vec<(&'static str, String)> {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ocpp::OcppVersion;
+
+    fn errors(text: &str) -> Vec<ConfigError> {
+        Config::parse(text, Path::new("g.toml")).unwrap_err()
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let c = Config::parse("", Path::new("g.toml")).unwrap();
+        assert_eq!(c.websocket.read_buffer_size, 1024);
+        assert_eq!(c.ocpp.subprotocols, vec![OcppVersion::V16]);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = errors("[log]\nlevel = \"info\"\nasync = true\n");
+        assert_eq!(e[0].line, Some(3), "{e:?}");
+        assert_eq!(e[0].key.as_deref(), Some("log.async"));
+        assert!(e[0].message.contains("unknown field"), "{}", e[0]);
+    }
+
+    #[test]
+    fn out_of_range_names_key_and_line() {
+        let e = errors("[channels]\n\ncapacity = 0\n");
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].line, Some(3));
+        assert_eq!(e[0].key.as_deref(), Some("channels.capacity"));
+        assert_eq!(e[0].to_string().split(':').nth(1), Some("3"));
+    }
+
+    #[test]
+    fn bad_duration_is_explained() {
+        let e = errors("[websocket]\nping_interval = \"soon\"\n");
+        assert_eq!(e[0].line, Some(2));
+        assert!(e[0].message.contains("not a duration"), "{}", e[0]);
+    }
+
+    #[test]
+    fn tls_needs_certificate_and_key() {
+        let e = errors("[tls]\nenabled = true\n");
+        let keys: Vec<_> = e.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(keys, ["tls.certificate_chain", "tls.private_key"], "{e:?}");
+        let e = errors("[listen]\nplain = false\n");
+        assert_eq!(e[0].key.as_deref(), Some("listen.plain"));
+        assert_eq!(e[0].line, Some(2));
+        let e = errors("[tls]\nmin_version = \"1.1\"\n");
+        assert_eq!(e[0].key.as_deref(), Some("tls.min_version"), "{e:?}");
+        let c = Config::parse(
+            "[tls]\nenabled = true\ncertificate_chain = \"c.pem\"\nprivate_key = \"k.pem\"\nmin_version = \"1.3\"\n",
+            Path::new("g.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.tls.min_version, TlsVersion::V13);
+    }
+
+    #[test]
+    fn limits_are_range_checked() {
+        let keys = |text: &str| -> Vec<String> {
+            errors(text).into_iter().filter_map(|e| e.key).collect()
+        };
+        assert_eq!(
+            keys(
+                "[websocket]\nmax_buffered_bytes = 1000\nbytes_per_turn = 10\nframes_per_turn = 0\n"
+            ),
+            [
+                "websocket.max_buffered_bytes",
+                "websocket.bytes_per_turn",
+                "websocket.frames_per_turn"
+            ]
+        );
+        assert_eq!(
+            keys("[ocpp]\nmax_calls_per_second = -1.0\ncall_burst = 0\n"),
+            ["ocpp.max_calls_per_second", "ocpp.call_burst"]
+        );
+        assert_eq!(
+            keys("[listen]\nmax_handshakes = 0\naccepts_per_turn = 0\n"),
+            ["listen.max_handshakes", "listen.accepts_per_turn"]
+        );
+        // A charge point waiting for the backend longer than the gateway's
+        // own keepalive allows.
+        let e = errors(
+            "[websocket]\nping_interval = \"5s\"\npong_timeout = \"5s\"\n\
+             [bus]\nkind = \"nats\"\nbackend_timeout = \"30s\"\n",
+        );
+        assert_eq!(e[0].key.as_deref(), Some("bus.backend_timeout"), "{e:?}");
+        assert_eq!(e[0].line, Some(6));
+    }
+
+    #[test]
+    fn admin_limits_are_range_checked() {
+        let e = errors("[admin]\nmax_header_bytes = 10\nmax_headers = 0\n");
+        let keys: Vec<_> = e.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            ["admin.max_header_bytes", "admin.max_headers"],
+            "{e:?}"
+        );
+        assert_eq!(e[0].line, Some(2));
+        let e = errors("[channels]\ncapacity = 100\n[admin]\nmax_commands_in_flight = 101\n");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].key.as_deref(), Some("admin.max_commands_in_flight"));
+        assert_eq!(e[0].line, Some(4));
+        let e = errors("[admin]\nread_timeout = \"1ms\"\nmax_body_bytes = 0\n");
+        let keys: Vec<_> = e.iter().filter_map(|e| e.key.as_deref()).collect();
+        assert_eq!(
+            keys,
+            ["admin.max_body_bytes", "admin.read_timeout"],
+            "{e:?}"
+        );
+        let c = Config::parse("[admin]\nmax_connections = 2\n", Path::new("g.toml")).unwrap();
+        assert_eq!(c.admin.max_connections, 2);
+        assert_eq!(c.admin.max_commands_in_flight, 256);
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        let c = Config::default();
+        let again = Config::parse(&c.to_toml(), Path::new("x")).unwrap();
+        assert_eq!(again.to_toml(), c.to_toml());
+    }
+}
