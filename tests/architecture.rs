@@ -108,53 +108,185 @@ fn top(module: &str) -> &str {
 
 /// Module path of every file under src/ (lib.rs and main.rs are the root,
 /// left out: they only declare and re-export) and the files it imports.
+/// An imported name is followed through re-exports (`pub use`) and globs
+/// to the file that defines it, so a facade `mod.rs` that re-exports its
+/// children is not mistaken for their definer.
 fn import_graph() -> Graph {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut sources: BTreeMap<String, String> = BTreeMap::new();
     collect(&root, &root, &mut sources);
     let modules: BTreeSet<String> = sources.keys().cloned().collect();
+    let scopes: BTreeMap<String, Scope> = sources
+        .iter()
+        .map(|(module, text)| (module.clone(), Scope::of(module, &code_of(text), &modules)))
+        .collect();
     let mut graph = Graph::new();
-    for (module, text) in &sources {
-        let here: Vec<&str> = module.split("::").collect();
-        let mut imports = BTreeSet::new();
-        let code = code_of(text);
-        for path in use_paths(&code) {
-            let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
-            let absolute: Vec<&str> = match parts.first() {
-                Some(&"crate") => parts[1..].to_vec(),
-                Some(&"self") => {
-                    // `self` in foo.rs or foo/mod.rs is module foo.
-                    let mut at = here.clone();
-                    at.extend(&parts[1..]);
-                    at
-                }
-                Some(&"super") => {
-                    let mut at = here.clone();
-                    let mut rest = &parts[..];
-                    while rest.first() == Some(&"super") {
-                        at.pop();
-                        rest = &rest[1..];
-                    }
-                    at.extend(rest);
-                    at
-                }
-                // Uniform paths: `use child::X` in a module names its child.
-                Some(first) if modules.contains(&format!("{module}::{first}")) => {
-                    let mut at = here.clone();
-                    at.extend(&parts);
-                    at
-                }
-                _ => continue,
-            };
-            if let Some(target) = defining_module(&modules, &absolute)
-                && &target != module
-            {
-                imports.insert(target);
-            }
-        }
+    for (module, scope) in &scopes {
+        let imports = scope
+            .imports
+            .iter()
+            .filter_map(|path| resolve(&scopes, &modules, path, 0))
+            .filter(|target| target != module)
+            .collect();
         graph.insert(module.clone(), imports);
     }
     graph
+}
+
+/// What one file declares and imports.
+#[derive(Default)]
+struct Scope {
+    /// Items defined here (struct, enum, fn, trait, type, const, static, macro).
+    defined: BTreeSet<String>,
+    /// Names brought in by `use` (alias or last segment) → absolute path.
+    named: BTreeMap<String, Vec<String>>,
+    /// `use path::*` → absolute path of `path`.
+    globs: Vec<Vec<String>>,
+    /// Every crate path this file uses: its `use` lines and inline `crate::` paths.
+    imports: Vec<Vec<String>>,
+}
+
+impl Scope {
+    fn of(module: &str, code: &str, modules: &BTreeSet<String>) -> Scope {
+        let mut scope = Scope::default();
+        for line in code.lines() {
+            if let Some(name) = defined_name(line) {
+                scope.defined.insert(name);
+            }
+        }
+        for leaf in use_paths(code) {
+            let (path, alias) = match leaf.split_once(" as ") {
+                Some((path, alias)) => (path.trim().to_owned(), Some(alias.trim().to_owned())),
+                None => (leaf.trim().to_owned(), None),
+            };
+            let Some(absolute) = absolute(module, &path, modules) else {
+                continue;
+            };
+            match absolute.last().map(String::as_str) {
+                Some("*") => scope.globs.push(absolute[..absolute.len() - 1].to_vec()),
+                Some(last) => {
+                    let name = alias.unwrap_or_else(|| last.to_owned());
+                    scope.named.insert(name, absolute.clone());
+                }
+                None => {}
+            }
+            scope.imports.push(absolute);
+        }
+        scope
+    }
+}
+
+/// `path` as written in `module`, made absolute (without `crate`); `None`
+/// for a path into another crate.
+fn absolute(module: &str, path: &str, modules: &BTreeSet<String>) -> Option<Vec<String>> {
+    let here: Vec<String> = module.split("::").map(str::to_owned).collect();
+    let parts: Vec<String> = path
+        .split("::")
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let first = parts.first()?.as_str();
+    Some(match first {
+        "crate" => parts[1..].to_vec(),
+        // `self` in foo.rs or foo/mod.rs is module foo.
+        "self" => here.iter().chain(&parts[1..]).cloned().collect(),
+        "super" => {
+            let mut at = here.clone();
+            let mut rest = &parts[..];
+            while rest.first().map(String::as_str) == Some("super") {
+                at.pop();
+                rest = &rest[1..];
+            }
+            at.extend(rest.iter().cloned());
+            at
+        }
+        // Uniform paths: `use child::X` in a module names its child.
+        _ if modules.contains(&format!("{module}::{first}")) => {
+            here.iter().chain(&parts).cloned().collect()
+        }
+        _ => return None,
+    })
+}
+
+/// The file that defines what `path` names (at most 8 re-exports deep).
+fn resolve(
+    scopes: &BTreeMap<String, Scope>,
+    modules: &BTreeSet<String>,
+    path: &[String],
+    depth: usize,
+) -> Option<String> {
+    let (module, rest) = (1..=path.len()).rev().find_map(|n| {
+        let module = path[..n].join("::");
+        modules.contains(&module).then(|| (module, &path[n..]))
+    })?;
+    let Some(name) = rest.first() else {
+        return Some(module);
+    };
+    let scope = &scopes[&module];
+    if scope.defined.contains(name) || depth >= 8 {
+        return Some(module);
+    }
+    if let Some(target) = scope.named.get(name) {
+        let mut next = target.clone();
+        next.extend(rest[1..].iter().cloned());
+        // A name re-exported from another crate is not ours to follow.
+        return resolve(scopes, modules, &next, depth + 1).or(Some(module));
+    }
+    for glob in &scope.globs {
+        let mut next = glob.clone();
+        next.extend(rest.iter().cloned());
+        if let Some(found) = resolve(scopes, modules, &next, depth + 1)
+            && scopes[&found].defined.contains(name)
+        {
+            return Some(found);
+        }
+    }
+    Some(module)
+}
+
+/// The name a line defines, if it starts an item definition.
+fn defined_name(line: &str) -> Option<String> {
+    let mut rest = line.trim_start();
+    if let Some(after) = rest.strip_prefix("pub") {
+        rest = after.trim_start();
+        if rest.starts_with('(') {
+            rest = rest[rest.find(')')? + 1..].trim_start();
+        }
+    }
+    for qualifier in ["unsafe ", "async ", "const fn ", "extern \"C\" "] {
+        if let Some(after) = rest.strip_prefix(qualifier) {
+            rest = if qualifier == "const fn " {
+                // `const fn name`: a function, not a constant.
+                return ident(after);
+            } else {
+                after.trim_start()
+            };
+        }
+    }
+    for keyword in [
+        "struct ",
+        "enum ",
+        "fn ",
+        "trait ",
+        "type ",
+        "const ",
+        "static ",
+        "union ",
+        "macro_rules! ",
+    ] {
+        if let Some(after) = rest.strip_prefix(keyword) {
+            return ident(after);
+        }
+    }
+    None
+}
+
+fn ident(text: &str) -> Option<String> {
+    let text = text.trim_start().trim_start_matches("mut ");
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    (end > 0).then(|| text[..end].to_owned())
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
@@ -248,9 +380,8 @@ fn expand(tree: &str, prefix: &str, out: &mut Vec<String>) {
     let tree = tree.trim();
     match tree.find('{') {
         None => {
-            // `path as name`: the path is what is imported.
-            let path = tree.split_whitespace().next().unwrap_or(tree);
-            out.push(format!("{prefix}{path}"));
+            // `path as name` is kept whole: the alias is the name in scope.
+            out.push(format!("{prefix}{tree}"));
         }
         Some(open) => {
             let head = tree[..open].trim();
@@ -286,14 +417,6 @@ fn expand_item(item: &str, prefix: &str, out: &mut Vec<String>) {
     } else {
         expand(item, prefix, out);
     }
-}
-
-/// The longest prefix of `path` that is a module with a file of its own.
-fn defining_module(modules: &BTreeSet<String>, path: &[&str]) -> Option<String> {
-    (1..=path.len())
-        .rev()
-        .map(|n| path[..n].join("::"))
-        .find(|m| modules.contains(m))
 }
 
 /// Strongly connected components with more than one file (Tarjan).

@@ -25,7 +25,9 @@ mod duration;
 mod journal;
 mod listen;
 mod log;
+
 mod ocpp;
+mod problems;
 mod processors;
 mod reactors;
 mod shutdown;
@@ -39,6 +41,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use self::log::{LogConfig, LogFormat, LogLevel};
+use self::problems::Problems;
 pub use admin::AdminConfig;
 pub use auth::{AuthConfig, AuthMode};
 pub use bus::{AnswerSource, BackendFallback, BusConfig, BusKind};
@@ -249,29 +252,6 @@ impl Config {
             Ok(text) => redact_secrets(text),
             Err(e) => format!("# cannot print configuration: {e}\n"),
         }
-    }
-}
-
-/// What range checks find, `(key, message)`, the key a dotted path as in
-/// the file (`listen.backlog`): [`Config::parse`] turns each into a
-/// [`ConfigError`] at the key's line.
-#[derive(Default)]
-struct Problems(Vec<(&'static str, String)>);
-
-impl Problems {
-    /// Records `message` against `key` unless `ok`.
-    fn check(&mut self, ok: bool, key: &'static str, message: impl Into<String>) {
-        if !ok {
-            self.0.push((key, message.into()));
-        }
-    }
-
-    fn extend(&mut self, more: Vec<(&'static str, String)>) {
-        self.0.extend(more);
-    }
-
-    fn into_vec(self) -> Vec<(&'static str, String)> {
-        self.0
     }
 }
 

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Problems;
+use super::problems::Problems;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
