@@ -25,7 +25,6 @@ mod duration;
 mod journal;
 mod listen;
 mod log;
-
 mod ocpp;
 mod problems;
 mod processors;
