@@ -9,6 +9,7 @@
 //! - [`ocpp`]: pure protocol code, no I/O.
 //! - [`config`]: the TOML file.
 //! - [`gateway`]: wires it all together; what `main` and the tests start.
+//! - [`time_text`]: pure helpers with no thread state.
 
 pub mod admin;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod pipeline;
 pub mod processor;
 pub mod reactor;
 pub mod registry;
+pub mod time_text;
 pub mod tls;
 
 pub use config::Config;

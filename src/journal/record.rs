@@ -19,6 +19,7 @@ use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 
 use crate::pipeline::CallAnswer;
+use crate::time_text::civil_from_days;
 
 /// Who sent the message: `in` = from the charge point, `out` = to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -454,21 +455,6 @@ pub(crate) fn push_ts(out: &mut Vec<u8>, ts: SystemTime) {
     out.push(b'.');
     push_digits(out, since.subsec_millis().into(), 3);
     out.push(b'Z');
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// A JSON string literal; escapes `"`, `\` and control characters.
