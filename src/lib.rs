@@ -9,7 +9,7 @@
 //! - [`ocpp`]: pure protocol code, no I/O.
 //! - [`config`]: the TOML file.
 //! - [`gateway`]: wires it all together; what `main` and the tests start.
-//! - [`time_text`]: pure helpers with no thread state.
+//! - [`json_text`], [`time_text`]: pure helpers with no thread state.
 
 pub mod admin;
 pub mod auth;
@@ -18,6 +18,7 @@ pub mod command;
 pub mod config;
 pub mod gateway;
 pub mod journal;
+pub mod json_text;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
