@@ -9,7 +9,8 @@
 //! - [`ocpp`]: pure protocol code, no I/O.
 //! - [`config`]: the TOML file.
 //! - [`gateway`]: wires it all together; what `main` and the tests start.
-//! - [`json_text`], [`time_text`]: pure helpers with no thread state.
+//! - [`json_text`], [`time_text`], [`tls_stream`]: pure helpers with no
+//!   thread state, shared with the perf crate (`perf/`).
 
 pub mod admin;
 pub mod auth;
@@ -29,6 +30,7 @@ pub mod reactor;
 pub mod registry;
 pub mod time_text;
 pub mod tls;
+pub mod tls_stream;
 
 pub use config::Config;
 pub use gateway::{Extensions, GatewayHandle, start, start_with};
