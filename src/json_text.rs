@@ -1,14 +1,17 @@
-//! Writing JSON by hand: a string literal appended to a text buffer.
+//! Writing JSON by hand: string literals and unsigned integers appended to
+//! a text buffer.
 //!
 //! Pure and allocation-free beyond the buffer's own growth: frames and
 //! backend requests are built in a `String`, journal lines in a `Vec<u8>`,
-//! both through [`push_json_str`].
+//! both through [`push_json_str`] and [`push_u64`].
 
 /// A buffer JSON text is appended to.
 pub trait TextBuf {
     fn push_text(&mut self, s: &str);
     /// `b` is ASCII.
     fn push_ascii(&mut self, b: u8);
+    /// Every byte of `b` is ASCII.
+    fn push_ascii_bytes(&mut self, b: &[u8]);
 }
 
 impl TextBuf for String {
@@ -21,6 +24,11 @@ impl TextBuf for String {
     fn push_ascii(&mut self, b: u8) {
         self.push(char::from(b));
     }
+
+    #[inline]
+    fn push_ascii_bytes(&mut self, b: &[u8]) {
+        self.extend(b.iter().copied().map(char::from));
+    }
 }
 
 impl TextBuf for Vec<u8> {
@@ -32,6 +40,11 @@ impl TextBuf for Vec<u8> {
     #[inline]
     fn push_ascii(&mut self, b: u8) {
         self.push(b);
+    }
+
+    #[inline]
+    fn push_ascii_bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
     }
 }
 
@@ -67,6 +80,21 @@ pub fn push_json_str<B: TextBuf + ?Sized>(out: &mut B, s: &str) {
     out.push_ascii(b'"');
 }
 
+/// Appends `n` in decimal (a JSON number), without formatting machinery.
+pub fn push_u64<B: TextBuf + ?Sized>(out: &mut B, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_ascii_bytes(&digits[i..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +110,17 @@ mod tests {
         assert_eq!(bytes, text.as_bytes());
         let back: String = serde_json::from_str(&text).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn integers_in_decimal() {
+        for n in [0, 7, 10, 65_535, 4_294_967_295, u64::MAX] {
+            let mut text = String::new();
+            push_u64(&mut text, n);
+            assert_eq!(text, n.to_string());
+            let mut bytes = b"x".to_vec();
+            push_u64(&mut bytes, n);
+            assert_eq!(bytes, format!("x{n}").into_bytes());
+        }
     }
 }

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 
-use crate::json_text::push_json_str;
+use crate::json_text::{push_json_str, push_u64};
 use crate::pipeline::CallAnswer;
 use crate::time_text::civil_from_days;
 
@@ -413,20 +413,6 @@ fn push_payload(out: &mut Vec<u8>, json: &str) {
             *b = b' ';
         }
     }
-}
-
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
 }
 
 fn push_digits(out: &mut Vec<u8>, n: u64, width: usize) {
