@@ -9,8 +9,8 @@
 //! - [`ocpp`]: pure protocol code, no I/O.
 //! - [`config`]: the TOML file.
 //! - [`gateway`]: wires it all together; what `main` and the tests start.
-//! - [`json_text`], [`time_text`], [`tls_stream`]: pure helpers with no
-//!   thread state, shared with the perf crate (`perf/`).
+//! - [`json_text`], [`net`], [`time_text`], [`tls_stream`]: pure helpers
+//!   with no thread state (the perf crate, `perf/`, uses some of them).
 
 pub mod admin;
 pub mod auth;
@@ -23,6 +23,7 @@ pub mod json_text;
 pub mod logging;
 pub mod memory;
 pub mod metrics;
+pub mod net;
 pub mod ocpp;
 pub mod pipeline;
 pub mod processor;
