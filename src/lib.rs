@@ -15,7 +15,8 @@
 //! - [`config`]: the TOML file.
 //! - pure helpers with no thread state: [`auth`] (Basic Auth credentials),
 //!   [`tls`] (certificates and rustls configuration), [`command_json`] (the
-//!   JSON of a command and its outcome), [`slab`].
+//!   JSON of a command and its outcome), [`slab`], [`json_text`], [`net`],
+//!   [`time_text`], [`tls_stream`] (the perf crate, `perf/`, uses some of them).
 //! - [`start`]: wires it all together; what `main` and the tests start.
 
 pub mod admin;
@@ -25,14 +26,18 @@ pub mod command_json;
 pub mod config;
 pub mod cross_thread;
 pub mod journal;
+pub mod json_text;
 pub mod logging;
 pub mod memory;
+pub mod net;
 pub mod ocpp;
 pub mod processor;
 pub mod reactor;
 pub mod slab;
 pub mod start;
+pub mod time_text;
 pub mod tls;
+pub mod tls_stream;
 
 pub use config::Config;
 pub use start::{Extensions, GatewayHandle, start, start_with};

@@ -124,9 +124,9 @@ fn format_line(format: LogFormat, record: &log::Record) -> String {
             line.push_str("\",\"level\":\"");
             line.push_str(record.level().as_str());
             line.push_str("\",\"target\":");
-            crate::ocpp::frame::push_json_str(&mut line, record.target());
+            crate::json_text::push_json_str(&mut line, record.target());
             line.push_str(",\"msg\":");
-            crate::ocpp::frame::push_json_str(&mut line, &record.args().to_string());
+            crate::json_text::push_json_str(&mut line, &record.args().to_string());
             line.push_str("}\n");
             line
         }

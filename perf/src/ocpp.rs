@@ -7,6 +7,8 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use ocpp_gateway::time_text::civil_from_days;
+
 /// Message type ids of the OCPP-J envelope.
 pub const CALL: u8 = 2;
 pub const CALLRESULT: u8 = 3;
@@ -221,19 +223,6 @@ impl Clock {
         }
         &self.text
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day) — H. Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

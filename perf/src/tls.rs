@@ -2,22 +2,19 @@
 //! (CA to trust, optional client certificate) and the byte stream under
 //! tungstenite, a plain socket or rustls over one.
 //!
-//! TLS is driven on the worker thread, non-blocking: reading pulls TLS
-//! records from the socket (`read_tls`), decrypts them
-//! (`process_new_packets`) and hands out plaintext; writing encrypts into
-//! rustls and pushes records to the socket (`write_tls`) until it would
-//! block. What the socket does not take stays in rustls and leaves on the
-//! next read, write or flush (every connection is registered READABLE |
-//! WRITABLE and the worker flushes on every event), so edge-triggered
-//! readiness cannot strand it. Same scheme as the gateway's server side
-//! (`src/reactor/transport.rs`).
+//! The stream is the gateway's own adapter (`ocpp_gateway::tls_stream`,
+//! the one its reactors serve with), here over a `ClientConnection`: TLS is
+//! driven on the worker thread, non-blocking, `read_tls` →
+//! `process_new_packets` → `reader` under tungstenite, `writer` +
+//! `write_tls` out, WouldBlock passed up. What the socket does not take
+//! stays in rustls and leaves on the next read, write or flush (every
+//! connection is registered READABLE | WRITABLE and the worker flushes on
+//! every event), so edge-triggered readiness cannot strand it.
 
-use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mio::net::TcpStream;
 use rustls::client::Resumption;
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use rustls_pki_types::pem::PemObject;
@@ -130,135 +127,6 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-/// The stream tungstenite reads and writes.
-pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream>),
-}
-
-pub struct TlsStream {
-    tls: ClientConnection,
-    socket: TcpStream,
-}
-
-impl Transport {
-    pub fn tls(tls: ClientConnection, socket: TcpStream) -> Transport {
-        Transport::Tls(Box::new(TlsStream { tls, socket }))
-    }
-
-    pub fn socket(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(s) => s,
-            Transport::Tls(t) => &t.socket,
-        }
-    }
-
-    /// Half-closes our side: for TLS a close_notify first (best effort),
-    /// then the TCP FIN.
-    pub fn shutdown_write(&mut self) -> io::Result<()> {
-        if let Transport::Tls(t) = self {
-            t.tls.send_close_notify();
-            let _ = t.push_records();
-        }
-        self.socket().shutdown(Shutdown::Write)
-    }
-}
-
-impl TlsStream {
-    /// Writes pending TLS records until none are left (Ok) or the socket
-    /// would block (Err WouldBlock).
-    fn push_records(&mut self) -> io::Result<()> {
-        while self.tls.wants_write() {
-            match self.tls.write_tls(&mut self.socket) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Like `push_records`, but a full socket is fine: the rest leaves on
-    /// the next event.
-    fn push_records_now(&mut self) -> io::Result<()> {
-        match self.push_records() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            other => other,
-        }
-    }
-}
-
-impl Read for TlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            // Plaintext already decrypted (or EOF) first: no readiness event
-            // announces it.
-            match self.tls.reader().read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                other => return other,
-            }
-            // Handshake messages may be waiting to go out.
-            self.push_records_now()?;
-            match self.tls.read_tls(&mut self.socket) {
-                // Ok(0) is TCP EOF: rustls notes it, and the next
-                // reader().read says Ok(0) after close_notify,
-                // UnexpectedEof without.
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            if let Err(e) = self.tls.process_new_packets() {
-                // Let our alert reach the server if the socket takes it.
-                let _ = self.push_records();
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
-            self.push_records_now()?;
-        }
-    }
-}
-
-impl Write for TlsStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Records still queued: the socket is full; tungstenite keeps the
-        // frame and retries on flush.
-        self.push_records()?;
-        let n = self.tls.writer().write(buf)?;
-        self.push_records_now()?;
-        if n == 0 && !buf.is_empty() {
-            // rustls's plaintext buffer is full (still handshaking): not a
-            // closed stream, which is what Ok(0) would tell tungstenite.
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.push_records()
-    }
-}
-
-impl Read for Transport {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.read(buf),
-            Transport::Tls(t) => t.read(buf),
-        }
-    }
-}
-
-impl Write for Transport {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain(s) => s.write(buf),
-            Transport::Tls(t) => t.write(buf),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Transport::Plain(s) => s.flush(),
-            Transport::Tls(t) => t.flush(),
-        }
-    }
-}
+/// The stream tungstenite reads and writes: `Transport::Plain(socket)` or
+/// `Transport::tls(connection, socket)`.
+pub type Transport = ocpp_gateway::tls_stream::Stream<ClientConnection>;

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
+use ocpp_gateway::json_text::push_u64;
 use tungstenite::Message;
 use tungstenite::protocol::WebSocketConfig;
 
@@ -589,7 +590,7 @@ impl Worker {
                 self.url.clear();
                 self.url.push_str(&self.plan.target.url_prefix);
                 self.url.push_str(&self.plan.id_prefix);
-                self.url.push_str(itoa(c.cp, &mut [0u8; 10]));
+                push_u64(&mut self.url, c.cp.into());
             }
             let id = &self.url[self.plan.target.url_prefix.len()..];
             match c
@@ -956,18 +957,4 @@ fn token_of(slot: usize, generation: u32) -> u64 {
 
 fn split_token(token: u64) -> (usize, u32) {
     ((token & 0xFFFF_FFFF) as usize, (token >> 32) as u32)
-}
-
-/// Formats `n` in decimal into `buf` without allocating.
-fn itoa(mut n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).expect("ascii digits")
 }

@@ -260,11 +260,7 @@ impl Server {
             match self.listener.accept() {
                 Ok((stream, _)) => self.admit(stream),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) => {}
+                Err(e) if crate::net::accept_next_after(&e) => {}
                 Err(e) => {
                     // Out of descriptors, mostly: the listen queue holds the
                     // newcomers until a tick later.

@@ -61,7 +61,7 @@ impl BackendLink {
         action: &str,
         payload: &str,
     ) -> bytes::Bytes {
-        use crate::ocpp::frame::push_json_str;
+        use crate::json_text::push_json_str;
         let mut body = String::with_capacity(payload.len() + 160);
         body.push_str("{\"chargePointId\":");
         push_json_str(&mut body, &call.charge_point);

@@ -19,6 +19,8 @@ use serde_json::value::RawValue;
 use tungstenite::Utf8Bytes;
 
 use super::calls::CallAnswer;
+use crate::json_text::{push_json_str, push_u64};
+use crate::time_text::civil_from_days;
 
 /// Who sent the message: `in` = from the charge point, `out` = to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -413,20 +415,6 @@ fn push_payload(out: &mut Vec<u8>, json: &str) {
     }
 }
 
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
-
 fn push_digits(out: &mut Vec<u8>, n: u64, width: usize) {
     for p in (0..width).rev() {
         out.push(b'0' + (n / 10u64.pow(p as u32) % 10) as u8);
@@ -454,51 +442,6 @@ pub(crate) fn push_ts(out: &mut Vec<u8>, ts: SystemTime) {
     out.push(b'.');
     push_digits(out, since.subsec_millis().into(), 3);
     out.push(b'Z');
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// A JSON string literal; escapes `"`, `\` and control characters.
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(escape);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]

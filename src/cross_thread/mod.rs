@@ -17,7 +17,8 @@
 //! ```
 //! Every channel is bounded by `[channels] capacity`. A connection lives on
 //! one reactor only; other threads name it by [`ConnRef`] and send messages.
-//! Depends on `ocpp` and `config` only.
+//! Depends on `ocpp`, `config` and the leaf helpers `json_text` and
+//! `time_text` (which import nothing of the crate) only.
 
 pub mod backend;
 pub mod calls;

@@ -6,12 +6,13 @@
 //! parsed without allocating. Serialising writes into a caller-owned buffer.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{ErrorCode, OcppVersion, Violation};
+use crate::json_text::push_json_str;
 
 /// OCPP-J §4.1.4: a message id is at most 36 characters.
 pub const MAX_MESSAGE_ID_LEN: usize = 36;
@@ -407,32 +408,6 @@ pub fn write_violation(out: &mut String, version: OcppVersion, id: &str, violati
         &violation.description,
         violation.field.as_deref(),
     );
-}
-
-/// Appends `s` as a JSON string literal (RFC 8259 §7 escaping).
-pub fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escape);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -405,7 +405,7 @@ fn call_record(
                 details = given.to_string();
             } else if let Some(field) = &violation.field {
                 details = String::from("{\"field\":");
-                frame::push_json_str(&mut details, field);
+                crate::json_text::push_json_str(&mut details, field);
                 details.push('}');
             }
             match Payload::from_json(details) {

@@ -46,11 +46,7 @@ impl Reactor {
                     self.start_handshake(stream, peer, tls);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                    ) => {}
+                Err(e) if crate::net::accept_next_after(&e) => {}
                 Err(e) => {
                     // EMFILE and friends: the pending connection stays in the
                     // backlog; edge-triggered readiness will not fire again, so

@@ -1,17 +1,16 @@
-//! The byte stream under tungstenite: a plain socket, or rustls over one.
+//! The byte stream under tungstenite: a plain socket, or rustls over one
+//! (the shared adapter in [`crate::tls_stream`]), with what the reactor adds
+//! on top: a per-turn read allowance, the frame meter, and a watch on the
+//! TLS handshake that counts its outcome and records the client's CN.
 //!
 //! TLS is driven on the reactor thread, non-blocking, with no thread of its
-//! own: reading pulls TLS records from the socket (`read_tls`), decrypts
-//! them (`process_new_packets`) and hands out plaintext; writing encrypts
-//! into rustls and pushes records to the socket (`write_tls`) until it
-//! would block. Whatever the socket does not take stays in rustls and goes
-//! out on the next writable event (the reactor registers every connection
+//! own. Whatever the socket does not take stays in rustls and goes out on
+//! the next writable event (the reactor registers every connection
 //! READABLE | WRITABLE and flushes on writable), or at the next read or
 //! write pass, so edge-triggered readiness cannot strand it.
 
 use std::cell::{Cell, OnceCell};
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -19,6 +18,7 @@ use mio::net::TcpStream;
 use rustls::ServerConnection;
 
 use super::frame_meter::FrameMeter;
+use crate::tls_stream::{self, TlsObserver};
 
 /// What the TLS handshake learnt about the client, for the upgrade gate:
 /// set once, when the handshake completes, to the subject CN of the
@@ -68,14 +68,11 @@ pub struct Transport {
     meter: Option<FrameMeter>,
 }
 
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream>),
-}
+type Stream = tls_stream::Stream<ServerConnection, HandshakeWatch>;
 
-pub struct TlsStream {
-    tls: ServerConnection,
-    socket: TcpStream,
+/// Counts a connection's TLS handshake once, when it ends either way, and
+/// records the client's CN when it succeeds.
+struct HandshakeWatch {
     identity: ClientIdentity,
     tally: Rc<TlsTally>,
     /// The handshake's outcome is in the tally already.
@@ -128,88 +125,35 @@ impl Transport {
     ) -> Result<Transport, rustls::Error> {
         let mut tls = ServerConnection::new(config)?;
         tls.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
-        Ok(Transport::new(Stream::Tls(Box::new(TlsStream {
-            tls,
-            socket,
+        let watch = HandshakeWatch {
             identity,
             tally,
             counted: false,
-        }))))
-    }
-
-    pub fn socket(&self) -> &TcpStream {
-        match &self.stream {
-            Stream::Plain(s) => s,
-            Stream::Tls(t) => &t.socket,
-        }
+        };
+        Ok(Transport::new(Stream::tls_observed(tls, socket, watch)))
     }
 
     /// A TLS connection whose TLS handshake is not finished.
     pub fn tls_handshaking(&self) -> bool {
-        matches!(&self.stream, Stream::Tls(t) if t.tls.is_handshaking())
+        self.stream
+            .connection()
+            .is_some_and(|tls| tls.is_handshaking())
     }
 
     /// Queues a close_notify alert and writes what the socket takes now,
     /// without waiting (the connection is about to be dropped).
     pub fn close_notify(&mut self) {
-        if let Stream::Tls(t) = &mut self.stream {
-            t.tls.send_close_notify();
-            let _ = t.push_records();
-        }
+        self.stream.close_notify();
     }
 
     /// Half-closes our side: for TLS a close_notify alert first (best
     /// effort: a full socket just loses it), then the TCP FIN.
     pub fn shutdown_write(&mut self) -> io::Result<()> {
-        self.close_notify();
-        self.socket().shutdown(Shutdown::Write)
+        self.stream.shutdown_write()
     }
 }
 
-impl TlsStream {
-    /// Writes pending TLS records until none are left (Ok) or the socket
-    /// would block (Err WouldBlock).
-    fn push_records(&mut self) -> io::Result<()> {
-        while self.tls.wants_write() {
-            match self.tls.write_tls(&mut self.socket) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Like `push_records`, but a full socket is not an error: the rest
-    /// leaves on the writable event.
-    fn push_records_now(&mut self) -> io::Result<()> {
-        match self.push_records() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            other => other,
-        }
-    }
-
-    /// Once the handshake is done: counts it and records the client's CN.
-    fn on_progress(&mut self) {
-        if self.counted || self.tls.is_handshaking() {
-            return;
-        }
-        self.counted = true;
-        match self.tls.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_2) => bump(&self.tally.ok_tls12),
-            _ => bump(&self.tally.ok_tls13),
-        }
-        let cn = self
-            .tls
-            .peer_certificates()
-            .and_then(|chain| chain.first())
-            .and_then(|leaf| crate::tls::common_name(leaf));
-        let _ = self.identity.set(cn);
-    }
-}
-
-impl TlsStream {
+impl HandshakeWatch {
     fn failure_counter(&self, error: &rustls::Error) -> &Cell<u64> {
         use rustls::Error as E;
         let t = &self.tally;
@@ -222,62 +166,37 @@ impl TlsStream {
     }
 }
 
-impl Read for TlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            // Plaintext already decrypted (or EOF) first: no readiness event
-            // announces it.
-            match self.tls.reader().read(buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if self.tls.is_handshaking() && !self.counted => {
-                    self.counted = true;
-                    bump(&self.tally.eof);
-                    return Err(e);
-                }
-                other => return other,
-            }
-            // Handshake messages or an alert may be waiting to go out.
-            self.push_records_now()?;
-            match self.tls.read_tls(&mut self.socket) {
-                // TCP EOF: rustls notes it; the next reader().read says
-                // Ok(0) after close_notify, UnexpectedEof without.
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-            if let Err(e) = self.tls.process_new_packets() {
-                // Let the alert reach the peer if the socket takes it now.
-                let _ = self.push_records();
-                if !self.counted {
-                    self.counted = true;
-                    bump(self.failure_counter(&e));
-                }
-                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
-            }
-            self.on_progress();
-            self.push_records_now()?;
+impl TlsObserver<ServerConnection> for HandshakeWatch {
+    /// The client closed the connection mid-handshake.
+    fn read_failed(&mut self, tls: &ServerConnection, _error: &io::Error) {
+        if tls.is_handshaking() && !self.counted {
+            self.counted = true;
+            bump(&self.tally.eof);
         }
     }
-}
 
-impl Write for TlsStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // Records still queued from before: the socket is full; tungstenite
-        // keeps the frame and retries on flush (writable event). This bounds
-        // what rustls holds to one buffer limit.
-        self.push_records()?;
-        let n = self.tls.writer().write(buf)?;
-        self.push_records_now()?;
-        if n == 0 && !buf.is_empty() {
-            // rustls's buffer is full (still handshaking): not a closed
-            // stream, which is what Ok(0) would tell tungstenite.
-            return Err(io::ErrorKind::WouldBlock.into());
+    fn refused(&mut self, error: &rustls::Error) {
+        if !self.counted {
+            self.counted = true;
+            bump(self.failure_counter(error));
         }
-        Ok(n)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.push_records()
+    /// Once the handshake is done: counts it and records the client's CN.
+    fn processed(&mut self, tls: &ServerConnection) {
+        if self.counted || tls.is_handshaking() {
+            return;
+        }
+        self.counted = true;
+        match tls.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_2) => bump(&self.tally.ok_tls12),
+            _ => bump(&self.tally.ok_tls13),
+        }
+        let cn = tls
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| crate::tls::common_name(leaf));
+        let _ = self.identity.set(cn);
     }
 }
 
@@ -288,10 +207,7 @@ impl Read for Transport {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let room = buf.len().min(self.allowance);
-        let n = match &mut self.stream {
-            Stream::Plain(s) => s.read(&mut buf[..room]),
-            Stream::Tls(t) => t.read(&mut buf[..room]),
-        }?;
+        let n = self.stream.read(&mut buf[..room])?;
         self.allowance -= n;
         if let Some(meter) = &mut self.meter {
             meter.observe(&buf[..n]);
@@ -302,16 +218,10 @@ impl Read for Transport {
 
 impl Write for Transport {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.stream {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(t) => t.write(buf),
-        }
+        self.stream.write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.stream {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(t) => t.flush(),
-        }
+        self.stream.flush()
     }
 }

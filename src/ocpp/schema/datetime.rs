@@ -6,6 +6,7 @@ use serde::{Deserializer, Serialize, Serializer};
 
 use super::{Ctx, FromJson, excerpt, with_str};
 use crate::ocpp::ErrorCode;
+use crate::time_text::{civil_from_days, days_from_civil};
 
 /// `"format":"date-time"`: an RFC 3339 §5.6 timestamp, held as its parts so
 /// a parsed timestamp costs no allocation. Accepts exactly what the JSON
@@ -176,30 +177,6 @@ fn days_in_month(year: u16, month: u8) -> u8 {
         2 => 28,
         _ => 31,
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u8, d: u8) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 impl fmt::Display for DateTime {
