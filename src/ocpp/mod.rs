@@ -9,6 +9,7 @@ pub mod frame;
 pub mod handshake;
 pub mod schema;
 pub mod server_call;
+pub mod session;
 pub mod v16;
 pub mod v201;
 pub mod version;

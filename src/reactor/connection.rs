@@ -91,8 +91,8 @@ pub struct Connection {
     pub discarding: bool,
     /// Close once the in-flight answer has been sent (graceful shutdown).
     pub close_after_answer: Option<(CloseCode, &'static str)>,
-    /// Server-initiated CALLs; allocated only while there are some.
-    pub server_calls: Option<Box<ServerCalls>>,
+    /// Server-initiated CALLs (one pointer; allocated only while there are some).
+    pub server_calls: ServerCalls,
     pub connected_at: Instant,
     /// From the last accepted BootNotification (allocated once booted).
     pub boot: Option<Box<BootInfo>>,
@@ -133,7 +133,7 @@ impl Connection {
             closing: false,
             discarding: false,
             close_after_answer: None,
-            server_calls: None,
+            server_calls: ServerCalls::default(),
             connected_at: now,
             boot: None,
         }

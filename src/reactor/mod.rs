@@ -46,7 +46,7 @@ use crate::config::Config;
 use crate::journal::{Direction, JournalRecord, JournalSender, Kind, Payload};
 use crate::metrics::{ReactorCounters, ReactorStats};
 use crate::ocpp::frame::{self, CallRanges, Frame};
-use crate::ocpp::server_call;
+use crate::ocpp::session::CallIds;
 use crate::pipeline::{
     CallAnswer, ConnRef, ConnectionInfo, InboundCall, Inbox, ServerCallOutcome, ServerCallRequest,
     ToReactor,
@@ -171,8 +171,8 @@ struct Reactor {
     conns: Slab<Connection>,
     /// Charge point id -> its connection on this reactor (open ones only).
     ids: HashMap<Arc<str>, SlotKey>,
-    /// Sequence of server-initiated CALLs; also their message ids.
-    next_call_seq: u32,
+    /// Message ids of server-initiated CALLs, unique on this reactor.
+    call_ids: CallIds,
     wheel: TimerWheel<TimerKey>,
     /// Expired timers, reused every tick.
     due: Vec<TimerKey>,
@@ -274,7 +274,7 @@ pub fn run(setup: ReactorSetup) {
         accept_more: [false; 2],
         conns: Slab::default(),
         ids: HashMap::new(),
-        next_call_seq: 0,
+        call_ids: CallIds::new(setup.index),
         due: Vec::new(),
         inbox: setup.inbox,
         processors: setup.processors,
@@ -412,9 +412,7 @@ impl Reactor {
         self.wheel.retain(|timer| match timer.kind {
             TimerKind::ServerCall(seq) => conns
                 .get_mut(timer.key)
-                .and_then(|c| c.server_calls.as_ref())
-                .and_then(|calls| calls.outstanding.as_ref())
-                .is_some_and(|call| call.seq == seq),
+                .is_some_and(|c| c.server_calls.awaits(seq)),
             _ => conns.get_mut(timer.key).is_some(),
         });
         self.counters.timers_pruned += (before - self.wheel.len()) as u64;
@@ -595,8 +593,8 @@ impl Reactor {
             // best effort; a no-op for plain sockets.
             ws.get_mut().close_notify();
         }
-        if let Some(calls) = conn.server_calls.as_mut() {
-            calls.fail_all(&ServerCallOutcome::Closed);
+        for closed in conn.server_calls.on_close() {
+            closed.reply.send(closed.outcome);
         }
         if conn.counted {
             self.gate.release();

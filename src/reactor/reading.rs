@@ -15,6 +15,7 @@
 // An extension of the reactor: same thread, same state, split out to keep
 // files readable. Everything the parent module imports is in scope.
 use super::*;
+use crate::ocpp::session::{self, Answer, FrameErrorAnswer};
 
 /// Offers a connection's CALL to the processor queue without waiting; on
 /// success the connection has a CALL in flight. On failure the frame comes
@@ -311,7 +312,7 @@ impl Reactor {
                 self.dispatch(key, text, parts);
             }
             Ok(Frame::CallResult { id, payload }) => {
-                self.on_call_answer(key, &id, Ok(payload.get()));
+                self.on_call_answer(key, &id, Answer::Result(payload.get()));
             }
             Ok(Frame::CallError {
                 id,
@@ -320,27 +321,26 @@ impl Reactor {
                 details,
             }) => {
                 self.counters.callerrors_received += 1;
-                let error = ServerCallOutcome::Error {
-                    code: code.into_owned(),
-                    description: description.into_owned(),
-                    details: details.get().to_owned(),
+                let error = Answer::Error {
+                    code: &code,
+                    description: &description,
+                    details: details.get(),
                 };
-                self.on_call_answer(key, &id, Err(error));
+                self.on_call_answer(key, &id, error);
             }
             Err(e) => {
-                let reply = frame::frame_error_reply(version, &e);
-                if reply.is_some() && conn.in_flight {
+                let answer = session::answer_to(version, &e);
+                if matches!(answer, FrameErrorAnswer::CallError(_)) && conn.in_flight {
                     // Its CALLERROR must not overtake the answer in flight.
                     conn.held = Some(text);
                     return;
                 }
                 self.counters.frame_errors += 1;
                 debug!("{}: bad frame: {e}", conn.charge_point);
-                if e.is_answer() {
-                    self.on_malformed_answer(key, &e);
-                }
-                if let Some(reply) = reply {
-                    self.send(key, reply.into());
+                match answer {
+                    FrameErrorAnswer::CallError(reply) => self.send(key, reply.into()),
+                    FrameErrorAnswer::FailServerCall => self.on_malformed_answer(key, &e),
+                    FrameErrorAnswer::Nothing => {}
                 }
                 self.count_bad_message(key);
             }
