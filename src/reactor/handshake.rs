@@ -22,7 +22,10 @@ use crate::auth::{AuthDecision, WWW_AUTHENTICATE};
 use crate::config::{Config, DuplicateId, MissingSubprotocol};
 use crate::gateway::Control;
 use crate::ocpp::OcppVersion;
-use crate::ocpp::handshake::{Refusal, SubprotocolChoice, charge_point_id, choose_subprotocol};
+use crate::ocpp::handshake::{
+    Authentication, ClientCertificate, Refusal, SubprotocolChoice, UpgradeFacts, UpgradeRules,
+    decide_upgrade,
+};
 use crate::pipeline::ConnRef;
 
 /// What the gate decided for one accepted upgrade.
@@ -84,13 +87,16 @@ impl Gate {
         self.open_connections.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Judges one upgrade request: the upgrade allowance first (a
+    /// reconnect storm is spread out before it costs anything more), then
+    /// the OCPP-J rules ([`decide_upgrade`]), then a place under
+    /// `listen.max_connections`, then the id registry.
     fn decide(
         &self,
         request: &Request,
         response: &mut Response,
         client: Option<&ClientIdentity>,
     ) -> Result<Upgrade, Refusal> {
-        // A reconnect storm is spread out before it costs anything more.
         let rate = f64::from(self.config.listen.max_handshakes_per_second);
         if rate > 0.0 {
             let mut upgrades = self.upgrades.get();
@@ -104,61 +110,50 @@ impl Gate {
             }
         }
         let ocpp = &self.config.ocpp;
-        let id = charge_point_id(
-            request.uri().path(),
-            &self.config.listen.path_prefix,
-            ocpp.max_id_length,
-        )?;
+        let rules = UpgradeRules {
+            path_prefix: &self.config.listen.path_prefix,
+            max_id_len: ocpp.max_id_length,
+            subprotocols: &ocpp.subprotocols,
+            assume_v16_when_none_offered: ocpp.missing_subprotocol
+                == MissingSubprotocol::AssumeOcpp16,
+            reject_duplicates: ocpp.duplicate_id == DuplicateId::Reject,
+        };
         // Security profile 3: the client certificate (already verified
-        // against tls.client_ca by rustls) must name this charge point. The
-        // id is only known here, after TLS, so a mismatch is an HTTP 401
-        // rather than a TLS alert.
-        if let Some(client) = client {
-            match client.get() {
-                Some(Some(cn)) if *cn == id => {}
-                Some(Some(cn)) => {
-                    log::info!("{id}: client certificate is for {cn:?}");
-                    return Err(Refusal::new(
-                        401,
-                        "client certificate CN does not match the charge point id",
-                    ));
-                }
-                _ => {
-                    return Err(Refusal::new(401, "client certificate without a subject CN"));
-                }
-            }
-        }
-        // Authentication comes before the duplicate-id rule: otherwise anyone
-        // could disconnect a charge point by connecting with its id.
+        // against tls.client_ca by rustls) must name the charge point.
+        let certificate = match client.map(|c| c.get()) {
+            None => ClientCertificate::NotRequired,
+            Some(Some(Some(cn))) => ClientCertificate::Named(cn),
+            Some(_) => ClientCertificate::Unnamed,
+        };
         let mut authorization = request.headers().get_all("Authorization").iter();
-        let header = match (authorization.next(), authorization.next()) {
+        let authorization = match (authorization.next(), authorization.next()) {
             (None, _) => None,
             (Some(value), None) => Some(value.as_bytes()),
             // Two Authorization headers: ambiguous, refused as malformed.
             (Some(_), Some(_)) => Some(&b""[..]),
         };
-        match self.control.credentials().check(&id, header) {
-            AuthDecision::Allowed => {}
-            AuthDecision::UnknownId => {
-                return Err(Refusal::new(
-                    404,
-                    format!("{id} is not a known charge point"),
-                ));
-            }
-            AuthDecision::BadCredentials(why) => {
-                log::info!("{id}: Basic Auth refused: {why}");
-                let mut refusal = Refusal::new(401, "Basic authentication required");
-                refusal.challenge = Some(WWW_AUTHENTICATE);
-                return Err(refusal);
-            }
-        }
         let offered = request
             .headers()
             .get_all("Sec-WebSocket-Protocol")
             .iter()
             .filter_map(|v| v.to_str().ok());
-        let assume = ocpp.missing_subprotocol == MissingSubprotocol::AssumeOcpp16;
-        let version = match choose_subprotocol(offered, &ocpp.subprotocols, assume) {
+        let mut facts = RequestFacts {
+            control: &self.control,
+            authorization,
+        };
+        let accepted = decide_upgrade(
+            request.uri().path(),
+            offered,
+            certificate,
+            &rules,
+            &mut facts,
+        )
+        .inspect_err(|refusal| {
+            if let Some(note) = &refusal.note {
+                log::info!("{note}");
+            }
+        })?;
+        let version = match accepted.subprotocol {
             SubprotocolChoice::Selected(v) => {
                 response.headers_mut().insert(
                     "Sec-WebSocket-Protocol",
@@ -169,10 +164,7 @@ impl Gate {
             SubprotocolChoice::Assumed(v) => Some(v),
             SubprotocolChoice::Unacceptable => None,
         };
-        let duplicate = self.config.ocpp.duplicate_id;
-        if duplicate == DuplicateId::Reject && self.control.id_is_connected(&id) {
-            return Err(Refusal::new(409, format!("{id} is already connected")));
-        }
+        let id = accepted.charge_point;
         let max = self.config.listen.max_connections;
         if self.open_connections.fetch_add(1, Ordering::AcqRel) >= max {
             self.open_connections.fetch_sub(1, Ordering::AcqRel);
@@ -182,7 +174,8 @@ impl Gate {
             ));
         }
         // Under "reject" a racing twin may have registered since the check
-        // above; the newest connection wins either way, the old one is closed.
+        // in the rules; the newest connection wins either way, the old one
+        // is closed.
         let replaces = self
             .current
             .get()
@@ -192,6 +185,30 @@ impl Gate {
             version,
             replaces,
         })
+    }
+}
+
+/// The gateway's answers to the questions of the upgrade rules, for one request.
+struct RequestFacts<'a> {
+    control: &'a Control,
+    /// The request's `Authorization` header (empty if it had two).
+    authorization: Option<&'a [u8]>,
+}
+
+impl UpgradeFacts for RequestFacts<'_> {
+    fn authenticate(&mut self, id: &str) -> Authentication {
+        match self.control.credentials().check(id, self.authorization) {
+            AuthDecision::Allowed => Authentication::Allowed,
+            AuthDecision::UnknownId => Authentication::UnknownId,
+            AuthDecision::BadCredentials(why) => Authentication::BadCredentials {
+                challenge: WWW_AUTHENTICATE,
+                why: why.to_string(),
+            },
+        }
+    }
+
+    fn is_connected(&mut self, id: &str) -> bool {
+        self.control.id_is_connected(id)
     }
 }
 
