@@ -1,8 +1,16 @@
-//! The tungstenite handshake callback: applies the OCPP-J upgrade rules of
-//! [`crate::ocpp::handshake`] to one request and records what was decided.
+//! Which upgrade requests a reactor admits: the tungstenite handshake
+//! callback ([`HandshakeCallback`]) and the reactor-wide [`Admission`] it
+//! reports to.
+//!
+//! Runs on the reactor thread, inside a `handshake()` step. The order of
+//! the OCPP-J rules is [`crate::ocpp::handshake::decide_upgrade`]; this file
+//! answers its questions (credentials, is the id connected: the gateway's
+//! `Control`) and adds the limits around it — the upgrade rate first, a
+//! place under `listen.max_connections` (a gateway-wide atomic) and the
+//! id registration last.
 //!
 //! `Callback::on_request` consumes the callback, so the decision is passed
-//! out through the reactor-owned [`Gate`]: the reactor collects it right
+//! out through the reactor-owned [`Admission`]: the reactor collects it right
 //! after each `handshake()` step on the same thread, before any other
 //! connection's handshake can run.
 
@@ -28,7 +36,7 @@ use crate::ocpp::handshake::{
 };
 use crate::pipeline::ConnRef;
 
-/// What the gate decided for one accepted upgrade.
+/// What [`Admission`] decided for one accepted upgrade.
 #[derive(Debug)]
 pub struct Upgrade {
     pub charge_point: Arc<str>,
@@ -39,8 +47,10 @@ pub struct Upgrade {
     pub replaces: Option<ConnRef>,
 }
 
-/// Reactor-wide handshake policy plus the slot the callback writes into.
-pub struct Gate {
+/// A reactor's admission of upgrade requests: the policy (config, the
+/// upgrade allowance, the connection count), and the slot the callback
+/// writes its decision into.
+pub struct Admission {
     config: Arc<Config>,
     /// Established connections over all reactors, for `max_connections`.
     open_connections: Arc<AtomicUsize>,
@@ -54,14 +64,14 @@ pub struct Gate {
     upgrades: Cell<TokenBucket>,
 }
 
-impl Gate {
+impl Admission {
     pub fn new(
         config: Arc<Config>,
         open_connections: Arc<AtomicUsize>,
         control: Arc<Control>,
-    ) -> Rc<Gate> {
+    ) -> Rc<Admission> {
         let rate = f64::from(config.listen.max_handshakes_per_second);
-        Rc::new(Gate {
+        Rc::new(Admission {
             config,
             open_connections,
             control,
@@ -215,24 +225,24 @@ impl UpgradeFacts for RequestFacts<'_> {
 /// The per-connection callback handed to tungstenite. `client` is set on
 /// TLS connections that must show a client certificate (profile 3): the
 /// transport fills it in when the TLS handshake completes.
-pub struct GateCallback {
-    pub gate: Rc<Gate>,
+pub struct HandshakeCallback {
+    pub admission: Rc<Admission>,
     pub client: Option<ClientIdentity>,
 }
 
-impl Callback for GateCallback {
+impl Callback for HandshakeCallback {
     fn on_request(
         self,
         request: &Request,
         mut response: Response,
     ) -> Result<Response, ErrorResponse> {
-        let gate = &self.gate;
-        let decision = gate.decide(request, &mut response, self.client.as_ref());
+        let admission = &self.admission;
+        let decision = admission.decide(request, &mut response, self.client.as_ref());
         let answer = match &decision {
             Ok(_) => Ok(response),
             Err(refusal) => Err(error_response(refusal)),
         };
-        *gate.decided.borrow_mut() = Some(decision);
+        *admission.decided.borrow_mut() = Some(decision);
         answer
     }
 }

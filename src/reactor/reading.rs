@@ -11,6 +11,12 @@
 //! answer is back. Bytes of partly received messages count against the
 //! gateway-wide `websocket.max_buffered_bytes`, and every message must be
 //! complete within `websocket.message_timeout`.
+//!
+//! On the reactor thread. Touches the connection, the processor queue
+//! (`try_send` only), the gateway-wide buffer tally (an atomic) and the
+//! counters. Which answer a broken frame gets is
+//! [`crate::ocpp::session::answer_to`]; answers to server calls go to the
+//! connection's session (`server_calls`).
 
 // An extension of the reactor: same thread, same state, split out to keep
 // files readable. Everything the parent module imports is in scope.
@@ -89,7 +95,7 @@ impl Reactor {
                 Ok(message) => message,
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     let exhausted = ws.get_ref().exhausted();
-                    if conn.flush() != Fate::Keep {
+                    if conn.flush() != KeepOrDrop::Keep {
                         self.remove(key, "write failed");
                         return;
                     }
@@ -114,9 +120,9 @@ impl Reactor {
                     return;
                 }
                 Err(e) => {
-                    let why = match fate_of(e) {
-                        Fate::Drop(why) => why,
-                        Fate::Keep => "closed",
+                    let why = match keep_or_drop(e) {
+                        KeepOrDrop::Drop(why) => why,
+                        KeepOrDrop::Keep => "closed",
                     };
                     self.remove(key, why);
                     return;
@@ -169,8 +175,8 @@ impl Reactor {
             return;
         };
         match conn.discard_input() {
-            Fate::Drop(why) => self.remove(key, why),
-            Fate::Keep => {
+            KeepOrDrop::Drop(why) => self.remove(key, why),
+            KeepOrDrop::Keep => {
                 let exhausted = match &conn.link {
                     Link::Open(ws) => ws.get_ref().exhausted(),
                     _ => false,
