@@ -17,7 +17,7 @@
 //!
 //! This file: the loop, closing and removing connections. Beside it:
 //! `accept` (listeners, upgrade steps), `handshake` (the tungstenite
-//! callback and [`handshake::Admission`]), `connection` (one connection's
+//! callback and `Admission`), `connection` (one connection's
 //! socket), `reading` (frames in), `inbox` (what other threads ask),
 //! `server_calls` (driving each connection's session), `timers`,
 //! `journaling`, `give_back` (shrinking after disconnects), `transport`
