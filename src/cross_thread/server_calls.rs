@@ -71,34 +71,6 @@ pub struct ServerCallRequest {
     pub reply: ReplyTo,
 }
 
-/// What became of a server-initiated CALL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerCallOutcome {
-    /// The charge point answered with this CALLRESULT payload (JSON text),
-    /// valid against the action's response schema.
-    Result(String),
-    /// The charge point answered with a CALLERROR.
-    Error {
-        code: String,
-        description: String,
-        details: String,
-    },
-    /// The charge point answered, but the payload breaks the response schema.
-    InvalidResponse {
-        payload: String,
-        violation: crate::ocpp::Violation,
-    },
-    /// The charge point answered with a frame that is not a well-formed
-    /// CALLRESULT or CALLERROR (why, for the operator).
-    MalformedAnswer(String),
-    /// Refused before sending: the payload or action is not valid.
-    InvalidRequest(crate::ocpp::Violation),
-    /// No answer within the timeout; a late answer will be ignored.
-    Timeout,
-    /// The charge point is not connected (to this reactor, for one reply).
-    NotConnected,
-    /// The connection closed before the answer came.
-    Closed,
-    /// Too many calls already queued for this charge point.
-    QueueFull,
-}
+/// What became of a server-initiated CALL (the session state machine in
+/// `ocpp::session` decides the protocol outcomes; defined there).
+pub use crate::ocpp::session::ServerCallOutcome;

@@ -309,37 +309,6 @@ pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
     }
 }
 
-/// How the gateway answers a frame that failed to parse (DESIGN.md, OCPP table):
-/// the CALLERROR text to send, or `None` when the frame is only logged and counted.
-pub fn frame_error_reply(version: OcppVersion, err: &FrameError) -> Option<String> {
-    // OCPP-J 1.6 §4.2.3: a CALLERROR answers a CALL only; a broken answer
-    // is logged, counted and fails the server call it was meant for.
-    if err.is_answer() {
-        return None;
-    }
-    let code = match (&err.kind, version) {
-        // OCPP-J 1.6 §4.1.3: an unknown message type is ignored.
-        (FrameErrorKind::UnknownMessageType(_), OcppVersion::V16) => return None,
-        (FrameErrorKind::UnknownMessageType(_), OcppVersion::V201) => {
-            ErrorCode::MessageTypeNotSupported
-        }
-        // DESIGN.md: a payload that is not an object is a payload error
-        // (FormationViolation on 1.6, FormatViolation on 2.0.1), not a
-        // broken frame.
-        (FrameErrorKind::BadElement("payload"), _) => ErrorCode::FormatViolation,
-        _ => ErrorCode::RpcFrameworkError,
-    };
-    let id = match (&err.message_id, version) {
-        (Some(id), _) => id.as_str(),
-        // 2.0.1 Part 4 §4.2.3: an error for an unreadable message uses id "-1".
-        (None, OcppVersion::V201) => "-1",
-        (None, OcppVersion::V16) => return None,
-    };
-    let mut out = String::with_capacity(96);
-    write_call_error(&mut out, version, id, code, &err.to_string(), None);
-    Some(out)
-}
-
 /// `[3,"id",payload]`; `payload` is JSON text of an object.
 pub fn write_call_result(out: &mut String, id: &str, payload: &str) {
     out.push_str("[3,");
@@ -496,38 +465,6 @@ mod tests {
         let err = parse(&long).unwrap_err();
         assert_eq!(err.kind, FrameErrorKind::MessageIdTooLong(37));
         assert_eq!(err.message_id.as_deref(), Some("x".repeat(37).as_str()));
-    }
-
-    #[test]
-    fn error_replies_follow_the_version() {
-        let err = parse(r#"[2,"m1","Heartbeat"]"#).unwrap_err();
-        let v16 = frame_error_reply(OcppVersion::V16, &err).unwrap();
-        assert!(v16.starts_with(r#"[4,"m1","FormationViolation","#), "{v16}");
-        let v201 = frame_error_reply(OcppVersion::V201, &err).unwrap();
-        assert!(
-            v201.starts_with(r#"[4,"m1","RpcFrameworkError","#),
-            "{v201}"
-        );
-        let unreadable = parse("garbage").unwrap_err();
-        assert_eq!(frame_error_reply(OcppVersion::V16, &unreadable), None);
-        assert!(
-            frame_error_reply(OcppVersion::V201, &unreadable)
-                .unwrap()
-                .starts_with(r#"[4,"-1","RpcFrameworkError""#)
-        );
-        let not_object = parse(r#"[2,"m3","Heartbeat",[]]"#).unwrap_err();
-        assert!(
-            frame_error_reply(OcppVersion::V201, &not_object)
-                .unwrap()
-                .starts_with(r#"[4,"m3","FormatViolation""#)
-        );
-        let unknown = parse(r#"[5,"m2",{}]"#).unwrap_err();
-        assert_eq!(frame_error_reply(OcppVersion::V16, &unknown), None);
-        assert!(
-            frame_error_reply(OcppVersion::V201, &unknown)
-                .unwrap()
-                .starts_with(r#"[4,"m2","MessageTypeNotSupported""#)
-        );
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! OCPP-J upgrade rules: which URL names which charge point, and which
-//! subprotocol a connection speaks (OCPP-J 1.6 §3.1–3.2, DESIGN.md table).
+//! OCPP-J upgrade rules: which URL names which charge point, which
+//! subprotocol a connection speaks, and in which order an upgrade request
+//! is judged (OCPP-J 1.6 §3.1–3.2, DESIGN.md table). Pure: the reactor
+//! answers the questions [`decide_upgrade`] asks ([`UpgradeFacts`]) and
+//! carries out its decision.
 
 use super::OcppVersion;
 
@@ -12,6 +15,8 @@ pub struct Refusal {
     pub challenge: Option<&'static str>,
     /// `Retry-After` seconds to send with a 503 for a busy gateway.
     pub retry_after: Option<u64>,
+    /// For the operator's log, never sent: what the reason leaves out.
+    pub note: Option<String>,
 }
 
 impl Refusal {
@@ -21,6 +26,7 @@ impl Refusal {
             reason: reason.into(),
             challenge: None,
             retry_after: None,
+            note: None,
         }
     }
 
@@ -140,6 +146,142 @@ pub fn choose_subprotocol<'a>(
     SubprotocolChoice::Unacceptable
 }
 
+/// What the client certificate of the connection says (security profile 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCertificate<'a> {
+    /// None is required (plain connection, or TLS without `tls.client_ca`).
+    NotRequired,
+    /// Verified, with this subject CN.
+    Named(&'a str),
+    /// Required, but none with a subject CN was presented.
+    Unnamed,
+}
+
+/// What the credentials in force say about a charge point id and the
+/// `Authorization` header of its request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Authentication {
+    Allowed,
+    /// Neither in the credentials nor in the allow list.
+    UnknownId,
+    /// Basic Auth required and missing or wrong: a 401 with this
+    /// `WWW-Authenticate` challenge. `why` is for the log only (the client
+    /// is never told which).
+    BadCredentials {
+        challenge: &'static str,
+        why: String,
+    },
+}
+
+/// The questions about the gateway's state that the upgrade rules ask,
+/// each only when a rule gets to it, in rule order, at most once per
+/// request. The answers may be costly (a password hash) or take a lock
+/// (the id registry): a request refused early never causes them.
+pub trait UpgradeFacts {
+    /// Checks the request's credentials for `id`. Asked for a well-formed
+    /// id whose client certificate, if one is required, names it.
+    fn authenticate(&mut self, id: &str) -> Authentication;
+    /// Whether `id` is connected now. Asked only when duplicates are
+    /// rejected, and only after authentication: otherwise anyone could
+    /// learn, or disturb, who is connected.
+    fn is_connected(&mut self, id: &str) -> bool;
+}
+
+/// The configured upgrade rules, as plain values.
+#[derive(Clone, Copy, Debug)]
+pub struct UpgradeRules<'a> {
+    /// `listen.path_prefix`: requests name `{prefix}/{id}`.
+    pub path_prefix: &'a str,
+    /// `ocpp.max_id_length`.
+    pub max_id_len: usize,
+    /// `ocpp.subprotocols`, the versions accepted.
+    pub subprotocols: &'a [OcppVersion],
+    /// `ocpp.missing_subprotocol = "assume-ocpp1.6"`.
+    pub assume_v16_when_none_offered: bool,
+    /// `ocpp.duplicate_id = "reject"`: a second connection with an id
+    /// already connected is refused (409) instead of replacing the first.
+    pub reject_duplicates: bool,
+}
+
+/// An upgrade the rules let through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    pub charge_point: String,
+    /// With `Selected`, the response names the subprotocol; with
+    /// `Unacceptable` the connection is upgraded, then closed 1002.
+    pub subprotocol: SubprotocolChoice,
+}
+
+/// Judges one upgrade request: `path` and the offered subprotocols (raw
+/// `Sec-WebSocket-Protocol` values) from the request, `certificate` from
+/// its TLS session.
+///
+/// The order is the rule: the path names the charge point (404/400); a
+/// required client certificate must name it (401); its credentials must
+/// let it in (404 unknown id, 401 with a challenge for bad credentials);
+/// the subprotocol is chosen; under `reject_duplicates` an id already
+/// connected is refused (409). Authentication comes before the duplicate
+/// rule, so no one can disconnect a charge point by connecting with its id.
+///
+/// An accepted upgrade still needs a place under `listen.max_connections`,
+/// and registers its id, displacing an older holder (closed 1008): that is
+/// the caller's.
+pub fn decide_upgrade<'a>(
+    path: &str,
+    offered: impl IntoIterator<Item = &'a str>,
+    certificate: ClientCertificate<'_>,
+    rules: &UpgradeRules<'_>,
+    facts: &mut impl UpgradeFacts,
+) -> Result<Accepted, Refusal> {
+    let id = charge_point_id(path, rules.path_prefix, rules.max_id_len)?;
+    // The id is only known here, after TLS, so a certificate that names
+    // another charge point is an HTTP 401 rather than a TLS alert.
+    match certificate {
+        ClientCertificate::NotRequired => {}
+        ClientCertificate::Named(cn) if cn == id => {}
+        ClientCertificate::Named(cn) => {
+            return Err(Refusal {
+                note: Some(format!("{id}: client certificate is for {cn:?}")),
+                ..Refusal::new(
+                    401,
+                    "client certificate CN does not match the charge point id",
+                )
+            });
+        }
+        ClientCertificate::Unnamed => {
+            return Err(Refusal::new(401, "client certificate without a subject CN"));
+        }
+    }
+    match facts.authenticate(&id) {
+        Authentication::Allowed => {}
+        Authentication::UnknownId => {
+            return Err(Refusal::new(
+                404,
+                format!("{id} is not a known charge point"),
+            ));
+        }
+        Authentication::BadCredentials { challenge, why } => {
+            return Err(Refusal {
+                challenge: Some(challenge),
+                note: Some(format!("{id}: Basic Auth refused: {why}")),
+                ..Refusal::new(401, "Basic authentication required")
+            });
+        }
+    }
+    let subprotocol = choose_subprotocol(
+        offered,
+        rules.subprotocols,
+        rules.assume_v16_when_none_offered,
+    );
+    if rules.reject_duplicates && facts.is_connected(&id) {
+        return Err(Refusal::new(409, format!("{id} is already connected")));
+    }
+    Ok(Accepted {
+        charge_point: id,
+        subprotocol,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +330,162 @@ mod tests {
             choose_subprotocol([], &both, true),
             SubprotocolChoice::Assumed(V16)
         );
+    }
+
+    /// Fixed answers, and a record of what was asked, in order.
+    struct Facts {
+        auth: Authentication,
+        connected: bool,
+        asked: Vec<String>,
+    }
+
+    impl Facts {
+        fn new(auth: Authentication, connected: bool) -> Facts {
+            Facts {
+                auth,
+                connected,
+                asked: Vec::new(),
+            }
+        }
+    }
+
+    impl UpgradeFacts for Facts {
+        fn authenticate(&mut self, id: &str) -> Authentication {
+            self.asked.push(format!("authenticate {id}"));
+            self.auth.clone()
+        }
+        fn is_connected(&mut self, id: &str) -> bool {
+            self.asked.push(format!("is_connected {id}"));
+            self.connected
+        }
+    }
+
+    const RULES: UpgradeRules<'static> = UpgradeRules {
+        path_prefix: "/ocpp",
+        max_id_len: 48,
+        subprotocols: &[V16, V201],
+        assume_v16_when_none_offered: false,
+        reject_duplicates: true,
+    };
+
+    fn decide(
+        path: &str,
+        offered: &[&str],
+        certificate: ClientCertificate<'_>,
+        rules: &UpgradeRules<'_>,
+        facts: &mut Facts,
+    ) -> Result<Accepted, Refusal> {
+        decide_upgrade(path, offered.iter().copied(), certificate, rules, facts)
+    }
+
+    #[test]
+    fn an_upgrade_passes_every_rule_in_order() {
+        let mut facts = Facts::new(Authentication::Allowed, false);
+        let accepted = decide(
+            "/ocpp/CP-1",
+            &["ocpp2.0.1, ocpp1.6"],
+            ClientCertificate::Named("CP-1"),
+            &RULES,
+            &mut facts,
+        );
+        assert_eq!(
+            accepted,
+            Ok(Accepted {
+                charge_point: "CP-1".into(),
+                subprotocol: SubprotocolChoice::Selected(V201),
+            })
+        );
+        assert_eq!(facts.asked, ["authenticate CP-1", "is_connected CP-1"]);
+    }
+
+    #[test]
+    fn a_bad_path_or_certificate_is_refused_before_any_question() {
+        let mut facts = Facts::new(Authentication::Allowed, false);
+        let none = ClientCertificate::NotRequired;
+        let refusal = decide("/elsewhere/CP-1", &[], none, &RULES, &mut facts).unwrap_err();
+        assert_eq!(refusal.status, 404);
+        assert_eq!(
+            decide("/ocpp/", &[], none, &RULES, &mut facts)
+                .unwrap_err()
+                .status,
+            400
+        );
+        let other = ClientCertificate::Named("CP-2");
+        let refusal = decide("/ocpp/CP-1", &[], other, &RULES, &mut facts).unwrap_err();
+        assert_eq!(refusal.status, 401);
+        assert_eq!(refusal.challenge, None);
+        assert_eq!(
+            refusal.note.as_deref(),
+            Some(r#"CP-1: client certificate is for "CP-2""#)
+        );
+        let unnamed = ClientCertificate::Unnamed;
+        let refusal = decide("/ocpp/CP-1", &[], unnamed, &RULES, &mut facts).unwrap_err();
+        assert_eq!(refusal.status, 401);
+        assert!(facts.asked.is_empty(), "{:?}", facts.asked);
+    }
+
+    #[test]
+    fn authentication_comes_before_the_duplicate_rule() {
+        let none = ClientCertificate::NotRequired;
+        let mut unknown = Facts::new(Authentication::UnknownId, true);
+        let refusal = decide("/ocpp/CP-1", &[], none, &RULES, &mut unknown).unwrap_err();
+        assert_eq!(refusal.status, 404);
+        assert_eq!(unknown.asked, ["authenticate CP-1"]);
+
+        let bad = Authentication::BadCredentials {
+            challenge: "Basic realm=\"x\"",
+            why: "wrong password".into(),
+        };
+        let mut wrong = Facts::new(bad, true);
+        let refusal = decide("/ocpp/CP-1", &[], none, &RULES, &mut wrong).unwrap_err();
+        assert_eq!(refusal.status, 401);
+        assert_eq!(refusal.challenge, Some("Basic realm=\"x\""));
+        assert_eq!(
+            refusal.note.as_deref(),
+            Some("CP-1: Basic Auth refused: wrong password")
+        );
+        // The reason is never sent.
+        assert!(!refusal.reason.contains("password"));
+        assert_eq!(wrong.asked, ["authenticate CP-1"]);
+
+        let mut twin = Facts::new(Authentication::Allowed, true);
+        let refusal = decide("/ocpp/CP-1", &["ocpp1.6"], none, &RULES, &mut twin).unwrap_err();
+        assert_eq!(refusal.status, 409);
+        assert_eq!(twin.asked, ["authenticate CP-1", "is_connected CP-1"]);
+    }
+
+    #[test]
+    fn replacing_duplicates_never_asks_who_is_connected() {
+        let replace = UpgradeRules {
+            reject_duplicates: false,
+            ..RULES
+        };
+        let mut facts = Facts::new(Authentication::Allowed, true);
+        let accepted = decide(
+            "/ocpp/CP-1",
+            &["ocpp1.6"],
+            ClientCertificate::NotRequired,
+            &replace,
+            &mut facts,
+        )
+        .unwrap();
+        assert_eq!(accepted.subprotocol, SubprotocolChoice::Selected(V16));
+        assert_eq!(facts.asked, ["authenticate CP-1"]);
+    }
+
+    #[test]
+    fn a_missing_subprotocol_is_accepted_then_closed_unless_assumed() {
+        let none = ClientCertificate::NotRequired;
+        let mut facts = Facts::new(Authentication::Allowed, false);
+        let accepted = decide("/ocpp/CP-1", &[], none, &RULES, &mut facts).unwrap();
+        assert_eq!(accepted.subprotocol, SubprotocolChoice::Unacceptable);
+        let assume = UpgradeRules {
+            assume_v16_when_none_offered: true,
+            ..RULES
+        };
+        let accepted = decide("/ocpp/CP-1", &[], none, &assume, &mut facts).unwrap();
+        assert_eq!(accepted.subprotocol, SubprotocolChoice::Assumed(V16));
+        let accepted = decide("/ocpp/CP-1", &["ocpp1.5"], none, &assume, &mut facts).unwrap();
+        assert_eq!(accepted.subprotocol, SubprotocolChoice::Unacceptable);
     }
 }

@@ -3,12 +3,18 @@
 //! The reactor feeds text frames in and gets frames to send back out; the
 //! processor asks which answer a CALL deserves. Everything here is a function
 //! of its arguments, so it is tested without a network.
+//!
+//! [`handshake`] judges an upgrade request (in rule order); [`session`] is
+//! a connection's server-call state machine and says which answer a broken
+//! frame gets. Nothing here imports from outside `crate::ocpp`: limits come
+//! in as plain numbers, time as durations, reply handles as type parameters.
 
 pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod schema;
 pub mod server_call;
+pub mod session;
 pub mod v16;
 pub mod v201;
 pub mod version;

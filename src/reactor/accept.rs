@@ -126,8 +126,8 @@ impl Reactor {
             self.config.websocket.handshake_timeout
         };
         self.schedule(timeout, key, TimerKind::Handshake);
-        let mut callback = GateCallback {
-            gate: self.gate.clone(),
+        let mut callback = HandshakeCallback {
+            admission: self.admission.clone(),
             client: None,
         };
         let transport = match (&self.tls, tls) {
@@ -165,7 +165,7 @@ impl Reactor {
                     .retain(|&k| conns.get_mut(k).is_some_and(|c| c.handshaking));
             }
         }
-        self.gate.current.set(Some((self.conn_ref(key), peer)));
+        self.admission.current.set(Some((self.conn_ref(key), peer)));
         let step = tungstenite::accept_hdr_with_config(transport, callback, Some(self.ws_config));
         self.after_handshake_step(key, step);
     }
@@ -178,7 +178,7 @@ impl Reactor {
             return;
         };
         let peer = conn.peer;
-        self.gate.current.set(Some((self.conn_ref(key), peer)));
+        self.admission.current.set(Some((self.conn_ref(key), peer)));
         let step = mid.handshake();
         self.after_handshake_step(key, step);
     }
@@ -189,11 +189,11 @@ impl Reactor {
         step: Result<
             tungstenite::WebSocket<Transport>,
             HandshakeError<
-                tungstenite::handshake::server::ServerHandshake<Transport, GateCallback>,
+                tungstenite::handshake::server::ServerHandshake<Transport, HandshakeCallback>,
             >,
         >,
     ) {
-        let (upgrade, refusal) = match self.gate.take_decision() {
+        let (upgrade, refusal) = match self.admission.take_decision() {
             Some(Ok(upgrade)) => (Some(upgrade), None),
             Some(Err(refusal)) => (None, Some(refusal)),
             None => (None, None),

@@ -1,7 +1,10 @@
 //! One charge point's connection, as its reactor holds it.
 //!
 //! Owned by exactly one reactor thread for its whole life; every field is
-//! touched only there. Other threads refer to it by `ConnRef`.
+//! touched only there. Other threads refer to it by `ConnRef`. The methods
+//! here touch only the connection's own socket (through tungstenite) and
+//! say, as a [`KeepOrDrop`], whether the reactor keeps it or drops it;
+//! nothing here is shared, counted or journaled.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,14 +16,17 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error as WsError, Message, Utf8Bytes, WebSocket};
 
-use super::handshake::GateCallback;
-use super::server_calls::ServerCalls;
+use super::handshake::HandshakeCallback;
 use super::token_bucket::TokenBucket;
 use super::transport::Transport;
-use crate::cross_thread::BootInfo;
+use crate::cross_thread::{BootInfo, ReplyTo};
 use crate::ocpp::OcppVersion;
+use crate::ocpp::session::Session;
 
-pub type PendingHandshake = MidHandshake<ServerHandshake<Transport, GateCallback>>;
+/// A connection's server calls; the reply handle is the requester's.
+pub type ServerCalls = Session<ReplyTo>;
+
+pub type PendingHandshake = MidHandshake<ServerHandshake<Transport, HandshakeCallback>>;
 
 pub enum Link {
     Handshaking(PendingHandshake),
@@ -91,16 +97,16 @@ pub struct Connection {
     pub discarding: bool,
     /// Close once the in-flight answer has been sent (graceful shutdown).
     pub close_after_answer: Option<(CloseCode, &'static str)>,
-    /// Server-initiated CALLs; allocated only while there are some.
-    pub server_calls: Option<Box<ServerCalls>>,
+    /// Server-initiated CALLs (one pointer; allocated only while there are some).
+    pub server_calls: ServerCalls,
     pub connected_at: Instant,
     /// From the last accepted BootNotification (allocated once booted).
     pub boot: Option<Box<BootInfo>>,
 }
 
-/// What an I/O step means for the connection's life.
+/// Whether the reactor keeps a connection after an I/O step, or drops it.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Fate {
+pub enum KeepOrDrop {
     Keep,
     /// The socket is finished (closed cleanly, reset, or broken): remove it.
     Drop(&'static str),
@@ -133,7 +139,7 @@ impl Connection {
             closing: false,
             discarding: false,
             close_after_answer: None,
-            server_calls: None,
+            server_calls: ServerCalls::default(),
             connected_at: now,
             boot: None,
         }
@@ -155,58 +161,58 @@ impl Connection {
     /// take now leaves on the next writable event.
     /// `large`: bigger than the read buffer, so tungstenite's write buffer
     /// grows to hold it (and is given back once the connection is idle).
-    pub fn send_text(&mut self, text: Utf8Bytes, large: bool) -> Fate {
+    pub fn send_text(&mut self, text: Utf8Bytes, large: bool) -> KeepOrDrop {
         let Link::Open(ws) = &mut self.link else {
-            return Fate::Keep;
+            return KeepOrDrop::Keep;
         };
         if !ws.can_write() {
-            return Fate::Keep;
+            return KeepOrDrop::Keep;
         }
         self.oversized |= large;
         match ws.write(Message::Text(text)) {
             Ok(()) => self.flush(),
             Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 self.write_blocked_since.get_or_insert_with(Instant::now);
-                Fate::Keep
+                KeepOrDrop::Keep
             }
-            Err(e) => fate_of(e),
+            Err(e) => keep_or_drop(e),
         }
     }
 
-    pub fn send_ping(&mut self) -> Fate {
+    pub fn send_ping(&mut self) -> KeepOrDrop {
         let Link::Open(ws) = &mut self.link else {
-            return Fate::Keep;
+            return KeepOrDrop::Keep;
         };
         if !ws.can_write() {
-            return Fate::Keep;
+            return KeepOrDrop::Keep;
         }
         match ws.write(Message::Ping(Default::default())) {
             Ok(()) => self.flush(),
-            Err(e) => fate_of(e),
+            Err(e) => keep_or_drop(e),
         }
     }
 
-    pub fn flush(&mut self) -> Fate {
+    pub fn flush(&mut self) -> KeepOrDrop {
         let Link::Open(ws) = &mut self.link else {
-            return Fate::Keep;
+            return KeepOrDrop::Keep;
         };
         match ws.flush() {
             Ok(()) => {
                 self.write_blocked_since = None;
-                Fate::Keep
+                KeepOrDrop::Keep
             }
             Err(WsError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 self.write_blocked_since.get_or_insert_with(Instant::now);
-                Fate::Keep
+                KeepOrDrop::Keep
             }
-            Err(e) => fate_of(e),
+            Err(e) => keep_or_drop(e),
         }
     }
 
     /// Starts the closing handshake (RFC 6455 §7.1.2).
-    pub fn start_close(&mut self, code: CloseCode, reason: &'static str) -> Fate {
+    pub fn start_close(&mut self, code: CloseCode, reason: &'static str) -> KeepOrDrop {
         let Link::Open(ws) = &mut self.link else {
-            return Fate::Drop("closed during handshake");
+            return KeepOrDrop::Drop("closed during handshake");
         };
         self.closing = true;
         self.close_code = code.into();
@@ -215,8 +221,8 @@ impl Connection {
             code,
             reason: reason.into(),
         })) {
-            Ok(()) => Fate::Keep,
-            Err(e) => fate_of(e),
+            Ok(()) => KeepOrDrop::Keep,
+            Err(e) => keep_or_drop(e),
         }
     }
 }
@@ -245,9 +251,9 @@ impl Connection {
     /// frame, shuts down our side (FIN), and from then on only discards
     /// what arrives. Closing the socket with unread data would send an RST,
     /// which can destroy the close frame before the peer reads it.
-    pub fn fail(&mut self, code: CloseCode, reason: &'static str) -> Fate {
+    pub fn fail(&mut self, code: CloseCode, reason: &'static str) -> KeepOrDrop {
         let Link::Open(ws) = &mut self.link else {
-            return Fate::Drop("failed during handshake");
+            return KeepOrDrop::Drop("failed during handshake");
         };
         self.closing = true;
         self.discarding = true;
@@ -258,9 +264,9 @@ impl Connection {
             reason: reason.into(),
         };
         if let Err(e) = ws.close(Some(frame)).and_then(|()| ws.flush())
-            && let Fate::Drop(why) = fate_of(e)
+            && let KeepOrDrop::Drop(why) = keep_or_drop(e)
         {
-            return Fate::Drop(why);
+            return KeepOrDrop::Drop(why);
         }
         let _ = ws.get_mut().shutdown_write();
         self.discard_input()
@@ -268,18 +274,18 @@ impl Connection {
 
     /// Reads and drops raw bytes until the socket would block (Keep) or
     /// reaches EOF (Drop).
-    pub fn discard_input(&mut self) -> Fate {
+    pub fn discard_input(&mut self) -> KeepOrDrop {
         let Link::Open(ws) = &mut self.link else {
-            return Fate::Drop("closed");
+            return KeepOrDrop::Drop("closed");
         };
         let mut sink = [0u8; 4096];
         loop {
             match std::io::Read::read(ws.get_mut(), &mut sink) {
-                Ok(0) => return Fate::Drop("closed after a failed frame"),
+                Ok(0) => return KeepOrDrop::Drop("closed after a failed frame"),
                 Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Fate::Keep,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return KeepOrDrop::Keep,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => return Fate::Drop("socket error"),
+                Err(_) => return KeepOrDrop::Drop("socket error"),
             }
         }
     }
@@ -288,14 +294,14 @@ impl Connection {
 /// Why a peer that stopped reading is dropped (`max_write_buffer_size`).
 pub const WRITE_BUFFER_FULL: &str = "peer does not read: write buffer full";
 
-/// Maps a tungstenite error to the connection's fate. WouldBlock means the
+/// Whether a connection survives a tungstenite error. WouldBlock means the
 /// frame is buffered inside tungstenite and goes out on the next writable event.
-pub fn fate_of(error: WsError) -> Fate {
+pub fn keep_or_drop(error: WsError) -> KeepOrDrop {
     match error {
-        WsError::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock => Fate::Keep,
-        WsError::ConnectionClosed | WsError::AlreadyClosed => Fate::Drop("closed"),
-        WsError::WriteBufferFull(_) => Fate::Drop(WRITE_BUFFER_FULL),
-        WsError::Io(_) => Fate::Drop("socket error"),
-        _ => Fate::Drop("protocol error"),
+        WsError::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock => KeepOrDrop::Keep,
+        WsError::ConnectionClosed | WsError::AlreadyClosed => KeepOrDrop::Drop("closed"),
+        WsError::WriteBufferFull(_) => KeepOrDrop::Drop(WRITE_BUFFER_FULL),
+        WsError::Io(_) => KeepOrDrop::Drop("socket error"),
+        _ => KeepOrDrop::Drop("protocol error"),
     }
 }

@@ -1,8 +1,16 @@
-//! The tungstenite handshake callback: applies the OCPP-J upgrade rules of
-//! [`crate::ocpp::handshake`] to one request and records what was decided.
+//! Which upgrade requests a reactor admits: the tungstenite handshake
+//! callback ([`HandshakeCallback`]) and the reactor-wide [`Admission`] it
+//! reports to.
+//!
+//! Runs on the reactor thread, inside a `handshake()` step. The order of
+//! the OCPP-J rules is [`crate::ocpp::handshake::decide_upgrade`]; this file
+//! answers its questions (credentials, is the id connected: the gateway's
+//! `Control`) and adds the limits around it — the upgrade rate first, a
+//! place under `listen.max_connections` (a gateway-wide atomic) and the
+//! id registration last.
 //!
 //! `Callback::on_request` consumes the callback, so the decision is passed
-//! out through the reactor-owned [`Gate`]: the reactor collects it right
+//! out through the reactor-owned [`Admission`]: the reactor collects it right
 //! after each `handshake()` step on the same thread, before any other
 //! connection's handshake can run.
 
@@ -23,9 +31,12 @@ use crate::auth::{AuthDecision, WWW_AUTHENTICATE};
 use crate::config::{Config, DuplicateId, MissingSubprotocol};
 use crate::cross_thread::{ConnRef, IdRegistry};
 use crate::ocpp::OcppVersion;
-use crate::ocpp::handshake::{Refusal, SubprotocolChoice, charge_point_id, choose_subprotocol};
+use crate::ocpp::handshake::{
+    Authentication, ClientCertificate, Refusal, SubprotocolChoice, UpgradeFacts, UpgradeRules,
+    decide_upgrade,
+};
 
-/// What the gate decided for one accepted upgrade.
+/// What [`Admission`] decided for one accepted upgrade.
 #[derive(Debug)]
 pub struct Upgrade {
     pub charge_point: Arc<str>,
@@ -36,8 +47,10 @@ pub struct Upgrade {
     pub replaces: Option<ConnRef>,
 }
 
-/// Reactor-wide handshake policy plus the slot the callback writes into.
-pub struct Gate {
+/// A reactor's admission of upgrade requests: the policy (config, the
+/// upgrade allowance, the connection count), and the slot the callback
+/// writes its decision into.
+pub struct Admission {
     config: Arc<Config>,
     /// Established connections over all reactors, for `max_connections`.
     open_connections: Arc<AtomicUsize>,
@@ -53,15 +66,15 @@ pub struct Gate {
     upgrades: Cell<TokenBucket>,
 }
 
-impl Gate {
+impl Admission {
     pub fn new(
         config: Arc<Config>,
         open_connections: Arc<AtomicUsize>,
         ids: Arc<IdRegistry>,
         credentials: Arc<CredentialStore>,
-    ) -> Rc<Gate> {
+    ) -> Rc<Admission> {
         let rate = f64::from(config.listen.max_handshakes_per_second);
-        Rc::new(Gate {
+        Rc::new(Admission {
             config,
             open_connections,
             ids,
@@ -88,13 +101,16 @@ impl Gate {
         self.open_connections.fetch_sub(1, Ordering::AcqRel);
     }
 
+    /// Judges one upgrade request: the upgrade allowance first (a
+    /// reconnect storm is spread out before it costs anything more), then
+    /// the OCPP-J rules ([`decide_upgrade`]), then a place under
+    /// `listen.max_connections`, then the id registry.
     fn decide(
         &self,
         request: &Request,
         response: &mut Response,
         client: Option<&ClientIdentity>,
     ) -> Result<Upgrade, Refusal> {
-        // A reconnect storm is spread out before it costs anything more.
         let rate = f64::from(self.config.listen.max_handshakes_per_second);
         if rate > 0.0 {
             let mut upgrades = self.upgrades.get();
@@ -108,61 +124,51 @@ impl Gate {
             }
         }
         let ocpp = &self.config.ocpp;
-        let id = charge_point_id(
-            request.uri().path(),
-            &self.config.listen.path_prefix,
-            ocpp.max_id_length,
-        )?;
+        let rules = UpgradeRules {
+            path_prefix: &self.config.listen.path_prefix,
+            max_id_len: ocpp.max_id_length,
+            subprotocols: &ocpp.subprotocols,
+            assume_v16_when_none_offered: ocpp.missing_subprotocol
+                == MissingSubprotocol::AssumeOcpp16,
+            reject_duplicates: ocpp.duplicate_id == DuplicateId::Reject,
+        };
         // Security profile 3: the client certificate (already verified
-        // against tls.client_ca by rustls) must name this charge point. The
-        // id is only known here, after TLS, so a mismatch is an HTTP 401
-        // rather than a TLS alert.
-        if let Some(client) = client {
-            match client.get() {
-                Some(Some(cn)) if *cn == id => {}
-                Some(Some(cn)) => {
-                    log::info!("{id}: client certificate is for {cn:?}");
-                    return Err(Refusal::new(
-                        401,
-                        "client certificate CN does not match the charge point id",
-                    ));
-                }
-                _ => {
-                    return Err(Refusal::new(401, "client certificate without a subject CN"));
-                }
-            }
-        }
-        // Authentication comes before the duplicate-id rule: otherwise anyone
-        // could disconnect a charge point by connecting with its id.
+        // against tls.client_ca by rustls) must name the charge point.
+        let certificate = match client.map(|c| c.get()) {
+            None => ClientCertificate::NotRequired,
+            Some(Some(Some(cn))) => ClientCertificate::Named(cn),
+            Some(_) => ClientCertificate::Unnamed,
+        };
         let mut authorization = request.headers().get_all("Authorization").iter();
-        let header = match (authorization.next(), authorization.next()) {
+        let authorization = match (authorization.next(), authorization.next()) {
             (None, _) => None,
             (Some(value), None) => Some(value.as_bytes()),
             // Two Authorization headers: ambiguous, refused as malformed.
             (Some(_), Some(_)) => Some(&b""[..]),
         };
-        match self.credentials.current().check(&id, header) {
-            AuthDecision::Allowed => {}
-            AuthDecision::UnknownId => {
-                return Err(Refusal::new(
-                    404,
-                    format!("{id} is not a known charge point"),
-                ));
-            }
-            AuthDecision::BadCredentials(why) => {
-                log::info!("{id}: Basic Auth refused: {why}");
-                let mut refusal = Refusal::new(401, "Basic authentication required");
-                refusal.challenge = Some(WWW_AUTHENTICATE);
-                return Err(refusal);
-            }
-        }
         let offered = request
             .headers()
             .get_all("Sec-WebSocket-Protocol")
             .iter()
             .filter_map(|v| v.to_str().ok());
-        let assume = ocpp.missing_subprotocol == MissingSubprotocol::AssumeOcpp16;
-        let version = match choose_subprotocol(offered, &ocpp.subprotocols, assume) {
+        let mut facts = RequestFacts {
+            ids: &self.ids,
+            credentials: &self.credentials,
+            authorization,
+        };
+        let accepted = decide_upgrade(
+            request.uri().path(),
+            offered,
+            certificate,
+            &rules,
+            &mut facts,
+        )
+        .inspect_err(|refusal| {
+            if let Some(note) = &refusal.note {
+                log::info!("{note}");
+            }
+        })?;
+        let version = match accepted.subprotocol {
             SubprotocolChoice::Selected(v) => {
                 response.headers_mut().insert(
                     "Sec-WebSocket-Protocol",
@@ -173,10 +179,7 @@ impl Gate {
             SubprotocolChoice::Assumed(v) => Some(v),
             SubprotocolChoice::Unacceptable => None,
         };
-        let duplicate = self.config.ocpp.duplicate_id;
-        if duplicate == DuplicateId::Reject && self.ids.is_connected(&id) {
-            return Err(Refusal::new(409, format!("{id} is already connected")));
-        }
+        let id = accepted.charge_point;
         let max = self.config.listen.max_connections;
         if self.open_connections.fetch_add(1, Ordering::AcqRel) >= max {
             self.open_connections.fetch_sub(1, Ordering::AcqRel);
@@ -186,7 +189,8 @@ impl Gate {
             ));
         }
         // Under "reject" a racing twin may have registered since the check
-        // above; the newest connection wins either way, the old one is closed.
+        // in the rules; the newest connection wins either way, the old one
+        // is closed.
         let replaces = self
             .current
             .get()
@@ -199,27 +203,52 @@ impl Gate {
     }
 }
 
+/// The gateway's answers to the questions of the upgrade rules, for one request.
+struct RequestFacts<'a> {
+    ids: &'a IdRegistry,
+    credentials: &'a CredentialStore,
+    /// The request's `Authorization` header (empty if it had two).
+    authorization: Option<&'a [u8]>,
+}
+
+impl UpgradeFacts for RequestFacts<'_> {
+    fn authenticate(&mut self, id: &str) -> Authentication {
+        match self.credentials.current().check(id, self.authorization) {
+            AuthDecision::Allowed => Authentication::Allowed,
+            AuthDecision::UnknownId => Authentication::UnknownId,
+            AuthDecision::BadCredentials(why) => Authentication::BadCredentials {
+                challenge: WWW_AUTHENTICATE,
+                why: why.to_string(),
+            },
+        }
+    }
+
+    fn is_connected(&mut self, id: &str) -> bool {
+        self.ids.is_connected(id)
+    }
+}
+
 /// The per-connection callback handed to tungstenite. `client` is set on
 /// TLS connections that must show a client certificate (profile 3): the
 /// transport fills it in when the TLS handshake completes.
-pub struct GateCallback {
-    pub gate: Rc<Gate>,
+pub struct HandshakeCallback {
+    pub admission: Rc<Admission>,
     pub client: Option<ClientIdentity>,
 }
 
-impl Callback for GateCallback {
+impl Callback for HandshakeCallback {
     fn on_request(
         self,
         request: &Request,
         mut response: Response,
     ) -> Result<Response, ErrorResponse> {
-        let gate = &self.gate;
-        let decision = gate.decide(request, &mut response, self.client.as_ref());
+        let admission = &self.admission;
+        let decision = admission.decide(request, &mut response, self.client.as_ref());
         let answer = match &decision {
             Ok(_) => Ok(response),
             Err(refusal) => Err(error_response(refusal)),
         };
-        *gate.decided.borrow_mut() = Some(decision);
+        *admission.decided.borrow_mut() = Some(decision);
         answer
     }
 }

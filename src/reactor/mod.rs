@@ -5,16 +5,33 @@
 //! channel operation on this thread is `try_send`, so a reactor never
 //! blocks except in `poll`. A connection, its ping timer and its close all
 //! live here, which is why a ping can never race a close.
+//!
+//! Every file of this module runs on the reactor's own thread. What it
+//! shares with other threads is only what [`ReactorSetup`] hands it: its
+//! inbox, the processor queue, the journal queue, atomics (open
+//! connections, [`SharedLimits`], stats) and the gateway's `Control`
+//! (shutdown, the id registry, credentials). The OCPP-J rules it applies
+//! are pure code in [`crate::ocpp`]: the upgrade order
+//! ([`crate::ocpp::handshake`]), the server-call state machine and the
+//! answers to broken frames ([`crate::ocpp::session`]).
+//!
+//! This file: the loop, closing and removing connections. Beside it:
+//! `accept` (listeners, upgrade steps), `handshake` (the tungstenite
+//! callback and `Admission`), `connection` (one connection's
+//! socket), `reading` (frames in), `inbox` (what other threads ask),
+//! `server_calls` (driving each connection's session), `timers`,
+//! `journaling`, `give_back` (shrinking after disconnects), `transport`
+//! (ws/wss under tungstenite).
 
 mod accept;
 mod connection;
 mod frame_meter;
+mod give_back;
 mod handshake;
+mod inbox;
 mod journaling;
 mod listener;
-mod memory;
 mod reading;
-mod requests;
 mod server_calls;
 pub mod timer_wheel;
 mod timers;
@@ -36,8 +53,8 @@ use tungstenite::protocol::WebSocketConfig as WsConfig;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, Utf8Bytes};
 
-use self::connection::{Connection, Fate, Link, WRITE_BUFFER_FULL, fate_of};
-use self::handshake::{Gate, GateCallback};
+use self::connection::{Connection, KeepOrDrop, Link, WRITE_BUFFER_FULL, keep_or_drop};
+use self::handshake::{Admission, HandshakeCallback};
 use self::timer_wheel::TimerWheel;
 use self::transport::Transport;
 use crate::auth::CredentialStore;
@@ -49,7 +66,7 @@ use crate::cross_thread::{
 use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload};
 use crate::cross_thread::{ReactorCounters, ReactorStats};
 use crate::ocpp::frame::{self, CallRanges, Frame};
-use crate::ocpp::server_call;
+use crate::ocpp::session::CallIds;
 use crate::slab::{Slab, SlotKey};
 
 pub use listener::{SocketBuffers, bind_listeners};
@@ -169,12 +186,12 @@ struct Reactor {
     /// A listener's per-turn accept budget ran out with sockets perhaps
     /// still waiting: [plain, tls]. Accepting goes on next turn.
     accept_more: [bool; 2],
-    gate: std::rc::Rc<Gate>,
+    admission: std::rc::Rc<Admission>,
     conns: Slab<Connection>,
     /// Charge point id -> its connection on this reactor (open ones only).
     ids: HashMap<Arc<str>, SlotKey>,
-    /// Sequence of server-initiated CALLs; also their message ids.
-    next_call_seq: u32,
+    /// Message ids of server-initiated CALLs, unique on this reactor.
+    call_ids: CallIds,
     wheel: TimerWheel<TimerKey>,
     /// Expired timers, reused every tick.
     due: Vec<TimerKey>,
@@ -218,7 +235,7 @@ struct Reactor {
     counters: ReactorCounters,
     stats: Arc<ReactorStats>,
     last_publish: Instant,
-    trimmer: memory::Trimmer,
+    give_back: give_back::GiveBack,
     /// Where the reactor asks for free pages to be returned (another thread trims).
     memory: Arc<MemoryStats>,
     /// Time at the start of the current loop turn.
@@ -261,7 +278,7 @@ pub fn run(setup: ReactorSetup) {
     }
     let mut reactor = Reactor {
         index: setup.index,
-        gate: Gate::new(
+        admission: Admission::new(
             config.clone(),
             setup.open_connections,
             setup.ids,
@@ -279,7 +296,7 @@ pub fn run(setup: ReactorSetup) {
         accept_more: [false; 2],
         conns: Slab::default(),
         ids: HashMap::new(),
-        next_call_seq: 0,
+        call_ids: CallIds::new(setup.index),
         due: Vec::new(),
         inbox: setup.inbox,
         processors: setup.processors,
@@ -301,7 +318,7 @@ pub fn run(setup: ReactorSetup) {
         counters: ReactorCounters::default(),
         stats: setup.stats,
         last_publish: now,
-        trimmer: memory::Trimmer::new(now),
+        give_back: give_back::GiveBack::new(now),
         memory: setup.memory,
         now,
     };
@@ -384,7 +401,7 @@ impl Reactor {
         self.stats.publish(&self.counters);
         self.last_publish = self.now;
         self.prune_timers();
-        if self.trimmer.due(self.now) {
+        if self.give_back.due(self.now) {
             // Structures that keep their peak size for allocation-free steady
             // state give it back after a burst of disconnects.
             self.wheel.shrink();
@@ -393,7 +410,7 @@ impl Reactor {
             self.read_queue.shrink_to_fit();
             self.buffer_waiters.shrink_to_fit();
             self.handshake_order.shrink_to_fit();
-            self.trimmer.trimmed(self.now);
+            self.give_back.given_back(self.now);
             self.memory.request_trim();
         }
     }
@@ -418,9 +435,7 @@ impl Reactor {
         self.wheel.retain(|timer| match timer.kind {
             TimerKind::ServerCall(seq) => conns
                 .get_mut(timer.key)
-                .and_then(|c| c.server_calls.as_ref())
-                .and_then(|calls| calls.outstanding.as_ref())
-                .is_some_and(|call| call.seq == seq),
+                .is_some_and(|c| c.server_calls.awaits(seq)),
             _ => conns.get_mut(timer.key).is_some(),
         });
         self.counters.timers_pruned += (before - self.wheel.len()) as u64;
@@ -442,7 +457,7 @@ impl Reactor {
         match conn.link {
             Link::Handshaking(_) => self.continue_handshake(key),
             Link::Open(_) => {
-                if writable && conn.flush() != Fate::Keep {
+                if writable && conn.flush() != KeepOrDrop::Keep {
                     self.remove(key, "write failed");
                     return;
                 }
@@ -460,74 +475,12 @@ impl Reactor {
             return;
         };
         self.counters.frames_out += 1;
-        if let Fate::Drop(why) = conn.send_text(text, large) {
+        if let KeepOrDrop::Drop(why) = conn.send_text(text, large) {
             if why == WRITE_BUFFER_FULL {
                 self.counters.write_buffer_full_drops += 1;
             }
             self.remove(key, why);
         }
-    }
-
-    // ---- inbox -----------------------------------------------------------
-
-    fn drain_inbox(&mut self) {
-        // Bounded: a flood of answers cannot starve the sockets.
-        for _ in 0..self.config.channels.capacity {
-            match self.inbox.receiver.try_recv() {
-                Ok(ToReactor::Answer(answer)) => self.on_answer(answer),
-                Ok(ToReactor::Inspect {
-                    charge_point,
-                    reply,
-                }) => reply.send(self.inspect(charge_point.as_deref())),
-                Ok(ToReactor::Close {
-                    charge_point,
-                    code,
-                    reply,
-                }) => {
-                    let found = self.open_key(&charge_point);
-                    if let Some(key) = found {
-                        self.close(key, CloseCode::from(code), "closed by the operator");
-                    }
-                    reply.send(found.is_some());
-                }
-                Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
-                Ok(ToReactor::Evict { conn }) => self.evict(conn),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
-            }
-        }
-    }
-
-    fn on_answer(&mut self, answer: CallAnswer) {
-        let CallAnswer {
-            conn: conn_ref,
-            frame,
-            boot,
-            malformed,
-        } = answer;
-        let key = SlotKey {
-            slot: conn_ref.slot,
-            generation: conn_ref.generation,
-        };
-        let Some(conn) = self.conns.get_mut(key) else {
-            self.counters.answers_for_closed += 1;
-            return;
-        };
-        conn.in_flight = false;
-        if boot.is_some() {
-            conn.boot = boot;
-        }
-        let close_after = conn.close_after_answer.take();
-        if !frame.is_empty() {
-            self.send(key, frame);
-        }
-        if malformed {
-            self.count_bad_message(key);
-        }
-        if let Some((code, reason)) = close_after {
-            self.close(key, code, reason);
-        }
-        // The next CALL waited for this answer: its turn now.
-        self.resume(key);
     }
 
     // ---- closing ---------------------------------------------------------
@@ -542,8 +495,8 @@ impl Reactor {
         }
         self.counters.count_close(code.into());
         debug!("closing {} ({code}: {reason})", conn.charge_point);
-        let fate = conn.start_close(code, reason);
-        if self.await_close(key, fate) {
+        let sent = conn.start_close(code, reason);
+        if self.await_close(key, sent) {
             // The peer's close reply may already be waiting.
             self.read_frames(key);
         }
@@ -551,14 +504,14 @@ impl Reactor {
 
     /// After our close frame: wait for the peer until the close deadline,
     /// or drop now if the socket is already done. True if still open.
-    fn await_close(&mut self, key: SlotKey, fate: Fate) -> bool {
-        match fate {
-            Fate::Keep => {
+    fn await_close(&mut self, key: SlotKey, sent: KeepOrDrop) -> bool {
+        match sent {
+            KeepOrDrop::Keep => {
                 let timeout = self.config.websocket.close_timeout;
                 self.schedule(timeout, key, TimerKind::CloseDeadline);
                 true
             }
-            Fate::Drop(why) => {
+            KeepOrDrop::Drop(why) => {
                 self.remove(key, why);
                 false
             }
@@ -575,8 +528,8 @@ impl Reactor {
         };
         self.counters.count_close(code.into());
         debug!("failing {} ({code}: {reason})", conn.charge_point);
-        let fate = conn.fail(code, reason);
-        if self.await_close(key, fate) {
+        let sent = conn.fail(code, reason);
+        if self.await_close(key, sent) {
             // What the peer still sends is discarded on the next turns,
             // within the read budget (edge-triggered readiness may not
             // announce what is already waiting).
@@ -588,7 +541,7 @@ impl Reactor {
         let Some(mut conn) = self.conns.remove(key) else {
             return;
         };
-        self.trimmer.count_disconnect();
+        self.give_back.count_disconnect();
         if self.tallies.end_handshake(&mut conn) {
             self.handshakes_here -= 1;
         }
@@ -601,13 +554,13 @@ impl Reactor {
             // best effort; a no-op for plain sockets.
             ws.get_mut().close_notify();
         }
-        if let Some(calls) = conn.server_calls.as_mut() {
-            calls.fail_all(&ServerCallOutcome::Closed);
+        for closed in conn.server_calls.on_close() {
+            closed.reply.send(closed.outcome);
         }
         if conn.counted {
-            self.gate.release();
+            self.admission.release();
             let conn_ref = self.conn_ref(key);
-            self.gate.unregister(&conn.charge_point, conn_ref);
+            self.admission.unregister(&conn.charge_point, conn_ref);
             let reason = match conn.close_reason {
                 Some(ours) if ours != why => format!("{ours} ({why})"),
                 _ => why.to_owned(),

@@ -11,10 +11,17 @@
 //! answer is back. Bytes of partly received messages count against the
 //! gateway-wide `websocket.max_buffered_bytes`, and every message must be
 //! complete within `websocket.message_timeout`.
+//!
+//! On the reactor thread. Touches the connection, the processor queue
+//! (`try_send` only), the gateway-wide buffer tally (an atomic) and the
+//! counters. Which answer a broken frame gets is
+//! [`crate::ocpp::session::answer_to`]; answers to server calls go to the
+//! connection's session (`server_calls`).
 
 // An extension of the reactor: same thread, same state, split out to keep
 // files readable. Everything the parent module imports is in scope.
 use super::*;
+use crate::ocpp::session::{self, Answer, FrameErrorAnswer};
 
 /// Offers a connection's CALL to the processor queue without waiting; on
 /// success the connection has a CALL in flight. On failure the frame comes
@@ -88,7 +95,7 @@ impl Reactor {
                 Ok(message) => message,
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
                     let exhausted = ws.get_ref().exhausted();
-                    if conn.flush() != Fate::Keep {
+                    if conn.flush() != KeepOrDrop::Keep {
                         self.remove(key, "write failed");
                         return;
                     }
@@ -113,9 +120,9 @@ impl Reactor {
                     return;
                 }
                 Err(e) => {
-                    let why = match fate_of(e) {
-                        Fate::Drop(why) => why,
-                        Fate::Keep => "closed",
+                    let why = match keep_or_drop(e) {
+                        KeepOrDrop::Drop(why) => why,
+                        KeepOrDrop::Keep => "closed",
                     };
                     self.remove(key, why);
                     return;
@@ -168,8 +175,8 @@ impl Reactor {
             return;
         };
         match conn.discard_input() {
-            Fate::Drop(why) => self.remove(key, why),
-            Fate::Keep => {
+            KeepOrDrop::Drop(why) => self.remove(key, why),
+            KeepOrDrop::Keep => {
                 let exhausted = match &conn.link {
                     Link::Open(ws) => ws.get_ref().exhausted(),
                     _ => false,
@@ -311,7 +318,7 @@ impl Reactor {
                 self.dispatch(key, text, parts);
             }
             Ok(Frame::CallResult { id, payload }) => {
-                self.on_call_answer(key, &id, Ok(payload.get()));
+                self.on_call_answer(key, &id, Answer::Result(payload.get()));
             }
             Ok(Frame::CallError {
                 id,
@@ -320,27 +327,26 @@ impl Reactor {
                 details,
             }) => {
                 self.counters.callerrors_received += 1;
-                let error = ServerCallOutcome::Error {
-                    code: code.into_owned(),
-                    description: description.into_owned(),
-                    details: details.get().to_owned(),
+                let error = Answer::Error {
+                    code: &code,
+                    description: &description,
+                    details: details.get(),
                 };
-                self.on_call_answer(key, &id, Err(error));
+                self.on_call_answer(key, &id, error);
             }
             Err(e) => {
-                let reply = frame::frame_error_reply(version, &e);
-                if reply.is_some() && conn.in_flight {
+                let answer = session::answer_to(version, &e);
+                if matches!(answer, FrameErrorAnswer::CallError(_)) && conn.in_flight {
                     // Its CALLERROR must not overtake the answer in flight.
                     conn.held = Some(text);
                     return;
                 }
                 self.counters.frame_errors += 1;
                 debug!("{}: bad frame: {e}", conn.charge_point);
-                if e.is_answer() {
-                    self.on_malformed_answer(key, &e);
-                }
-                if let Some(reply) = reply {
-                    self.send(key, reply.into());
+                match answer {
+                    FrameErrorAnswer::CallError(reply) => self.send(key, reply.into()),
+                    FrameErrorAnswer::FailServerCall => self.on_malformed_answer(key, &e),
+                    FrameErrorAnswer::Nothing => {}
                 }
                 self.count_bad_message(key);
             }

@@ -42,7 +42,7 @@ impl Reactor {
                 }
                 let interval = ws.ping_interval;
                 self.counters.pings_sent += 1;
-                if let Fate::Drop(why) = conn.send_ping() {
+                if let KeepOrDrop::Drop(why) = conn.send_ping() {
                     self.remove(key, why);
                     return;
                 }

@@ -5,6 +5,9 @@
 //! rarely: after many disconnects, at most once per interval. Then the
 //! reactor asks the trimmer thread (`crate::memory`) to return the freed
 //! pages; `malloc_trim` itself never runs on a reactor.
+//!
+//! On the reactor thread; [`GiveBack`] only counts and keeps time (passed
+//! in). The reactor does the shrinking and sends the trim request.
 
 use std::time::{Duration, Instant};
 
@@ -17,14 +20,15 @@ const TRIM_INTERVAL: Duration = Duration::from_secs(1);
 /// memory comes back within a second or two after a burst ends).
 const QUIET_TRIM_AFTER: Duration = Duration::from_secs(1);
 
-pub struct Trimmer {
+/// Counts disconnects and says when giving memory back is worth it.
+pub struct GiveBack {
     disconnects: u64,
     last_trim: Instant,
 }
 
-impl Trimmer {
-    pub fn new(now: Instant) -> Trimmer {
-        Trimmer {
+impl GiveBack {
+    pub fn new(now: Instant) -> GiveBack {
+        GiveBack {
             disconnects: 0,
             last_trim: now,
         }
@@ -36,7 +40,7 @@ impl Trimmer {
 
     /// Whether enough connections have gone since the last trim to trim
     /// now. When true, the caller shrinks its own structures, then calls
-    /// [`Trimmer::trimmed`].
+    /// [`GiveBack::given_back`].
     pub fn due(&self, now: Instant) -> bool {
         let since = now.saturating_duration_since(self.last_trim);
         (self.disconnects >= DISCONNECTS_PER_TRIM && since >= TRIM_INTERVAL)
@@ -45,7 +49,7 @@ impl Trimmer {
 
     /// Starts a new count; the caller has shrunk its structures and asks
     /// the trimmer thread to return free pages (`crate::memory`).
-    pub fn trimmed(&mut self, now: Instant) {
+    pub fn given_back(&mut self, now: Instant) {
         self.disconnects = 0;
         self.last_trim = now;
     }

@@ -1,11 +1,83 @@
-//! What other threads ask of a reactor besides answers: close a connection
-//! replaced by a newer one with the same id, and describe its connections.
+//! A reactor's inbox, on the reactor thread: everything other threads ask
+//! of it — processors' answers to CALLs, the admin API's inspections and
+//! closes, server calls (handed on to `server_calls`), and evictions of a
+//! connection replaced by a newer one with the same id — and its own
+//! evictions for other reactors, whose inbox may be full.
+//!
+//! Touches only this reactor's state. What goes back out never waits:
+//! replies through the `Deliver` handle that came with the request, and
+//! evictions as a `try_send` into the other reactor's inbox (a full one
+//! only delays them).
 
 // An extension of the reactor: same thread, same state, split out to keep
 // files readable. Everything the parent module imports is in scope.
 use super::*;
 
 impl Reactor {
+    /// Handles what waits in the inbox, a bounded batch per turn.
+    pub(super) fn drain_inbox(&mut self) {
+        // Bounded: a flood of answers cannot starve the sockets.
+        for _ in 0..self.config.channels.capacity {
+            match self.inbox.receiver.try_recv() {
+                Ok(ToReactor::Answer(answer)) => self.on_answer(answer),
+                Ok(ToReactor::Inspect {
+                    charge_point,
+                    reply,
+                }) => reply.send(self.inspect(charge_point.as_deref())),
+                Ok(ToReactor::Close {
+                    charge_point,
+                    code,
+                    reply,
+                }) => {
+                    let found = self.open_key(&charge_point);
+                    if let Some(key) = found {
+                        self.close(key, CloseCode::from(code), "closed by the operator");
+                    }
+                    reply.send(found.is_some());
+                }
+                Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
+                Ok(ToReactor::Evict { conn }) => self.evict(conn),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// The answer to the connection's CALL in flight (from a processor, or
+    /// from the journal writer once its line is written): sent, then the
+    /// connection reads on.
+    fn on_answer(&mut self, answer: CallAnswer) {
+        let CallAnswer {
+            conn: conn_ref,
+            frame,
+            boot,
+            malformed,
+        } = answer;
+        let key = SlotKey {
+            slot: conn_ref.slot,
+            generation: conn_ref.generation,
+        };
+        let Some(conn) = self.conns.get_mut(key) else {
+            self.counters.answers_for_closed += 1;
+            return;
+        };
+        conn.in_flight = false;
+        if boot.is_some() {
+            conn.boot = boot;
+        }
+        let close_after = conn.close_after_answer.take();
+        if !frame.is_empty() {
+            self.send(key, frame);
+        }
+        if malformed {
+            self.count_bad_message(key);
+        }
+        if let Some((code, reason)) = close_after {
+            self.close(key, code, reason);
+        }
+        // The next CALL waited for this answer: its turn now.
+        self.resume(key);
+    }
+
     /// Closes `old` (1008): its charge point has connected again. On another
     /// reactor, asks that reactor; its inbox being full only delays this.
     pub(super) fn evict(&mut self, old: ConnRef) {
