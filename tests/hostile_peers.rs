@@ -66,8 +66,10 @@ fn upgrade_head(addr: SocketAddr, id: &str, wait: Duration) -> std::io::Result<S
 fn a_garbage_flood_does_not_starve_or_drop_the_honest_charge_points_on_its_reactor() {
     let mut config = test_config();
     config.reactors.count = 1;
-    config.websocket.ping_interval = Duration::from_millis(300);
-    config.websocket.pong_timeout = Duration::from_millis(300);
+    // Short enough that a monopolised reactor drops its honest peers
+    // within the 3 s flood, long enough for a loaded test machine.
+    config.websocket.ping_interval = Duration::from_millis(1000);
+    config.websocket.pong_timeout = Duration::from_millis(1000);
     // Fairness alone, without the bad-message budget cutting the attacker.
     config.ocpp.max_bad_messages = 0;
     let gw = start(config);
@@ -91,6 +93,15 @@ fn a_garbage_flood_does_not_starve_or_drop_the_honest_charge_points_on_its_react
                 }
             }
         });
+        // Stops the flood however this thread leaves the scope (a failed
+        // assertion included), so a failure cannot hang the test binary.
+        struct StopFlood<'a>(&'a AtomicBool);
+        impl Drop for StopFlood<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Relaxed);
+            }
+        }
+        let _stop_flood = StopFlood(&attacking);
         // Let the flood build up, then the honest ones go on working.
         std::thread::sleep(Duration::from_millis(300));
         let until = Instant::now() + Duration::from_secs(3);
@@ -102,11 +113,12 @@ fn a_garbage_flood_does_not_starve_or_drop_the_honest_charge_points_on_its_react
                 answered += 1;
             }
         }
-        attacking.store(false, Ordering::Relaxed);
     });
     // Before the read budget one such sender held its reactor for seconds
-    // and honest peers were dropped as dead (300 ms + 300 ms here).
-    assert!(answered >= 30, "only {answered} heartbeats answered in 3 s");
+    // and honest peers were dropped as dead (1 s + 1 s here). The
+    // floor is low on purpose: a loaded test machine slows everyone, but
+    // a monopolised reactor answers nothing at all for the whole flood.
+    assert!(answered >= 9, "only {answered} heartbeats answered in 3 s");
     assert!(
         slowest < Duration::from_secs(2),
         "slowest heartbeat {slowest:?}"
