@@ -1,6 +1,6 @@
 //! The event journal: the embedded northbound default (DESIGN.md, "Northbound").
 //!
-//! Reactors and processors send [`JournalRecord`]s through a
+//! Reactors and processors send [`JournalRecord`](crate::cross_thread::JournalRecord)s through a
 //! [`JournalSender`] (a bounded crossbeam channel sized by `[channels]
 //! capacity`) to one writer thread, which appends each as one JSON line to
 //! size-rotated `journal-<stamp>-<seq>.jsonl` files in `directory`, syncing
@@ -49,7 +49,7 @@ impl Journal {
 
     /// Creates `config.directory`, repairs torn last lines left by a crash,
     /// opens a new file and starts the writer thread. `capacity` is
-    /// `[channels] capacity`. A record's answer ([`JournalRecord::release`])
+    /// `[channels] capacity`. A record's answer ([`JournalRecord::release`](crate::cross_thread::JournalRecord::release))
     /// goes to its reactor in `reactors` once the record is written
     /// (write-ahead).
     pub fn start_releasing(

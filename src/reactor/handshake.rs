@@ -4,8 +4,8 @@
 //!
 //! Runs on the reactor thread, inside a `handshake()` step. The order of
 //! the OCPP-J rules is [`crate::ocpp::handshake::decide_upgrade`]; this file
-//! answers its questions (credentials, is the id connected: the gateway's
-//! `Control`) and adds the limits around it — the upgrade rate first, a
+//! answers its questions (credentials from the credential store, is the
+//! id connected from the id registry) and adds the limits around it — the upgrade rate first, a
 //! place under `listen.max_connections` (a gateway-wide atomic) and the
 //! id registration last.
 //!

@@ -9,8 +9,10 @@
 //! Every file of this module runs on the reactor's own thread. What it
 //! shares with other threads is only what [`ReactorSetup`] hands it: its
 //! inbox, the processor queue, the journal queue, atomics (open
-//! connections, [`SharedLimits`], stats) and the gateway's `Control`
-//! (shutdown, the id registry, credentials). The OCPP-J rules it applies
+//! connections, [`ReactorTallies`], stats), the id registry, the
+//! credential and TLS stores, the stop signal and the other reactors'
+//! inboxes (evictions): all from [`crate::cross_thread`], none of it
+//! blocking. The OCPP-J rules it applies
 //! are pure code in [`crate::ocpp`]: the upgrade order
 //! ([`crate::ocpp::handshake`]), the server-call state machine and the
 //! answers to broken frames ([`crate::ocpp::session`]).
