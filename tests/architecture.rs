@@ -9,11 +9,12 @@
 //!   the leaf helpers (`json_text`, `time_text`, `slab`, `net`,
 //!   `tls_stream`), which import nothing of the crate themselves.
 //!
-//! A file's imports are its `use crate::…`, `use super::…` and
-//! `use self::…` declarations and any `crate::…` path in its code, outside
-//! comments and its `#[cfg(test)] mod tests` (a test module may use its
-//! parent freely). An import names the file that defines the longest
-//! matching module path.
+//! A file's imports are its `use crate::…`, `use super::…`, `use self::…`
+//! and `use child::…` declarations and any `crate::…` path in its code,
+//! outside comments and its `#[cfg(test)] mod tests` (a test module may use
+//! its parent freely). An imported name is followed through re-exports to
+//! the file that defines it; a `pub use` that its own file does not use is
+//! that file's interface, not a dependency.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -83,6 +84,8 @@ fn the_checker_sees_imports() {
     let edges = |from: &str, to: &str| graph.get(from).is_some_and(|s| s.contains(to));
     assert!(edges("reactor", "cross_thread::reactor_inbox") || edges("reactor", "cross_thread"));
     assert!(graph[WIRING].iter().any(|m| top(m) == "reactor"));
+    // A re-export the file uses itself is a dependency (Config's fields).
+    assert!(edges("config", "config::listen"));
     assert!(!allowed("reactor", "admin") && !allowed("bus", "journal"));
     assert!(!allowed("cross_thread", "reactor") && allowed("reactor", "cross_thread"));
     let looped: Graph = [("a", "b"), ("b", "c"), ("c", "a")]
@@ -161,7 +164,8 @@ impl Scope {
                 scope.defined.insert(name);
             }
         }
-        for leaf in use_paths(code) {
+        let body = without_use_statements(code);
+        for (leaf, reexport) in use_paths(code) {
             let (path, alias) = match leaf.split_once(" as ") {
                 Some((path, alias)) => (path.trim().to_owned(), Some(alias.trim().to_owned())),
                 None => (leaf.trim().to_owned(), None),
@@ -169,15 +173,21 @@ impl Scope {
             let Some(absolute) = absolute(module, &path, modules) else {
                 continue;
             };
+            // A re-export the file does not use itself is its interface, not
+            // a dependency: it is followed when others name it, not counted.
+            let mut used_here = !reexport;
             match absolute.last().map(String::as_str) {
                 Some("*") => scope.globs.push(absolute[..absolute.len() - 1].to_vec()),
                 Some(last) => {
                     let name = alias.unwrap_or_else(|| last.to_owned());
+                    used_here |= find_word(&body, &name).is_some();
                     scope.named.insert(name, absolute.clone());
                 }
                 None => {}
             }
-            scope.imports.push(absolute);
+            if used_here {
+                scope.imports.push(absolute);
+            }
         }
         scope
     }
@@ -345,13 +355,17 @@ fn code_of(text: &str) -> String {
 
 /// Every path a `use` declaration brings in (trees expanded), plus every
 /// `crate::…` path written in the code.
-fn use_paths(code: &str) -> Vec<String> {
+fn use_paths(code: &str) -> Vec<(String, bool)> {
     let mut paths = Vec::new();
     let mut rest = code;
     while let Some(at) = find_word(rest, "use ") {
+        let line_start = rest[..at].rfind('\n').map_or(0, |n| n + 1);
+        let reexport = rest[line_start..at].trim_start().starts_with("pub");
         let tail = &rest[at + 4..];
         let end = tail.find(';').unwrap_or(tail.len());
-        expand(tail[..end].trim(), "", &mut paths);
+        let mut leaves = Vec::new();
+        expand(tail[..end].trim(), "", &mut leaves);
+        paths.extend(leaves.into_iter().map(|leaf| (leaf, reexport)));
         rest = &tail[end..];
     }
     let mut rest = code;
@@ -362,19 +376,35 @@ fn use_paths(code: &str) -> Vec<String> {
             .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
             .unwrap_or(tail.len());
         if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
-            paths.push(tail[..end].trim_end_matches(':').to_owned());
+            paths.push((tail[..end].trim_end_matches(':').to_owned(), false));
         }
         rest = &tail[end..];
     }
     paths
 }
 
+/// `code` without its `use …;` declarations: where names are used.
+fn without_use_statements(code: &str) -> String {
+    let mut body = String::with_capacity(code.len());
+    let mut rest = code;
+    while let Some(at) = find_word(rest, "use ") {
+        body.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        rest = &tail[tail.find(';').map_or(tail.len(), |n| n + 1)..];
+    }
+    body.push_str(rest);
+    body
+}
+
 fn find_word(text: &str, word: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(at) = text[from..].find(word) {
         let at = from + at;
+        let ident = |c: char| c.is_alphanumeric() || c == '_';
         let before = text[..at].chars().last();
-        if !before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        let after = text[at + word.len()..].chars().next();
+        let ends_in_ident = word.chars().last().is_some_and(ident);
+        if !before.is_some_and(ident) && !(ends_in_ident && after.is_some_and(ident)) {
             return Some(at);
         }
         from = at + word.len();
