@@ -404,7 +404,9 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
         let before = text[..at].chars().last();
         let after = text[at + word.len()..].chars().next();
         let ends_in_ident = word.chars().last().is_some_and(ident);
-        if !before.is_some_and(ident) && !(ends_in_ident && after.is_some_and(ident)) {
+        let inside_a_word =
+            before.is_some_and(ident) || (ends_in_ident && after.is_some_and(ident));
+        if !inside_a_word {
             return Some(at);
         }
         from = at + word.len();
