@@ -13,6 +13,21 @@ pub struct SlotKey {
     pub generation: u32,
 }
 
+/// The poll token of a slot's connection: generation and slot in one
+/// `usize`, so a stale readiness event finds no match (the event loops of
+/// the reactors and the admin thread register connections by it).
+pub fn token_of(key: SlotKey) -> mio::Token {
+    mio::Token(((key.generation as usize) << 32) | key.slot as usize)
+}
+
+/// The slot key a poll token was made from ([`token_of`]).
+pub fn key_of(token: mio::Token) -> SlotKey {
+    SlotKey {
+        slot: token.0 as u32,
+        generation: (token.0 >> 32) as u32,
+    }
+}
+
 struct Entry<T> {
     generation: u32,
     value: Option<T>,

@@ -37,7 +37,7 @@ use super::counters::{AdminCounters, Refused};
 use super::http::{self, Head, Limits, Parsed, Refusal, Response};
 use super::routes::{self, BearerToken, Route};
 use crate::cross_thread::AdminHandle;
-use crate::slab::{Slab, SlotKey};
+use crate::slab::{Slab, SlotKey, key_of, token_of};
 
 mod pending;
 mod waiting;
@@ -142,17 +142,6 @@ struct Server {
     counters: AdminCounters,
     started: Instant,
     now: Instant,
-}
-
-fn token_of(key: SlotKey) -> Token {
-    Token(((key.generation as usize) << 32) | key.slot as usize)
-}
-
-fn key_of(token: Token) -> SlotKey {
-    SlotKey {
-        slot: token.0 as u32,
-        generation: (token.0 >> 32) as u32,
-    }
 }
 
 /// Serves the admin port until the gateway stops. Called on the admin thread.

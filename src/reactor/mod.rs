@@ -69,7 +69,7 @@ use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload
 use crate::cross_thread::{ReactorCounters, ReactorStats};
 use crate::ocpp::frame::{self, CallRanges, Frame};
 use crate::ocpp::session::CallIds;
-use crate::slab::{Slab, SlotKey};
+use crate::slab::{Slab, SlotKey, key_of, token_of};
 
 pub use listener::{SocketBuffers, bind_listeners};
 
@@ -242,17 +242,6 @@ struct Reactor {
     memory: Arc<MemoryStats>,
     /// Time at the start of the current loop turn.
     now: Instant,
-}
-
-fn token_of(key: SlotKey) -> Token {
-    Token(((key.generation as usize) << 32) | key.slot as usize)
-}
-
-fn key_of(token: Token) -> SlotKey {
-    SlotKey {
-        slot: token.0 as u32,
-        generation: (token.0 >> 32) as u32,
-    }
 }
 
 /// Runs one reactor until shutdown completes. Called on the reactor's thread.
