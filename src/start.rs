@@ -406,7 +406,9 @@ impl GatewayHandle {
         payload: &str,
         timeout: Duration,
     ) -> ServerCallOutcome {
-        let (reply, outcome) = crossbeam_channel::bounded(1);
+        // One outcome is ever sent; every channel is sized by
+        // `channels.capacity` (at least 1), so it always has room.
+        let (reply, outcome) = crossbeam_channel::bounded(self.view.config.channels.capacity);
         let request = ServerCallRequest {
             charge_point: charge_point.into(),
             action: action.into(),
