@@ -71,7 +71,9 @@ fn check_envelopes(events: &[Event], gateway_of: &dyn Fn(&str) -> Option<String>
                 "error",
                 "server_call",
                 "timeout",
-                "invalid_answer"
+                "invalid_answer",
+                "send",
+                "result_error"
             ]
             .contains(&kind),
             "unexpected kind in {}",

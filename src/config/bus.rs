@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::duration::duration_text;
 use super::problems::Problems;
-use crate::ocpp::{v16, v201};
+use crate::ocpp::{v16, v21, v201};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -237,12 +237,19 @@ impl BusConfig {
             .answers
             .keys()
             .map(String::as_str)
-            .filter(|a| v16::Action::from_name(a).is_none() && v201::Action::from_name(a).is_none())
+            .filter(|a| {
+                v16::Action::from_name(a).is_none()
+                    && v201::Action::from_name(a).is_none()
+                    && v21::Action::from_name(a).is_none()
+            })
             .collect();
         out.check(
             unknown.is_empty(),
             "bus.answers",
-            format!("not an OCPP 1.6 or 2.0.1 action: {}", unknown.join(", ")),
+            format!(
+                "not an OCPP 1.6, 2.0.1 or 2.1 action: {}",
+                unknown.join(", ")
+            ),
         );
         out.into_vec()
     }

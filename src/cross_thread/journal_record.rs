@@ -59,6 +59,12 @@ pub enum Kind {
     /// The charge point answered a server call with a frame that is not a
     /// well-formed CALLRESULT or CALLERROR (`error_description` says why).
     InvalidAnswer,
+    /// OCPP 2.1: a SEND from the charge point (dir `in`), valid against its
+    /// schema; it has no answer.
+    Send,
+    /// OCPP 2.1: a CALLRESULTERROR, either way: the charge point could not
+    /// process our CALLRESULT (`in`), or we could not process its (`out`).
+    ResultError,
 }
 
 impl Kind {
@@ -72,6 +78,8 @@ impl Kind {
             Kind::ServerCall => "server_call",
             Kind::Timeout => "timeout",
             Kind::InvalidAnswer => "invalid_answer",
+            Kind::Send => "send",
+            Kind::ResultError => "result_error",
         }
     }
 }

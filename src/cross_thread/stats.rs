@@ -147,6 +147,14 @@ reactor_counters! {
     malformed_answers,
     /// Times a reactor stopped reading at `journal.reactor_backlog`.
     journal_read_pauses,
+    /// 2.1: CALLRESULTERRORs received (the charge point could not process
+    /// one of our CALLRESULTs, or refused a server call's answer frame).
+    result_errors_received,
+    /// 2.1: CALLRESULTERRORs sent (a CALLRESULT to a server call broke its
+    /// response schema or could not be read).
+    result_errors_sent,
+    /// 2.1: SEND messages handed to the processors.
+    sends_dispatched,
 }
 
 impl ReactorStats {

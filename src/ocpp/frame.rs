@@ -1,5 +1,8 @@
 //! The OCPP-J RPC envelope: `[2,id,action,payload]`, `[3,id,payload]`,
-//! `[4,id,code,description,details]` (OCPP-J 1.6 §4, OCPP 2.0.1 Part 4 §4).
+//! `[4,id,code,description,details]` (OCPP-J 1.6 §4, OCPP 2.0.1 Part 4 §4),
+//! and OCPP 2.1's `[5,id,code,description,details]` (CALLRESULTERROR: "the
+//! CALLRESULT you sent me could not be processed") and `[6,id,action,payload]`
+//! (SEND: a message that is never answered), OCPP 2.1 Part 4 §4.2.4–4.2.5.
 //!
 //! Parsing borrows from the frame text: elements are `&RawValue` slices and
 //! strings are borrowed unless they contain escapes, so a Heartbeat frame is
@@ -35,6 +38,20 @@ pub enum Frame<'a> {
         description: Cow<'a, str>,
         details: &'a RawValue,
     },
+    /// OCPP 2.1 only (type 5): the answer to a CALLRESULT that could not be
+    /// processed. Never answered itself.
+    CallResultError {
+        id: Cow<'a, str>,
+        code: Cow<'a, str>,
+        description: Cow<'a, str>,
+        details: &'a RawValue,
+    },
+    /// OCPP 2.1 only (type 6): like a CALL, but never answered.
+    Send {
+        id: Cow<'a, str>,
+        action: Cow<'a, str>,
+        payload: &'a RawValue,
+    },
 }
 
 /// Where a CALL's parts lie in its frame text, as byte ranges. Lets the
@@ -46,9 +63,16 @@ pub struct CallRanges {
     id: std::ops::Range<u32>,
     action: std::ops::Range<u32>,
     payload: std::ops::Range<u32>,
+    /// A SEND (type 6), not a CALL: never answered.
+    send: bool,
 }
 
 impl CallRanges {
+    /// The message is a SEND (OCPP 2.1 type 6), which gets no answer.
+    pub fn is_send(&self) -> bool {
+        self.send
+    }
+
     /// (id, action, payload) of the CALL in `text`, the frame these ranges
     /// were taken from; `None` if they do not fit it.
     pub fn slice<'a>(&self, text: &'a str) -> Option<(&'a str, &'a str, &'a str)> {
@@ -66,14 +90,19 @@ pub fn subslice_range(text: &str, part: &str) -> Option<std::ops::Range<usize>> 
 }
 
 impl Frame<'_> {
-    /// For a CALL parsed from `text` whose id and action have no escapes:
+    /// For a CALL or SEND parsed from `text` whose id and action have no escapes:
     /// where its parts are.
     pub fn call_ranges(&self, text: &str) -> Option<CallRanges> {
-        let Frame::Call {
+        let (Frame::Call {
             id: Cow::Borrowed(id),
             action: Cow::Borrowed(action),
             payload,
-        } = self
+        }
+        | Frame::Send {
+            id: Cow::Borrowed(id),
+            action: Cow::Borrowed(action),
+            payload,
+        }) = self
         else {
             return None;
         };
@@ -85,6 +114,7 @@ impl Frame<'_> {
             id: range(id)?,
             action: range(action)?,
             payload: range(payload.get())?,
+            send: matches!(self, Frame::Send { .. }),
         })
     }
 }
@@ -102,7 +132,8 @@ pub enum FrameErrorKind {
     /// An element has the wrong JSON type (`messageTypeId` not an integer, …).
     BadElement(&'static str),
     MessageIdTooLong(usize),
-    /// Message type id other than 2, 3 or 4.
+    /// Message type id other than 2 to 6, or 5 or 6 on a version without
+    /// them (1.6, 2.0.1).
     UnknownMessageType(i64),
 }
 
@@ -121,6 +152,13 @@ impl FrameError {
     /// server call, which OCPP-J never answers with a CALLERROR.
     pub fn is_answer(&self) -> bool {
         matches!(self.message_type, Some(3 | 4))
+    }
+
+    /// The frame claims to be one that is never answered: a CALLRESULTERROR
+    /// or a SEND (OCPP 2.1). Its error can only be logged and counted.
+    pub fn is_unanswerable(&self) -> bool {
+        matches!(self.message_type, Some(5 | 6))
+            && !matches!(self.kind, FrameErrorKind::UnknownMessageType(_))
     }
 }
 
@@ -144,8 +182,11 @@ impl fmt::Display for FrameError {
                 f,
                 "message id is {len} characters, at most {MAX_MESSAGE_ID_LEN} are allowed"
             ),
+            FrameErrorKind::UnknownMessageType(t @ (5 | 6)) => {
+                write!(f, "message type id {t} is OCPP 2.1's, not this version's")
+            }
             FrameErrorKind::UnknownMessageType(t) => {
-                write!(f, "message type id {t} is not 2, 3 or 4")
+                write!(f, "message type id {t} is not one of 2 to 6")
             }
         }
     }
@@ -153,9 +194,9 @@ impl fmt::Display for FrameError {
 
 fn arity(type_id: i64) -> Option<usize> {
     match type_id {
-        2 => Some(4),
+        2 | 6 => Some(4),
         3 => Some(3),
-        4 => Some(5),
+        4 | 5 => Some(5),
         _ => None,
     }
 }
@@ -215,7 +256,39 @@ fn is_object(raw: &RawValue) -> bool {
     raw.get().starts_with('{')
 }
 
-/// Parses one text frame into an RPC message.
+/// Parses one text frame received on a connection speaking `version`:
+/// [`parse`], except that types 5 and 6 are unknown message types on the
+/// versions without them, whatever else is wrong with the frame.
+pub fn parse_for(text: &str, version: OcppVersion) -> Result<Frame<'_>, FrameError> {
+    match parse(text) {
+        Ok(Frame::CallResultError { id, .. }) if !version.has_send_and_result_error() => {
+            Err(unknown_type(5, Some(&id)))
+        }
+        Ok(Frame::Send { id, .. }) if !version.has_send_and_result_error() => {
+            Err(unknown_type(6, Some(&id)))
+        }
+        Err(mut e)
+            if matches!(e.message_type, Some(5 | 6)) && !version.has_send_and_result_error() =>
+        {
+            e.kind = FrameErrorKind::UnknownMessageType(e.message_type.unwrap_or_default());
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+fn unknown_type(type_id: i64, id: Option<&str>) -> FrameError {
+    FrameError {
+        message_id: id
+            .filter(|id| id.chars().count() <= MAX_ECHOED_ID_LEN)
+            .map(str::to_owned),
+        message_type: Some(type_id),
+        kind: FrameErrorKind::UnknownMessageType(type_id),
+    }
+}
+
+/// Parses one text frame into an RPC message of any OCPP-J version (types
+/// 2 to 6); [`parse_for`] applies a connection's version.
 pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
     let elements: Elements<'_> = match serde_json::from_str(text) {
         Ok(e) => e,
@@ -272,12 +345,17 @@ pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
         });
     };
     match type_id {
-        2 => {
+        2 | 6 => {
             let Some(action) = json_str(e2) else {
                 return fail(FrameErrorKind::BadElement("action"));
             };
             match last {
-                Some(payload) if is_object(payload) => Ok(Frame::Call {
+                Some(payload) if is_object(payload) && type_id == 2 => Ok(Frame::Call {
+                    id,
+                    action,
+                    payload,
+                }),
+                Some(payload) if is_object(payload) => Ok(Frame::Send {
                     id,
                     action,
                     payload,
@@ -297,7 +375,13 @@ pub fn parse(text: &str) -> Result<Frame<'_>, FrameError> {
                 return fail(FrameErrorKind::BadElement("errorDescription"));
             };
             match last {
-                Some(details) if is_object(details) => Ok(Frame::CallError {
+                Some(details) if is_object(details) && type_id == 4 => Ok(Frame::CallError {
+                    id,
+                    code,
+                    description,
+                    details,
+                }),
+                Some(details) if is_object(details) => Ok(Frame::CallResultError {
                     id,
                     code,
                     description,
@@ -339,7 +423,40 @@ pub fn write_call_error(
     description: &str,
     field: Option<&str>,
 ) {
-    out.push_str("[4,");
+    write_error_frame(out, 4, version, id, code, description, field);
+}
+
+/// `[5,"id","code","description",details]` (OCPP 2.1): the CALLRESULT with
+/// this id could not be processed; details as for [`write_call_error`].
+pub fn write_call_result_error(
+    out: &mut String,
+    version: OcppVersion,
+    violation: &Violation,
+    id: &str,
+) {
+    write_error_frame(
+        out,
+        5,
+        version,
+        id,
+        violation.code,
+        &violation.description,
+        violation.field.as_deref(),
+    );
+}
+
+fn write_error_frame(
+    out: &mut String,
+    type_id: u8,
+    version: OcppVersion,
+    id: &str,
+    code: ErrorCode,
+    description: &str,
+    field: Option<&str>,
+) {
+    out.push('[');
+    out.push(char::from(b'0' + type_id));
+    out.push(',');
     push_json_str(out, id);
     out.push(',');
     push_json_str(out, code.as_str(version));
@@ -461,10 +578,47 @@ mod tests {
             FrameErrorKind::BadElement("payload")
         );
         assert_eq!(kind(r#"[7,"a",{}]"#), FrameErrorKind::UnknownMessageType(7));
+        assert_eq!(
+            kind(r#"[6,"a","NotifyPeriodicEventStream"]"#),
+            FrameErrorKind::WrongArity { type_id: 6, len: 3 }
+        );
+        assert_eq!(
+            kind(r#"[5,"a","FormatViolation","x",7]"#),
+            FrameErrorKind::BadElement("errorDetails")
+        );
         let long = format!(r#"[2,"{}","Heartbeat",{{}}]"#, "x".repeat(37));
         let err = parse(&long).unwrap_err();
         assert_eq!(err.kind, FrameErrorKind::MessageIdTooLong(37));
         assert_eq!(err.message_id.as_deref(), Some("x".repeat(37).as_str()));
+    }
+
+    #[test]
+    fn send_and_callresulterror_are_2_1_only() {
+        let send = r#"[6,"s1","NotifyPeriodicEventStream",{"id":1,"pending":0,"basetime":"2026-01-01T00:00:00Z","data":[]}]"#;
+        let result_error = r#"[5,"r1","FormatViolation","bad",{"field":"x"}]"#;
+        assert!(matches!(
+            parse_for(send, OcppVersion::V21),
+            Ok(Frame::Send { .. })
+        ));
+        match parse_for(result_error, OcppVersion::V21).unwrap() {
+            Frame::CallResultError { id, code, .. } => {
+                assert_eq!((id.as_ref(), code.as_ref()), ("r1", "FormatViolation"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for version in [OcppVersion::V16, OcppVersion::V201] {
+            for (text, t) in [(send, 6), (result_error, 5), (r#"[6,"s2","X"]"#, 6)] {
+                let e = parse_for(text, version).unwrap_err();
+                assert_eq!(e.kind, FrameErrorKind::UnknownMessageType(t), "{text}");
+                assert!(e.message_id.is_some());
+            }
+        }
+        // A broken SEND or CALLRESULTERROR on 2.1 cannot be answered.
+        assert!(
+            parse_for(r#"[6,"s2","X"]"#, OcppVersion::V21)
+                .unwrap_err()
+                .is_unanswerable()
+        );
     }
 
     #[test]
@@ -482,6 +636,14 @@ mod tests {
         assert_eq!(v[1], "q\"\n\u{1}");
         assert_eq!(v[2], "NotImplemented");
         assert_eq!(v[4]["field"], "a.b");
+        out.clear();
+        let violation =
+            Violation::new(ErrorCode::OccurrenceConstraintViolation, "missing").at("status");
+        write_call_result_error(&mut out, OcppVersion::V21, &violation, "gw0-1");
+        assert_eq!(
+            out,
+            r#"[5,"gw0-1","OccurrenceConstraintViolation","missing",{"field":"status"}]"#
+        );
         out.clear();
         write_call(&mut out, "id", "Reset", r#"{"type":"Soft"}"#);
         assert!(matches!(parse(&out), Ok(Frame::Call { .. })));

@@ -332,6 +332,32 @@ mod tests {
         );
     }
 
+    #[test]
+    fn three_versions_are_chosen_in_the_client_order() {
+        let all = OcppVersion::ALL;
+        for (offered, chosen) in [
+            ("ocpp2.1, ocpp2.0.1, ocpp1.6", V21),
+            ("ocpp1.6, ocpp2.1", V16),
+            ("ocpp2.0.1,ocpp2.1", V201),
+            (" , OCPP2.1", V21),
+        ] {
+            assert_eq!(
+                choose_subprotocol([offered], &all, false),
+                SubprotocolChoice::Selected(chosen),
+                "{offered}"
+            );
+        }
+        // 2.1 offered first but not accepted: the next one the client offers.
+        assert_eq!(
+            choose_subprotocol(["ocpp2.1, ocpp1.6"], &[V16, V201], false),
+            SubprotocolChoice::Selected(V16)
+        );
+        assert_eq!(
+            choose_subprotocol(["ocpp2.1"], &[V16, V201], false),
+            SubprotocolChoice::Unacceptable
+        );
+    }
+
     /// Fixed answers, and a record of what was asked, in order.
     struct Facts {
         auth: Authentication,

@@ -17,6 +17,7 @@ pub mod server_call;
 pub mod session;
 pub mod v16;
 pub mod v201;
+pub mod v21;
 pub mod version;
 
 pub use error::{ErrorCode, Violation};

@@ -3,7 +3,7 @@
 //! valid for the connection's version. Pure functions; the reactor applies
 //! them, the admin API and the library API call them first.
 
-use super::{ErrorCode, OcppVersion, Violation, v16, v201};
+use super::{ErrorCode, OcppVersion, Violation, v16, v21, v201};
 
 /// Checks that `action` is one a central system sends and that `payload`
 /// (JSON object text) is a valid request for it.
@@ -29,6 +29,13 @@ pub fn check_request(version: OcppVersion, action: &str, payload: &str) -> Resul
             }
             v201::parse_request(a, payload).map(|_| ())
         }
+        OcppVersion::V21 => {
+            let a = v21::Action::from_name(action).ok_or_else(|| unknown(version, action))?;
+            if a.sender() == v21::Sender::ChargingStation {
+                return Err(not_ours(action));
+            }
+            v21::parse_request(a, payload).map(|_| ())
+        }
     }
 }
 
@@ -42,6 +49,10 @@ pub fn check_response(version: OcppVersion, action: &str, payload: &str) -> Resu
         OcppVersion::V201 => {
             let a = v201::Action::from_name(action).ok_or_else(|| unknown(version, action))?;
             v201::parse_response(a, payload).map(|_| ())
+        }
+        OcppVersion::V21 => {
+            let a = v21::Action::from_name(action).ok_or_else(|| unknown(version, action))?;
+            v21::parse_response(a, payload).map(|_| ())
         }
     }
 }
@@ -81,5 +92,17 @@ mod tests {
         assert!(check_response(V16, "Reset", r#"{"status":"Accepted"}"#).is_ok());
         assert!(check_response(V16, "Reset", r#"{"status":"Maybe"}"#).is_err());
         assert!(check_request(V201, "Reset", r#"{"type":"Immediate"}"#).is_ok());
+        assert!(check_request(V21, "SetDERControl", "{}").is_err());
+        assert_eq!(
+            check_request(V21, "NotifySettlement", "{}")
+                .unwrap_err()
+                .code,
+            ErrorCode::NotSupported
+        );
+        assert!(check_response(V21, "Reset", r#"{"status":"Accepted"}"#).is_ok());
+        assert_eq!(
+            check_response(V21, "Reset", "{}").unwrap_err().code,
+            ErrorCode::OccurrenceConstraintViolation
+        );
     }
 }

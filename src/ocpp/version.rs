@@ -10,17 +10,26 @@ pub enum OcppVersion {
     V16,
     #[serde(rename = "ocpp2.0.1")]
     V201,
+    #[serde(rename = "ocpp2.1")]
+    V21,
 }
 
 impl OcppVersion {
-    pub const ALL: [OcppVersion; 2] = [OcppVersion::V16, OcppVersion::V201];
+    pub const ALL: [OcppVersion; 3] = [OcppVersion::V16, OcppVersion::V201, OcppVersion::V21];
 
     /// The `Sec-WebSocket-Protocol` token of this version.
     pub fn subprotocol(self) -> &'static str {
         match self {
             OcppVersion::V16 => "ocpp1.6",
             OcppVersion::V201 => "ocpp2.0.1",
+            OcppVersion::V21 => "ocpp2.1",
         }
+    }
+
+    /// Whether the version has OCPP 2.1's message types 5 (CALLRESULTERROR)
+    /// and 6 (SEND); the others know only 2, 3 and 4.
+    pub fn has_send_and_result_error(self) -> bool {
+        self == OcppVersion::V21
     }
 
     pub fn from_subprotocol(token: &str) -> Option<OcppVersion> {

@@ -66,7 +66,13 @@ fn unavailable(request: BackendRequest) -> BackendReply {
 pub(super) fn finish(setup: &ProcessorSetup, reply: BackendReply, out: &mut String) -> ReadyAnswer {
     let BackendReply { request, answer } = reply;
     let call = &request.call;
-    let Some((id, action, payload)) = call_parts(call) else {
+    let Some(super::CallParts {
+        id,
+        action,
+        payload,
+        ..
+    }) = call_parts(call)
+    else {
         return ReadyAnswer::nothing();
     };
     let result = match answer {

@@ -7,6 +7,7 @@
 
 mod backend;
 mod policy;
+mod send;
 mod transaction_ids;
 
 use std::borrow::Cow;
@@ -26,7 +27,7 @@ use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, KindFie
 use crate::cross_thread::{AnswerCounts, ProcessorStats};
 use crate::cross_thread::{BootInfo, CallAnswer, ConnRef, InboundCall, ReactorHandle, ToReactor};
 use crate::ocpp::frame::{self, Frame};
-use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
+use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v21, v201};
 
 /// Called with the action name before each answer is decided. An extension
 /// point for embedding and tests (slow or failing handlers); `None` in the binary.
@@ -205,6 +206,7 @@ fn action_label(version: OcppVersion, name: &str) -> &'static str {
     match version {
         OcppVersion::V16 => v16::Action::from_name(name).map(v16::Action::name),
         OcppVersion::V201 => v201::Action::from_name(name).map(v201::Action::name),
+        OcppVersion::V21 => v21::Action::from_name(name).map(v21::Action::name),
     }
     .unwrap_or("unknown")
 }
@@ -243,20 +245,51 @@ fn exact_frame(out: &str) -> Utf8Bytes {
     Utf8Bytes::from(out.to_owned())
 }
 
-/// (id, action, payload) of a CALL: sliced at the ranges the reactor found,
-/// or, without them, parsed again. `None` if the frame is not a CALL (the
-/// reactor only forwards CALLs).
-fn call_parts(call: &InboundCall) -> Option<(Cow<'_, str>, Cow<'_, str>, &str)> {
+/// The parts of a CALL or SEND: sliced at the ranges the reactor found,
+/// or, without them, parsed again.
+struct CallParts<'a> {
+    id: Cow<'a, str>,
+    action: Cow<'a, str>,
+    payload: &'a str,
+    /// An OCPP 2.1 SEND: validated and journaled, never answered.
+    send: bool,
+}
+
+/// `None` if the frame is neither a CALL nor a SEND (the reactor forwards
+/// only those).
+fn call_parts(call: &InboundCall) -> Option<CallParts<'_>> {
     let text = call.frame.as_str();
-    if let Some((id, action, payload)) = call.parts.as_ref().and_then(|p| p.slice(text)) {
-        return Some((Cow::Borrowed(id), Cow::Borrowed(action), payload));
+    if let Some(parts) = &call.parts
+        && let Some((id, action, payload)) = parts.slice(text)
+    {
+        return Some(CallParts {
+            id: Cow::Borrowed(id),
+            action: Cow::Borrowed(action),
+            payload,
+            send: parts.is_send(),
+        });
     }
     match frame::parse(text) {
         Ok(Frame::Call {
             id,
             action,
             payload,
-        }) => Some((id, action, payload.get())),
+        }) => Some(CallParts {
+            id,
+            action,
+            payload: payload.get(),
+            send: false,
+        }),
+        Ok(Frame::Send {
+            id,
+            action,
+            payload,
+        }) => Some(CallParts {
+            id,
+            action,
+            payload: payload.get(),
+            send: true,
+        }),
         _ => None,
     }
 }
@@ -276,10 +309,19 @@ enum Step {
 }
 
 fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Step {
-    let Some((id, action, payload)) = call_parts(call) else {
+    let Some(parts) = call_parts(call) else {
         warn!("processor received a frame that is not a CALL");
         return Step::Now(ReadyAnswer::nothing());
     };
+    if parts.send {
+        return Step::Now(send::take(setup, call, &parts));
+    }
+    let CallParts {
+        id,
+        action,
+        payload,
+        ..
+    } = parts;
     if let Some(link) = &setup.backend
         && link.answers_from_backend(&action)
     {

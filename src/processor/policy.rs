@@ -14,7 +14,8 @@ use std::time::SystemTime;
 use super::transaction_ids::TransactionIds;
 use crate::config::Config;
 use crate::cross_thread::BootInfo;
-use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v201};
+use crate::ocpp::v21::IsSend as _;
+use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v21, v201}; // STUB
 
 /// A decided CALLRESULT.
 #[derive(Debug)]
@@ -85,14 +86,104 @@ fn boot_info_v16(boot: &v16::BootNotificationRequest) -> Box<BootInfo> {
     })
 }
 
-fn boot_info_v201(boot: v201::BootNotificationRequest) -> Box<BootInfo> {
-    let station = boot.charging_station;
-    Box::new(BootInfo {
-        vendor: station.vendor_name.to_string(),
-        model: station.model.to_string(),
-        serial_number: station.serial_number.map(|s| s.to_string()),
-        firmware_version: station.firmware_version.map(|s| s.to_string()),
-    })
+/// The CALLs of OCPP 2.0.1 and 2.1 that the gateway answers itself: the
+/// ones a charging station sends first. The others are checked against
+/// their schema when the backend answers them, else refused NotSupported.
+const V2_ANSWERED_HERE: &[&str] = &[
+    "Authorize",
+    "BootNotification",
+    "DataTransfer",
+    "FirmwareStatusNotification",
+    "Heartbeat",
+    "LogStatusNotification",
+    "MeterValues",
+    "NotifyEvent",
+    "NotifyReport",
+    "SecurityEventNotification",
+    "StatusNotification",
+    "TransactionEvent",
+];
+
+/// The policy of a 2.x version, one expansion per module: the two
+/// versions' types are distinct (generated per schema set) while the rules
+/// are the same, so they are written once.
+macro_rules! v2_answers {
+    ($( $(#[$doc:meta])* $module:ident: $answer:ident, $check:ident, $boot:ident, $version:expr; )*) => {
+        $(
+            $(#[$doc])*
+            fn $boot(boot: $module::BootNotificationRequest) -> Box<BootInfo> {
+                let station = boot.charging_station;
+                Box::new(BootInfo {
+                    vendor: station.vendor_name.to_string(),
+                    model: station.model.to_string(),
+                    serial_number: station.serial_number.map(|s| s.to_string()),
+                    firmware_version: station.firmware_version.map(|s| s.to_string()),
+                })
+            }
+
+            impl Policy {
+                /// A CALL the gateway may not answer itself for the version's
+                /// reasons: unknown, sent by a CSMS (or a SEND), or not handled.
+                fn $check(
+                    &self,
+                    name: &str,
+                    payload: &str,
+                ) -> Result<Option<Box<BootInfo>>, Violation> {
+                    let action = $module::Action::from_name(name)
+                        .ok_or_else(|| unknown_action($version, name))?;
+                    if action.sender() == $module::Sender::Csms {
+                        return Err(not_handled(name, "is sent by a CSMS, not a charging station"));
+                    }
+                    if action.is_send() {
+                        return Err(not_handled(name, "is a SEND (type 6), not a CALL"));
+                    }
+                    if !action.is_typed() {
+                        // No schema-checked type to read: the backend sees it as sent.
+                        return Ok(None);
+                    }
+                    Ok(match $module::parse_request(action, payload)? {
+                        $module::Request::BootNotification(boot) => Some($boot(boot)),
+                        _ => None,
+                    })
+                }
+
+                fn $answer(&self, name: &str, payload: &str) -> Result<Answer, Violation> {
+                    use $module::{Action, Request};
+                    let action = Action::from_name(name)
+                        .ok_or_else(|| unknown_action($version, name))?;
+                    if action.sender() == $module::Sender::Csms {
+                        return Err(not_handled(name, "is sent by a CSMS, not a charging station"));
+                    }
+                    if action.is_send() {
+                        return Err(not_handled(name, "is a SEND (type 6), not a CALL"));
+                    }
+                    if !V2_ANSWERED_HERE.contains(&name) {
+                        return Err(not_handled(name, "is not handled by this gateway"));
+                    }
+                    let request = $module::parse_request(action, payload)?;
+                    Ok(Answer::from(match request {
+                        Request::BootNotification(boot) => {
+                            return Ok(Answer {
+                                payload: self.boot_answer(),
+                                boot: Some($boot(boot)),
+                            });
+                        }
+                        Request::Heartbeat(_) => {
+                            format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display())
+                        }
+                        Request::Authorize(_) => ACCEPTED_ID_TOKEN.to_owned(),
+                        // idTokenInfo answers an idToken; without one there is nothing to authorise.
+                        Request::TransactionEvent(request) if request.id_token.is_some() => {
+                            ACCEPTED_ID_TOKEN.to_owned()
+                        }
+                        Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
+                        // The rest of V2_ANSWERED_HERE: notifications, answered empty.
+                        _ => "{}".to_owned(),
+                    }))
+                }
+            }
+        )*
+    };
 }
 
 impl Policy {
@@ -114,7 +205,35 @@ impl Policy {
         match version {
             OcppVersion::V16 => self.answer_v16(action, payload),
             OcppVersion::V201 => self.answer_v201(action, payload),
+            OcppVersion::V21 => self.answer_v21(action, payload),
         }
+    }
+
+    /// Checks an OCPP 2.1 SEND (type 6): the action must be one defined as
+    /// a SEND, sent by a charging station, and the payload valid. A SEND is
+    /// never answered, so `Err` only tells the caller what to log.
+    pub fn check_send(
+        &self,
+        version: OcppVersion,
+        action: &str,
+        payload: &str,
+    ) -> Result<(), Violation> {
+        if version != OcppVersion::V21 {
+            // The reactor refuses type 6 on the other versions (parse_for).
+            return Err(Violation::new(
+                ErrorCode::MessageTypeNotSupported,
+                format!("{version} has no SEND messages"),
+            ));
+        }
+        let parsed =
+            v21::Action::from_name(action).ok_or_else(|| unknown_action(version, action))?;
+        if !parsed.is_send() || parsed.sender() == v21::Sender::Csms {
+            return Err(not_handled(
+                action,
+                "is not a SEND a charging station sends",
+            ));
+        }
+        v21::parse_request(parsed, payload).map(|_| ())
     }
 
     fn data_transfer_status(&self, vendor_id: &str) -> String {
@@ -145,24 +264,8 @@ impl Policy {
                 v16::Request::BootNotification(boot) => Some(boot_info_v16(&boot)),
                 _ => None,
             },
-            OcppVersion::V201 => {
-                let action = v201::Action::from_name(action)
-                    .ok_or_else(|| unknown_action(OcppVersion::V201, action))?;
-                if action.sender() == v201::Sender::Csms {
-                    return Err(not_handled(
-                        action.name(),
-                        "is sent by a CSMS, not a charging station",
-                    ));
-                }
-                if !action.is_typed() {
-                    // No schema-checked type to read: the backend sees it as sent.
-                    return Ok(None);
-                }
-                match v201::parse_request(action, payload)? {
-                    v201::Request::BootNotification(boot) => Some(boot_info_v201(boot)),
-                    _ => None,
-                }
-            }
+            OcppVersion::V201 => self.check_v201(action, payload)?,
+            OcppVersion::V21 => self.check_v21(action, payload)?,
         })
     }
 
@@ -195,46 +298,14 @@ impl Policy {
             _ => return Err(not_handled(name, "is not handled by this gateway")),
         }))
     }
+}
 
-    fn answer_v201(&self, name: &str, payload: &str) -> Result<Answer, Violation> {
-        use v201::{Action, Request};
-        let action =
-            Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V201, name))?;
-        if action.sender() == v201::Sender::Csms {
-            return Err(not_handled(
-                name,
-                "is sent by a CSMS, not a charging station",
-            ));
-        }
-        if !action.is_typed() {
-            return Err(not_handled(name, "is not handled by this gateway"));
-        }
-        let request = v201::parse_request(action, payload)?;
-        Ok(Answer::from(match request {
-            Request::BootNotification(boot) => {
-                return Ok(Answer {
-                    payload: self.boot_answer(),
-                    boot: Some(boot_info_v201(boot)),
-                });
-            }
-            Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display()),
-            Request::StatusNotification(_)
-            | Request::MeterValues(_)
-            | Request::NotifyEvent(_)
-            | Request::NotifyReport(_)
-            | Request::SecurityEventNotification(_)
-            | Request::FirmwareStatusNotification(_)
-            | Request::LogStatusNotification(_) => "{}".to_owned(),
-            Request::Authorize(_) => ACCEPTED_ID_TOKEN.to_owned(),
-            // idTokenInfo answers an idToken; without one there is nothing to authorise.
-            Request::TransactionEvent(request) if request.id_token.is_some() => {
-                ACCEPTED_ID_TOKEN.to_owned()
-            }
-            Request::TransactionEvent(_) => "{}".to_owned(),
-            Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
-            _ => return Err(not_handled(name, "is not handled by this gateway")),
-        }))
-    }
+v2_answers! {
+    /// OCPP 2.0.1.
+    v201: answer_v201, check_v201, boot_info_v201, OcppVersion::V201;
+    /// OCPP 2.1: the messages a charging station sends first have the same
+    /// shape as in 2.0.1 (2.1 adds optional fields) and get the same answers.
+    v21: answer_v21, check_v21, boot_info_v21, OcppVersion::V21;
 }
 
 #[cfg(test)]
@@ -316,6 +387,33 @@ mod tests {
                 panic!("2.0.1 {name} answer {} is invalid: {v:?}", answer.payload)
             });
         }
+        let v21_calls = v201_calls.into_iter().chain([
+            (
+                "StatusNotification",
+                r#"{"timestamp":"2026-01-01T00:00:00Z","connectorStatus":"Available","evseId":1,"connectorId":1}"#,
+            ),
+            (
+                "TransactionEvent",
+                r#"{"eventType":"Started","timestamp":"2026-01-01T00:00:00Z","triggerReason":"Authorized","seqNo":0,"transactionInfo":{"transactionId":"t"},"idToken":{"idToken":"T","type":"ISO14443"}}"#,
+            ),
+            (
+                "TransactionEvent",
+                r#"{"eventType":"Ended","timestamp":"2026-01-01T00:00:00Z","triggerReason":"EVDeparted","seqNo":2,"transactionInfo":{"transactionId":"t"}}"#,
+            ),
+            (
+                "SecurityEventNotification",
+                r#"{"type":"x","timestamp":"2026-01-01T00:00:00Z"}"#,
+            ),
+        ]);
+        for (name, payload) in v21_calls {
+            let answer = p
+                .answer(OcppVersion::V21, name, payload)
+                .unwrap_or_else(|v| panic!("2.1 {name}: {v:?}"));
+            let action = v21::Action::from_name(name).unwrap();
+            v21::parse_response(action, &answer.payload).unwrap_or_else(|v| {
+                panic!("2.1 {name} answer {} is invalid: {v:?}", answer.payload)
+            });
+        }
     }
 
     #[test]
@@ -340,6 +438,44 @@ mod tests {
         assert_eq!(
             code(V201, "NotifyChargingLimit", "{}"),
             ErrorCode::NotSupported
+        );
+        assert_eq!(code(V21, "Teleport", "{}"), ErrorCode::NotImplemented);
+        assert_eq!(code(V21, "SetDERControl", "{}"), ErrorCode::NotSupported);
+        assert_eq!(code(V21, "NotifySettlement", "{}"), ErrorCode::NotSupported);
+        // A SEND's action sent as a CALL.
+        assert_eq!(
+            code(V21, "NotifyPeriodicEventStream", "{}"),
+            ErrorCode::NotSupported
+        );
+        assert_eq!(
+            code(V21, "Heartbeat", r#"{"x":1}"#),
+            ErrorCode::FormatViolation
+        );
+    }
+
+    #[test]
+    fn sends_are_checked_not_answered() {
+        let p = policy();
+        let stream =
+            r#"{"id":1,"pending":0,"basetime":"2026-01-01T00:00:00Z","data":[{"t":0,"v":"1"}]}"#;
+        assert_eq!(
+            p.check_send(OcppVersion::V21, "NotifyPeriodicEventStream", stream),
+            Ok(())
+        );
+        let code = |action, payload| {
+            p.check_send(OcppVersion::V21, action, payload)
+                .unwrap_err()
+                .code
+        };
+        assert_eq!(
+            code("NotifyPeriodicEventStream", "{}"),
+            ErrorCode::OccurrenceConstraintViolation
+        );
+        assert_eq!(code("Heartbeat", "{}"), ErrorCode::NotSupported);
+        assert_eq!(code("Teleport", "{}"), ErrorCode::NotImplemented);
+        assert!(
+            p.check_send(OcppVersion::V201, "NotifyPeriodicEventStream", stream)
+                .is_err()
         );
     }
 }

@@ -294,8 +294,10 @@ impl Reactor {
             return;
         };
         let version = conn.version;
-        match frame::parse(text.as_str()) {
-            Ok(call @ Frame::Call { .. }) => {
+        match frame::parse_for(text.as_str(), version) {
+            // A SEND (2.1) takes a CALL's path, turn and rate: the processor
+            // validates and journals it, and only releases the connection.
+            Ok(call @ (Frame::Call { .. } | Frame::Send { .. })) => {
                 if conn.in_flight {
                     // Answers leave in order: this one waits for the first.
                     conn.held = Some(text);
@@ -313,9 +315,26 @@ impl Reactor {
                     self.schedule(wait, key, TimerKind::CallToken);
                     return;
                 }
+                if matches!(call, Frame::Send { .. }) {
+                    self.counters.sends_dispatched += 1;
+                }
                 // Handed over with the frame so the processor need not parse it again.
                 let parts = call.call_ranges(text.as_str());
                 self.dispatch(key, text, parts);
+            }
+            Ok(Frame::CallResultError {
+                id,
+                code,
+                description,
+                details,
+            }) => {
+                self.counters.result_errors_received += 1;
+                let error = Answer::Error {
+                    code: &code,
+                    description: &description,
+                    details: details.get(),
+                };
+                self.on_result_error(key, &id, error);
             }
             Ok(Frame::CallResult { id, payload }) => {
                 self.on_call_answer(key, &id, Answer::Result(payload.get()));

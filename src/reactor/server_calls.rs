@@ -124,6 +124,57 @@ impl Reactor {
         }
     }
 
+    /// A CALLRESULTERROR (2.1) from the charge point. Naming the
+    /// outstanding server call (or one that timed out), it ends that call
+    /// like a CALLERROR. Otherwise it says the charge point could not
+    /// process one of our CALLRESULTs: nothing more can be done on the
+    /// wire (it is never answered), so it is journaled, counted and logged.
+    pub(super) fn on_result_error(&mut self, key: SlotKey, id: &str, error: Answer<'_>) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let known = conn
+            .server_calls
+            .outstanding()
+            .is_some_and(|(m, _)| m == id);
+        if known {
+            self.on_call_answer(key, id, error);
+            return;
+        }
+        let Answer::Error {
+            code,
+            description,
+            details,
+        } = error
+        else {
+            return;
+        };
+        warn!(
+            "{}: CALLRESULTERROR {code} for our answer to {id:?}: {description}",
+            conn.charge_point
+        );
+        if self.journal.is_none() {
+            return;
+        }
+        let Ok(payload) = Payload::from_json(details.to_owned()) else {
+            return;
+        };
+        let mut record = JournalRecord::message(
+            conn.charge_point.clone(),
+            self.index,
+            Direction::In,
+            Kind::ResultError,
+            None,
+            id,
+            payload,
+        );
+        record.extra = crate::cross_thread::KindFields::Error {
+            code: code.into(),
+            description: description.to_owned().into(),
+        };
+        self.journal(record);
+    }
+
     /// A frame that should have been a CALLRESULT or CALLERROR but is
     /// malformed: nothing is sent back; the server call it names fails.
     pub(super) fn on_malformed_answer(&mut self, key: SlotKey, error: &frame::FrameError) {
@@ -161,11 +212,17 @@ impl Reactor {
             reply,
             outcome,
             next,
+            result_error,
         } = settled;
         let record = self.answer_record(key, &message_id, &action, &outcome, false);
         reply.send(outcome);
         if let Some(record) = record {
             self.journal(record);
+        }
+        if let Some(frame) = result_error {
+            // 2.1: tell the charge point its CALLRESULT could not be processed.
+            self.counters.result_errors_sent += 1;
+            self.send(key, frame.into());
         }
         if let Some(next) = next {
             self.send_server_call(key, next);

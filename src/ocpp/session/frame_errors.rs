@@ -18,29 +18,35 @@ pub enum FrameErrorAnswer {
     /// (OCPP-J 1.6 §4.2.3: a CALLERROR answers a CALL only); the server
     /// call it names fails ([`super::Session::on_malformed_answer`]).
     FailServerCall,
-    /// Send nothing: on 1.6, an unknown message type (OCPP-J 1.6 §4.1.3)
-    /// or a message id that cannot be read (or is over
-    /// [`crate::ocpp::frame::MAX_ECHOED_ID_LEN`] characters).
+    /// Send nothing: on 1.6, an unknown message type (OCPP-J 1.6 §4.1.3,
+    /// which includes 2.1's types 5 and 6) or a message id that cannot be
+    /// read (or is over [`crate::ocpp::frame::MAX_ECHOED_ID_LEN`]
+    /// characters); on 2.1, a broken CALLRESULTERROR or SEND, which are
+    /// never answered (OCPP 2.1 Part 4 §4.2.4–4.2.5).
     Nothing,
 }
 
 /// The answer to `error` on a connection speaking `version`.
 ///
 /// CALLERROR codes: an unknown message type is `MessageTypeNotSupported`
-/// (2.0.1); a payload that is not an object is `FormationViolation` (1.6) /
-/// `FormatViolation` (2.0.1); any other broken frame `FormationViolation`
-/// (1.6) / `RpcFrameworkError` (2.0.1). The description says what is
-/// wrong; details are `{}`. On 2.0.1 an unreadable message id is answered
+/// (2.0.1, 2.1; on 2.0.1 that includes 2.1's types 5 and 6); a payload that
+/// is not an object is `FormationViolation` (1.6) / `FormatViolation`
+/// (2.0.1, 2.1); any other broken frame `FormationViolation` (1.6) /
+/// `RpcFrameworkError` (2.0.1, 2.1). The description says what is wrong;
+/// details are `{}`. On 2.0.1 and 2.1 an unreadable message id is answered
 /// with id `"-1"` (OCPP 2.0.1 Part 4 §4.2.3).
 pub fn answer_to(version: OcppVersion, error: &FrameError) -> FrameErrorAnswer {
     if error.is_answer() {
         return FrameErrorAnswer::FailServerCall;
     }
+    if error.is_unanswerable() {
+        return FrameErrorAnswer::Nothing;
+    }
     let code = match (&error.kind, version) {
         (FrameErrorKind::UnknownMessageType(_), OcppVersion::V16) => {
             return FrameErrorAnswer::Nothing;
         }
-        (FrameErrorKind::UnknownMessageType(_), OcppVersion::V201) => {
+        (FrameErrorKind::UnknownMessageType(_), OcppVersion::V201 | OcppVersion::V21) => {
             ErrorCode::MessageTypeNotSupported
         }
         // DESIGN.md: a payload that is not an object is a payload error,
@@ -50,7 +56,7 @@ pub fn answer_to(version: OcppVersion, error: &FrameError) -> FrameErrorAnswer {
     };
     let id = match (&error.message_id, version) {
         (Some(id), _) => id.as_str(),
-        (None, OcppVersion::V201) => "-1",
+        (None, OcppVersion::V201 | OcppVersion::V21) => "-1",
         (None, OcppVersion::V16) => return FrameErrorAnswer::Nothing,
     };
     let mut out = String::with_capacity(96);
@@ -61,18 +67,18 @@ pub fn answer_to(version: OcppVersion, error: &FrameError) -> FrameErrorAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ocpp::frame::parse;
+    use crate::ocpp::frame::parse_for;
     use OcppVersion::*;
 
     fn call_error(version: OcppVersion, text: &str) -> String {
-        match answer_to(version, &parse(text).unwrap_err()) {
+        match answer_to(version, &parse_for(text, version).unwrap_err()) {
             FrameErrorAnswer::CallError(frame) => frame,
             other => panic!("{text} on {version}: {other:?}"),
         }
     }
 
     fn answer(version: OcppVersion, text: &str) -> FrameErrorAnswer {
-        answer_to(version, &parse(text).unwrap_err())
+        answer_to(version, &parse_for(text, version).unwrap_err())
     }
 
     #[test]
@@ -113,6 +119,27 @@ mod tests {
         assert!(
             call_error(V201, r#"[5,"m2",{}]"#).starts_with(r#"[4,"m2","MessageTypeNotSupported""#)
         );
+        // 2.1's SEND and CALLRESULTERROR, well formed, on the older versions.
+        let send = r#"[6,"m4","NotifyPeriodicEventStream",{}]"#;
+        assert_eq!(answer(V16, send), FrameErrorAnswer::Nothing);
+        assert!(call_error(V201, send).starts_with(r#"[4,"m4","MessageTypeNotSupported""#));
+        let result_error = r#"[5,"m5","FormatViolation","x",{}]"#;
+        assert!(call_error(V201, result_error).starts_with(r#"[4,"m5","MessageTypeNotSupported""#));
+        assert!(
+            call_error(V21, r#"[7,"m6",{}]"#).starts_with(r#"[4,"m6","MessageTypeNotSupported""#)
+        );
+    }
+
+    #[test]
+    fn broken_sends_and_result_errors_are_never_answered_on_2_1() {
+        for text in [
+            r#"[6,"m1","NotifyPeriodicEventStream"]"#,
+            r#"[6,"m1","NotifyPeriodicEventStream",[]]"#,
+            r#"[5,"m1","FormatViolation","x"]"#,
+            r#"[5,"m1",7,"x",{}]"#,
+        ] {
+            assert_eq!(answer(V21, text), FrameErrorAnswer::Nothing, "{text}");
+        }
     }
 
     #[test]

@@ -24,7 +24,13 @@
 //!   caller has already heard [`ServerCallOutcome::Timeout`], so it is only
 //!   journaled. An answer to anything else is unsolicited and ignored.
 //! * A malformed answer fails the outstanding call it names
-//!   ([`ServerCallOutcome::MalformedAnswer`]); nothing is sent back.
+//!   ([`ServerCallOutcome::MalformedAnswer`]); nothing is sent back, except
+//!   on 2.1 (below).
+//! * On 2.1 (OCPP 2.1 Part 4 §4.2.4), a CALLRESULT to the outstanding call
+//!   that breaks the response schema, or whose payload is not an object, is
+//!   answered with a CALLRESULTERROR (type 5) naming the violation
+//!   ([`Settled::result_error`]); a CALLRESULTERROR from the charge point
+//!   naming the outstanding call fails it like a CALLERROR.
 //! * When the connection closes, every pending call ends
 //!   [`ServerCallOutcome::Closed`].
 //!
@@ -139,6 +145,9 @@ pub struct Settled<R> {
     pub outcome: ServerCallOutcome,
     /// The first queued call, now the outstanding one.
     pub next: Option<CallToSend>,
+    /// 2.1: the CALLRESULTERROR frame that tells the charge point its
+    /// CALLRESULT could not be processed; sent before `next`.
+    pub result_error: Option<String>,
 }
 
 /// What became of a call offered to a session.
@@ -336,19 +345,26 @@ impl<R> Session<R> {
             return Answered::Unsolicited;
         };
         if let Some(call) = calls.take_outstanding(id) {
+            let version = calls.version;
+            let mut result_error = None;
             let outcome = match answer {
                 Answer::Result(payload) => {
-                    match server_call::check_response(calls.version, &call.action, payload) {
+                    match server_call::check_response(version, &call.action, payload) {
                         Ok(()) => ServerCallOutcome::Result(payload.to_owned()),
-                        Err(violation) => ServerCallOutcome::InvalidResponse {
-                            payload: payload.to_owned(),
-                            violation,
-                        },
+                        Err(violation) => {
+                            result_error = result_error_frame(version, id, &violation);
+                            ServerCallOutcome::InvalidResponse {
+                                payload: payload.to_owned(),
+                                violation,
+                            }
+                        }
                     }
                 }
                 Answer::Error { .. } => answer.as_given(),
             };
-            return Answered::InTime(self.settle(call, outcome, ids));
+            let mut settled = self.settle(call, outcome, ids);
+            settled.result_error = result_error;
+            return Answered::InTime(settled);
         }
         match calls.take_timed_out(id) {
             Some((message_id, action)) => Answered::Late {
@@ -370,9 +386,17 @@ impl<R> Session<R> {
         ids: &mut CallIds,
     ) -> Option<Settled<R>> {
         let id = error.message_id.as_deref()?;
-        let call = self.calls.as_mut()?.take_outstanding(id)?;
+        let calls = self.calls.as_mut()?;
+        let version = calls.version;
+        let call = calls.take_outstanding(id)?;
         let outcome = ServerCallOutcome::MalformedAnswer(error.to_string());
-        Some(self.settle(call, outcome, ids))
+        let mut settled = self.settle(call, outcome, ids);
+        if error.message_type == Some(3) {
+            // A CALLRESULT that cannot be read is one that cannot be processed.
+            let violation = Violation::new(super::ErrorCode::FormatViolation, error.to_string());
+            settled.result_error = result_error_frame(version, id, &violation);
+        }
+        Some(settled)
     }
 
     /// The timer armed for call `seq` has fired. `None`: that call is no
@@ -451,6 +475,18 @@ impl<R> Session<R> {
             reply: call.reply,
             outcome,
             next,
+            result_error: None,
         }
     }
+}
+
+/// On 2.1, the CALLRESULTERROR for the CALLRESULT with id `id`; `None` on
+/// the versions without type 5.
+fn result_error_frame(version: OcppVersion, id: &str, violation: &Violation) -> Option<String> {
+    if !version.has_send_and_result_error() {
+        return None;
+    }
+    let mut out = String::with_capacity(96 + violation.description.len());
+    frame::write_call_result_error(&mut out, version, violation, id);
+    Some(out)
 }

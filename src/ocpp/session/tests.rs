@@ -271,6 +271,59 @@ fn only_the_last_few_timeouts_are_remembered() {
 }
 
 #[test]
+fn on_2_1_a_schema_breaking_result_is_answered_with_a_callresulterror() {
+    for version in OcppVersion::ALL {
+        let (mut s, mut ids) = (S::default(), CallIds::new(0));
+        let immediate = ServerCall {
+            payload: r#"{"type":"Immediate"}"#.into(),
+            ..reset(1)
+        };
+        let request = if version == V16 { reset(1) } else { immediate };
+        sent(s.offer(version, request, 16, &mut ids));
+        let settled = in_time(s.on_answer("gw0-0", Answer::Result("{}"), &mut ids));
+        assert!(matches!(
+            settled.outcome,
+            ServerCallOutcome::InvalidResponse { .. }
+        ));
+        match version {
+            OcppVersion::V21 => assert_eq!(
+                settled.result_error.as_deref(),
+                Some(
+                    r#"[5,"gw0-0","OccurrenceConstraintViolation","status: required property is missing",{"field":"status"}]"#
+                )
+            ),
+            _ => assert_eq!(settled.result_error, None, "{version}"),
+        }
+        // A valid result gets nothing back, on every version.
+        let next = ServerCall {
+            payload: r#"{"type":"Immediate"}"#.into(),
+            ..reset(2)
+        };
+        let next = if version == V16 { reset(2) } else { next };
+        sent(s.offer(version, next, 16, &mut ids));
+        let ok = in_time(s.on_answer("gw0-1", ACCEPTED, &mut ids));
+        assert_eq!(ok.result_error, None);
+    }
+}
+
+#[test]
+fn on_2_1_an_unreadable_result_is_answered_with_a_callresulterror() {
+    let (mut s, mut ids) = (S::default(), CallIds::new(0));
+    let call = ServerCall {
+        payload: r#"{"type":"OnIdle"}"#.into(),
+        ..reset(1)
+    };
+    sent(s.offer(OcppVersion::V21, call, 16, &mut ids));
+    let error = frame::parse_for(r#"[3,"gw0-0",[]]"#, OcppVersion::V21).unwrap_err();
+    let failed = s.on_malformed_answer(&error, &mut ids).expect("fails it");
+    let frame = failed.result_error.expect("a CALLRESULTERROR");
+    assert!(
+        frame.starts_with(r#"[5,"gw0-0","FormatViolation","#),
+        "{frame}"
+    );
+}
+
+#[test]
 fn a_malformed_answer_fails_the_call_it_names() {
     let (mut s, mut ids) = (S::default(), CallIds::new(0));
     sent(s.offer(V16, reset(1), 16, &mut ids));
