@@ -1,5 +1,5 @@
 //! The official OCPP JSON schemas as the oracle for the gateway's typed
-//! validation (`ocpp::v16`, `ocpp::v201`).
+//! validation (`ocpp::v16`, `ocpp::v201`, `ocpp::v21`).
 //!
 //! Everything is generated from the schema files, so a new or forgotten
 //! action cannot slip through: every schema file must map to an action with
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use ocpp_gateway::ocpp::{ErrorCode, Violation, v16, v201};
+use ocpp_gateway::ocpp::{ErrorCode, Violation, v16, v21, v201};
 use serde_json::{Map, Value, json};
 
 /// Vendored, unchanged, in the repository (see `tests/ocpp-schemas/SOURCE.md`),
@@ -28,6 +28,7 @@ const SCHEMAS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/ocpp-schemas")
 enum Ver {
     V16,
     V201,
+    V21,
 }
 
 struct Message {
@@ -62,6 +63,14 @@ impl Message {
                     v201::parse_request(action, payload).map(|r| to_json(&r))
                 }
             }
+            Ver::V21 => {
+                let action = v21::Action::from_name(&self.action).expect("checked by coverage");
+                if self.response {
+                    v21::parse_response(action, payload).map(|r| to_json(&r))
+                } else {
+                    v21::parse_request(action, payload).map(|r| to_json(&r))
+                }
+            }
         }
     }
 }
@@ -82,6 +91,7 @@ fn schema_dir(ver: Ver) -> PathBuf {
     Path::new(SCHEMAS).join(match ver {
         Ver::V16 => "v16",
         Ver::V201 => "v201",
+        Ver::V21 => "v21",
     })
 }
 
@@ -113,6 +123,11 @@ fn split_stem(ver: Ver, stem: &str) -> (String, bool) {
                 .to_owned(),
             false,
         ),
+        // A SEND (NotifyPeriodicEventStream.json) has one schema, no suffix.
+        Ver::V21 => (
+            stem.strip_suffix("Request").unwrap_or(stem).to_owned(),
+            false,
+        ),
     }
 }
 
@@ -120,13 +135,14 @@ fn typed(ver: Ver, action: &str) -> bool {
     match ver {
         Ver::V16 => v16::Action::from_name(action).is_some_and(|a| a.is_typed()),
         Ver::V201 => v201::Action::from_name(action).is_some_and(|a| a.is_typed()),
+        Ver::V21 => v21::Action::from_name(action).is_some_and(|a| a.is_typed()),
     }
 }
 
 /// Every message the gateway has types for, with its schema and a validator.
 fn messages() -> Vec<Message> {
     let mut out = Vec::new();
-    for ver in [Ver::V16, Ver::V201] {
+    for ver in [Ver::V16, Ver::V201, Ver::V21] {
         for stem in stems(ver) {
             let (action, response) = split_stem(ver, &stem);
             if !typed(ver, &action) {
@@ -224,6 +240,45 @@ fn every_schema_has_an_action_and_every_action_a_schema() {
             assert_eq!(err.code, ErrorCode::NotSupported);
         }
     }
+    // 2.1: every file an action with types, every action its files (a
+    // SEND has no response schema), in the names the files use.
+    let v21_files = stems(Ver::V21);
+    for stem in &v21_files {
+        let (action, response) = split_stem(Ver::V21, stem);
+        match v21::Action::from_name(&action) {
+            Some(a) if a.is_typed() && a.name() == action => {
+                let suffix = if a.is_send() { "" } else { "Request" };
+                if !response && *stem != format!("{action}{suffix}") {
+                    problems.push(format!("v21/{stem}.json: a SEND file for a CALL or back"));
+                }
+            }
+            _ => problems.push(format!("v21/{stem}.json: no typed v21::Action {action}")),
+        }
+    }
+    let mut v21_expected = 0;
+    for a in v21::Action::ALL {
+        let mut wanted = vec![
+            format!("{}Request", a.name()),
+            format!("{}Response", a.name()),
+        ];
+        if a.is_send() {
+            wanted = vec![a.name().to_owned()];
+            let err = v21::parse_response(*a, "{}").expect_err("a SEND has no response");
+            assert_eq!(err.code, ErrorCode::NotSupported, "{a:?}");
+        }
+        for stem in wanted {
+            v21_expected += 1;
+            if !v21_files.contains(&stem) {
+                problems.push(format!("v21::Action::{a:?} has no schema {stem}.json"));
+            }
+        }
+    }
+    assert_eq!(
+        v21::Action::ALL.len(),
+        91,
+        "OCPP 2.1 Edition 1 has 91 actions"
+    );
+    assert_eq!(v21_expected, v21_files.len());
     assert_eq!(v16::Action::ALL.len() * 2, v16_files.len());
     assert_eq!(v201::Action::ALL.len() * 2, v201_files.len());
     assert!(
@@ -297,7 +352,11 @@ fn valid(node: &Value, root: &Value, mode: Mode, variant: usize, draft04: bool) 
             },
         },
         Some("integer") => {
-            let base = node.get("minimum").and_then(Value::as_f64).unwrap_or(1.0) as i64 + 1;
+            let mut base = node.get("minimum").and_then(Value::as_f64).unwrap_or(1.0) as i64 + 1;
+            // 2.1 has upper bounds too (and ranges like [-1, 0]).
+            if let Some(max) = node.get("maximum").and_then(Value::as_f64) {
+                base = base.min(max as i64);
+            }
             match (mode, draft04) {
                 // draft-06 takes an integer-valued number as an integer.
                 (Mode::Full, false) => json!(base as f64),
@@ -306,9 +365,13 @@ fn valid(node: &Value, root: &Value, mode: Mode, variant: usize, draft04: bool) 
         }
         Some("number") => {
             let min = node.get("minimum").and_then(Value::as_f64).unwrap_or(0.0);
+            let max = node
+                .get("maximum")
+                .and_then(Value::as_f64)
+                .unwrap_or(f64::MAX);
             match mode {
-                Mode::Minimal => json!(min as i64 + 3),
-                Mode::Full => json!(min + 16.5),
+                Mode::Minimal => json!(((min as i64 + 3) as f64).min(max)),
+                Mode::Full => json!((min + 16.5).min(max)),
             }
         }
         Some("boolean") => json!(variant.is_multiple_of(2)),

@@ -1,4 +1,4 @@
-//! Validating deserialisation shared by the OCPP 1.6 and 2.0.1 message types.
+//! Validating deserialisation shared by the OCPP 1.6, 2.0.1 and 2.1 message types.
 //!
 //! Each message type is declared once (with [`ocpp_object!`] and [`ocpp_enum!`])
 //! and gets a [`FromJson`] impl that checks the payload against the rules of
@@ -26,10 +26,14 @@ use serde_json::error::Category;
 
 use super::{ErrorCode, Violation};
 
+mod custom_data;
 mod datetime;
+mod ranged_int;
 mod strings;
 
+pub use custom_data::CustomData;
 pub use datetime::DateTime;
+pub use ranged_int::RangedInt;
 pub use strings::{BoundedString, Uri};
 
 /// The JSON-schema draft a message's schema is written in. It matters for one
@@ -695,25 +699,33 @@ pub mod check {
 /// version), the `Request`/`Response` enums over the typed ones, and
 /// `parse_request`/`parse_response`. `typed` lines are
 /// `Action => RequestType, ResponseType, Sender, Draft;`, `untyped` lines
-/// `Action => Sender;` (known to the version, refused with `NotSupported`).
+/// `Action => Sender;` (known to the version, refused with `NotSupported`),
+/// `sends` lines `Action => RequestType, Sender, Draft;`: SEND messages
+/// (OCPP 2.1, OCPP-J message type 6), which have a request but are never
+/// answered, so they are in `Request` and not in `Response`.
 /// Expects a `Sender` enum in scope.
 macro_rules! ocpp_actions {
     (
         typed { $( $action:ident => $req:ty, $resp:ty, $sender:ident, $draft:ident; )* }
         untyped { $( $uaction:ident => $usender:ident; )* }
+        sends { $( $saction:ident => $sreq:ty, $ssender:ident, $sdraft:ident; )* }
     ) => {
         /// An action name of this protocol version.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Action { $( $action, )* $( $uaction, )* }
+        pub enum Action { $( $action, )* $( $saction, )* $( $uaction, )* }
 
         impl Action {
-            /// Every action of the version, typed ones first.
-            pub const ALL: &'static [Action] = &[ $( Action::$action, )* $( Action::$uaction, )* ];
+            /// Every action of the version, typed ones (answered, then SEND
+            /// messages) first.
+            pub const ALL: &'static [Action] = &[
+                $( Action::$action, )* $( Action::$saction, )* $( Action::$uaction, )*
+            ];
 
             /// The action name as written in a CALL.
             pub fn name(self) -> &'static str {
                 match self {
                     $( Action::$action => stringify!($action), )*
+                    $( Action::$saction => stringify!($saction), )*
                     $( Action::$uaction => stringify!($uaction), )*
                 }
             }
@@ -723,6 +735,7 @@ macro_rules! ocpp_actions {
             pub fn from_name(s: &str) -> Option<Action> {
                 match s {
                     $( stringify!($action) => Some(Action::$action), )*
+                    $( stringify!($saction) => Some(Action::$saction), )*
                     $( stringify!($uaction) => Some(Action::$uaction), )*
                     _ => None,
                 }
@@ -732,6 +745,7 @@ macro_rules! ocpp_actions {
             pub fn sender(self) -> Sender {
                 match self {
                     $( Action::$action => Sender::$sender, )*
+                    $( Action::$saction => Sender::$ssender, )*
                     $( Action::$uaction => Sender::$usender, )*
                 }
             }
@@ -741,6 +755,17 @@ macro_rules! ocpp_actions {
             pub fn is_typed(self) -> bool {
                 match self {
                     $( Action::$action => true, )*
+                    $( Action::$saction => true, )*
+                    $( Action::$uaction => false, )*
+                }
+            }
+
+            /// Whether this is a SEND message (OCPP 2.1): a request that
+            /// gets no response, so `parse_response` always refuses it.
+            pub fn is_send(self) -> bool {
+                match self {
+                    $( Action::$action => false, )*
+                    $( Action::$saction => true, )*
                     $( Action::$uaction => false, )*
                 }
             }
@@ -753,16 +778,25 @@ macro_rules! ocpp_actions {
         }
 
         /// A validated request payload, one variant per typed action.
+        /// Variants differ widely in size (2.1's DER curves); boxing them
+        /// would add an allocation to every small message (Heartbeat), so
+        /// the enum stays flat: it lives on the stack for one parse.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Clone, Debug, PartialEq)]
-        pub enum Request { $( $action($req), )* }
+        pub enum Request { $( $action($req), )* $( $saction($sreq), )* }
 
-        /// A validated response payload, one variant per typed action.
+        /// A validated response payload, one variant per typed action that
+        /// is answered. Flat for the same reason as `Request`.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Clone, Debug, PartialEq)]
         pub enum Response { $( $action($resp), )* }
 
         impl Request {
             pub fn action(&self) -> Action {
-                match self { $( Request::$action(_) => Action::$action, )* }
+                match self {
+                    $( Request::$action(_) => Action::$action, )*
+                    $( Request::$saction(_) => Action::$saction, )*
+                }
             }
         }
 
@@ -775,7 +809,10 @@ macro_rules! ocpp_actions {
         /// Serialises the payload alone (what goes into the CALL).
         impl ::serde::Serialize for Request {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                match self { $( Request::$action(r) => r.serialize(s), )* }
+                match self {
+                    $( Request::$action(r) => r.serialize(s), )*
+                    $( Request::$saction(r) => r.serialize(s), )*
+                }
             }
         }
 
@@ -786,11 +823,13 @@ macro_rules! ocpp_actions {
             }
         }
 
-        /// Validates the payload of a CALL of `action` against its schema.
+        /// Validates the payload of a CALL (or SEND) of `action` against its
+        /// schema.
         pub fn parse_request(action: Action, payload: &str) -> Result<Request, $crate::ocpp::Violation> {
             use $crate::ocpp::schema::{parse, Draft};
             match action {
                 $( Action::$action => parse::<$req>(payload, Draft::$draft).map(Request::$action), )*
+                $( Action::$saction => parse::<$sreq>(payload, Draft::$sdraft).map(Request::$saction), )*
                 $( Action::$uaction => Err($crate::ocpp::schema::not_supported(action.name())), )*
             }
         }
@@ -800,6 +839,7 @@ macro_rules! ocpp_actions {
             use $crate::ocpp::schema::{parse, Draft};
             match action {
                 $( Action::$action => parse::<$resp>(payload, Draft::$draft).map(Response::$action), )*
+                $( Action::$saction => Err($crate::ocpp::schema::no_response(action.name())), )*
                 $( Action::$uaction => Err($crate::ocpp::schema::not_supported(action.name())), )*
             }
         }
@@ -813,6 +853,14 @@ pub fn not_supported(action: &str) -> Violation {
     Violation::new(
         ErrorCode::NotSupported,
         format!("action {action} is not supported by this gateway"),
+    )
+}
+
+/// The answer to a CALLRESULT for a SEND message, which is never answered.
+pub fn no_response(action: &str) -> Violation {
+    Violation::new(
+        ErrorCode::NotSupported,
+        format!("{action} is a SEND message: it has no response"),
     )
 }
 

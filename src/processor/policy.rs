@@ -14,7 +14,6 @@ use std::time::SystemTime;
 use super::transaction_ids::TransactionIds;
 use crate::config::Config;
 use crate::cross_thread::BootInfo;
-use crate::ocpp::v21::IsSend as _;
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v21, v201}; // STUB
 
 /// A decided CALLRESULT.

@@ -78,6 +78,7 @@ ocpp_actions! {
         SignedUpdateFirmware => SignedUpdateFirmwareRequest, SignedUpdateFirmwareResponse, CentralSystem, Draft06;
     }
     untyped {}
+    sends {}
 }
 
 #[cfg(test)]

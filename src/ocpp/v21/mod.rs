@@ -1,10 +1,18 @@
-// TEMPORARY STUB (not to be committed): lets the wire side compile before the generated v21 lands.
-pub use super::v201::*;
-pub trait IsSend {
-    fn is_send(self) -> bool;
-}
-impl IsSend for super::v201::Action {
-    fn is_send(self) -> bool {
-        self.name() == "NotifyPeriodicEventStream"
-    }
-}
+//! OCPP 2.1 (Edition 1): every action, each with types validated exactly
+//! against the official schemas (`tests/ocpp-schemas/v21`, draft-06). The
+//! types are generated (`generated.rs`, by `src/bin/ocpp-codegen`) and named
+//! as in [`crate::ocpp::v201`]: a definition `XType` is the Rust type `X`,
+//! `XEnumType` is `XEnum`. `NotifyPeriodicEventStream` is a SEND message
+//! ([`Action::is_send`]): it has a request and no response.
+
+#[rustfmt::skip]
+mod generated;
+mod sender;
+
+pub use generated::*;
+pub use sender::Sender;
+
+pub use crate::ocpp::schema::{BoundedString, CustomData, DateTime, RangedInt};
+
+#[cfg(test)]
+mod tests;
