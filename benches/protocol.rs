@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use ocpp_gateway::ocpp::frame::{self, Frame};
-use ocpp_gateway::ocpp::{v16, v201};
+use ocpp_gateway::ocpp::{v16, v21, v201};
 
 struct Counting;
 
@@ -46,6 +46,7 @@ static GLOBAL: Counting = Counting;
 enum Ver {
     V16,
     V201,
+    V21,
 }
 
 /// Parses and validates one CALL frame; `true` if it was accepted.
@@ -61,6 +62,8 @@ fn handle(ver: Ver, text: &str) -> bool {
             .is_some_and(|a| black_box(v16::parse_request(a, payload.get())).is_ok()),
         Ver::V201 => v201::Action::from_name(&action)
             .is_some_and(|a| black_box(v201::parse_request(a, payload.get())).is_ok()),
+        Ver::V21 => v21::Action::from_name(&action)
+            .is_some_and(|a| black_box(v21::parse_request(a, payload.get())).is_ok()),
     }
 }
 
@@ -87,6 +90,24 @@ fn meter_values(samples: usize) -> String {
     format!(
         r#"[2,"a3f1c2d4-0001","MeterValues",{{"connectorId":1,"transactionId":4711,"meterValue":[{{"timestamp":"2024-05-01T10:00:00Z","sampledValue":[{}]}}]}}]"#,
         values.join(",")
+    )
+}
+
+/// A 2.1 NotifyReport of `entries` reportData (component, variable, one
+/// attribute and its characteristics each), as a device-model report is.
+fn notify_report(entries: usize) -> String {
+    let data: Vec<String> = (0..entries)
+        .map(|i| {
+            format!(
+                r#"{{"component":{{"name":"EVSE","evse":{{"id":{}}}}},"variable":{{"name":"Power{i}"}},"variableAttribute":[{{"type":"Actual","value":"{}","mutability":"ReadOnly","persistent":true,"constant":false}}],"variableCharacteristics":{{"unit":"W","dataType":"decimal","maxLimit":22000,"supportsMonitoring":true}}}}"#,
+                i % 4 + 1,
+                1000 + i
+            )
+        })
+        .collect();
+    format!(
+        r#"[2,"r1","NotifyReport",{{"requestId":1,"generatedAt":"2026-12-01T10:00:00Z","tbc":false,"seqNo":0,"reportData":[{}]}}]"#,
+        data.join(",")
     )
 }
 
@@ -144,12 +165,18 @@ fn main() {
     let mv10 = meter_values(10);
     let tx201 = r#"[2,"7","TransactionEvent",{"eventType":"Updated","timestamp":"2024-05-01T10:00:00Z","triggerReason":"MeterValuePeriodic","seqNo":3,"transactionInfo":{"transactionId":"tx-1","chargingState":"Charging"},"evse":{"id":1,"connectorId":1},"meterValue":[{"timestamp":"2024-05-01T10:00:00Z","sampledValue":[{"value":1234.5,"measurand":"Energy.Active.Import.Register","unitOfMeasure":{"unit":"Wh"}}]}]}]"#;
 
+    let tx21 = r#"[2,"8","TransactionEvent",{"eventType":"Started","timestamp":"2026-12-01T10:00:00Z","triggerReason":"Authorized","seqNo":0,"transactionInfo":{"transactionId":"tx-2","chargingState":"EVConnected"},"idToken":{"idToken":"04A2B3C4","type":"ISO14443"},"evse":{"id":1,"connectorId":1},"meterValue":[{"timestamp":"2026-12-01T10:00:00Z","sampledValue":[{"value":0.0,"measurand":"Energy.Active.Import.Register","unitOfMeasure":{"unit":"Wh"}}]}]}]"#;
+    let report100 = notify_report(100);
+
     let rows = [
         measure("1.6 Heartbeat", Ver::V16, heartbeat),
         measure("1.6 MeterValues, 1 sample", Ver::V16, &mv1),
         measure("1.6 MeterValues, 10 samples", Ver::V16, &mv10),
         measure("1.6 BootNotification", Ver::V16, boot),
         measure("2.0.1 TransactionEvent, 1 sample", Ver::V201, tx201),
+        measure("2.1 Heartbeat", Ver::V21, heartbeat),
+        measure("2.1 TransactionEvent Started", Ver::V21, tx21),
+        measure("2.1 NotifyReport, 100 entries", Ver::V21, &report100),
     ];
     println!("frame parse + action lookup + payload validation, one core");
     println!(
