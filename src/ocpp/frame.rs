@@ -267,10 +267,10 @@ pub fn parse_for(text: &str, version: OcppVersion) -> Result<Frame<'_>, FrameErr
         Ok(Frame::Send { id, .. }) if !version.has_send_and_result_error() => {
             Err(unknown_type(6, Some(&id)))
         }
-        Err(mut e)
-            if matches!(e.message_type, Some(5 | 6)) && !version.has_send_and_result_error() =>
-        {
-            e.kind = FrameErrorKind::UnknownMessageType(e.message_type.unwrap_or_default());
+        Err(mut e) if !version.has_send_and_result_error() => {
+            if let Some(t @ (5 | 6)) = e.message_type {
+                e.kind = FrameErrorKind::UnknownMessageType(t);
+            }
             Err(e)
         }
         other => other,

@@ -413,6 +413,16 @@ fn conclude(
     }
 }
 
+/// A CALL's or SEND's payload for its journal line: a slice of the
+/// received frame, shared, not copied (a copy only if it is not a slice,
+/// i.e. never for a frame the reactor parsed).
+fn received_payload(call: &InboundCall, payload: &str) -> Option<Payload> {
+    match frame::subslice_range(call.frame.as_str(), payload) {
+        Some(range) => Some(Payload::written(&call.frame, range)),
+        None => Payload::from_json(payload.to_owned()).ok(),
+    }
+}
+
 /// The journal line of a CALL with its answer. A CALLRESULT's payload is
 /// shared with the answer frame at `answer_range` (no copy). `None` only
 /// if a payload cannot be kept (then the answer goes out unjournaled).
@@ -433,11 +443,7 @@ fn call_record(
         Kind::Call,
         Some(action),
         id,
-        // The payload is a slice of the received frame: shared, not copied.
-        match frame::subslice_range(call.frame.as_str(), payload) {
-            Some(range) => Payload::written(&call.frame, range),
-            None => Payload::from_json(payload.to_owned()).ok()?,
-        },
+        received_payload(call, payload)?,
     );
     record.extra = match result {
         Ok(_) => KindFields::Answer(Payload::written(answer_frame, answer_range)),

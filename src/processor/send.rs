@@ -12,9 +12,8 @@
 use log::warn;
 use tungstenite::Utf8Bytes;
 
-use super::{CallParts, ProcessorSetup, ReadyAnswer, action_label, guarded};
-use crate::cross_thread::{Direction, InboundCall, JournalRecord, Kind, Payload};
-use crate::ocpp::frame;
+use super::{CallParts, ProcessorSetup, ReadyAnswer, action_label, guarded, received_payload};
+use crate::cross_thread::{Direction, InboundCall, JournalRecord, Kind};
 
 /// Takes a SEND: what goes back to the reactor is only the release of the
 /// connection (an empty frame), through the journal when it is on.
@@ -57,13 +56,8 @@ pub(super) fn take(
     }
 }
 
-/// The journal line of a valid SEND; its payload is shared with the
-/// received frame (no copy).
+/// The journal line of a valid SEND.
 fn send_record(call: &InboundCall, id: &str, action: &str, payload: &str) -> Option<JournalRecord> {
-    let payload = match frame::subslice_range(call.frame.as_str(), payload) {
-        Some(range) => Payload::written(&call.frame, range),
-        None => Payload::from_json(payload.to_owned()).ok()?,
-    };
     Some(JournalRecord::message(
         call.charge_point.clone(),
         call.conn.reactor,
@@ -71,6 +65,6 @@ fn send_record(call: &InboundCall, id: &str, action: &str, payload: &str) -> Opt
         Kind::Send,
         Some(action),
         id,
-        payload,
+        received_payload(call, payload)?,
     ))
 }
