@@ -698,27 +698,24 @@ pub mod check {
 /// Declares a version's actions: the `Action` enum (every action name of the
 /// version), the `Request`/`Response` enums over the typed ones, and
 /// `parse_request`/`parse_response`. `typed` lines are
-/// `Action => RequestType, ResponseType, Sender, Draft;`, `untyped` lines
-/// `Action => Sender;` (known to the version, refused with `NotSupported`),
-/// `sends` lines `Action => RequestType, Sender, Draft;`: SEND messages
-/// (OCPP 2.1, OCPP-J message type 6), which have a request but are never
-/// answered, so they are in `Request` and not in `Response`.
+/// `Action => RequestType, ResponseType, Sender, Draft;`, `sends` lines
+/// `Action => RequestType, Sender, Draft;`: SEND messages (OCPP 2.1,
+/// OCPP-J message type 6), which have a request but are never answered, so
+/// they are in `Request` and not in `Response`.
 /// Expects a `Sender` enum in scope.
 macro_rules! ocpp_actions {
     (
         typed { $( $action:ident => $req:ty, $resp:ty, $sender:ident, $draft:ident; )* }
-        untyped { $( $uaction:ident => $usender:ident; )* }
         sends { $( $saction:ident => $sreq:ty, $ssender:ident, $sdraft:ident; )* }
     ) => {
         /// An action name of this protocol version.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum Action { $( $action, )* $( $saction, )* $( $uaction, )* }
+        pub enum Action { $( $action, )* $( $saction, )* }
 
         impl Action {
-            /// Every action of the version, typed ones (answered, then SEND
-            /// messages) first.
+            /// Every action of the version: answered ones, then SEND messages.
             pub const ALL: &'static [Action] = &[
-                $( Action::$action, )* $( Action::$saction, )* $( Action::$uaction, )*
+                $( Action::$action, )* $( Action::$saction, )*
             ];
 
             /// The action name as written in a CALL.
@@ -726,7 +723,6 @@ macro_rules! ocpp_actions {
                 match self {
                     $( Action::$action => stringify!($action), )*
                     $( Action::$saction => stringify!($saction), )*
-                    $( Action::$uaction => stringify!($uaction), )*
                 }
             }
 
@@ -736,7 +732,6 @@ macro_rules! ocpp_actions {
                 match s {
                     $( stringify!($action) => Some(Action::$action), )*
                     $( stringify!($saction) => Some(Action::$saction), )*
-                    $( stringify!($uaction) => Some(Action::$uaction), )*
                     _ => None,
                 }
             }
@@ -746,17 +741,6 @@ macro_rules! ocpp_actions {
                 match self {
                     $( Action::$action => Sender::$sender, )*
                     $( Action::$saction => Sender::$ssender, )*
-                    $( Action::$uaction => Sender::$usender, )*
-                }
-            }
-
-            /// Whether the gateway has types (and validation) for this action;
-            /// the others are answered `NotSupported`.
-            pub fn is_typed(self) -> bool {
-                match self {
-                    $( Action::$action => true, )*
-                    $( Action::$saction => true, )*
-                    $( Action::$uaction => false, )*
                 }
             }
 
@@ -766,7 +750,6 @@ macro_rules! ocpp_actions {
                 match self {
                     $( Action::$action => false, )*
                     $( Action::$saction => true, )*
-                    $( Action::$uaction => false, )*
                 }
             }
         }
@@ -830,7 +813,6 @@ macro_rules! ocpp_actions {
             match action {
                 $( Action::$action => parse::<$req>(payload, Draft::$draft).map(Request::$action), )*
                 $( Action::$saction => parse::<$sreq>(payload, Draft::$sdraft).map(Request::$saction), )*
-                $( Action::$uaction => Err($crate::ocpp::schema::not_supported(action.name())), )*
             }
         }
 
@@ -840,21 +822,11 @@ macro_rules! ocpp_actions {
             match action {
                 $( Action::$action => parse::<$resp>(payload, Draft::$draft).map(Response::$action), )*
                 $( Action::$saction => Err($crate::ocpp::schema::no_response(action.name())), )*
-                $( Action::$uaction => Err($crate::ocpp::schema::not_supported(action.name())), )*
             }
         }
     };
 }
 pub(crate) use ocpp_actions;
-
-/// The answer to a CALL of an action the version has but the gateway does
-/// not handle.
-pub fn not_supported(action: &str) -> Violation {
-    Violation::new(
-        ErrorCode::NotSupported,
-        format!("action {action} is not supported by this gateway"),
-    )
-}
 
 /// The answer to a CALLRESULT for a SEND message, which is never answered.
 pub fn no_response(action: &str) -> Violation {

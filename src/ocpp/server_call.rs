@@ -21,12 +21,6 @@ pub fn check_request(version: OcppVersion, action: &str, payload: &str) -> Resul
             if a.sender() == v201::Sender::ChargingStation {
                 return Err(not_ours(action));
             }
-            if !a.is_typed() {
-                return Err(Violation::new(
-                    ErrorCode::NotSupported,
-                    format!("the gateway cannot validate {action} requests yet"),
-                ));
-            }
             v201::parse_request(a, payload).map(|_| ())
         }
         OcppVersion::V21 => {

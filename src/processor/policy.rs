@@ -118,10 +118,6 @@ macro_rules! v2_answers {
                     if action.is_send() {
                         return Err(not_handled(name, "is a SEND (type 6), not a CALL"));
                     }
-                    if !action.is_typed() {
-                        // No schema-checked type to read: the backend sees it as sent.
-                        return Ok(None);
-                    }
                     Ok(match $module::parse_request(action, payload)? {
                         $module::Request::BootNotification(boot) => Some($boot(boot)),
                         _ => None,

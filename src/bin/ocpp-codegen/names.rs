@@ -62,12 +62,30 @@ pub fn variant(wire: &str) -> String {
 }
 
 /// A schema definition's Rust name: `IdTokenType` → `IdToken`,
-/// `IdTokenEnumType` → `IdTokenEnum`.
+/// `IdTokenEnumType` → `IdTokenEnum`; an acronym is one word, as Rust names
+/// write it (`EVSEType` → `Evse`, `OCSPRequestDataType` → `OcspRequestData`).
 pub fn type_name(definition: &str) -> String {
-    definition
+    let base: Vec<char> = definition
         .strip_suffix("Type")
         .unwrap_or(definition)
-        .to_owned()
+        .chars()
+        .collect();
+    let mut out = String::new();
+    let mut prev_letter_upper = false;
+    for (i, &c) in base.iter().enumerate() {
+        if c.is_ascii_digit() {
+            out.push(c);
+            continue;
+        }
+        let next_lower = base.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+        if c.is_ascii_uppercase() && prev_letter_upper && !next_lower {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+        prev_letter_upper = c.is_ascii_uppercase();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -94,5 +112,15 @@ mod tests {
         );
         assert_eq!(variant("dateTime"), "DateTime");
         assert_eq!(type_name("IdTokenEnumType"), "IdTokenEnum");
+        assert_eq!(type_name("EVSEType"), "Evse");
+        assert_eq!(type_name("OCSPRequestDataType"), "OcspRequestData");
+        assert_eq!(
+            type_name("V2XChargingParametersType"),
+            "V2xChargingParameters"
+        );
+        assert_eq!(
+            type_name("APNAuthenticationEnumType"),
+            "ApnAuthenticationEnum"
+        );
     }
 }

@@ -107,7 +107,7 @@ pub fn render(model: &Model) -> String {
     out.push_str(&body);
     let _ = writeln!(
         out,
-        "ocpp_actions! {{\n    typed {{\n{typed}    }}\n    untyped {{}}\n    sends {{\n{sends}    }}\n}}"
+        "ocpp_actions! {{\n    typed {{\n{typed}    }}\n    sends {{\n{sends}    }}\n}}"
     );
     out
 }

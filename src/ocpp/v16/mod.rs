@@ -77,7 +77,6 @@ ocpp_actions! {
         SignedFirmwareStatusNotification => SignedFirmwareStatusNotificationRequest, SignedFirmwareStatusNotificationResponse, ChargePoint, Draft06;
         SignedUpdateFirmware => SignedUpdateFirmwareRequest, SignedUpdateFirmwareResponse, CentralSystem, Draft06;
     }
-    untyped {}
     sends {}
 }
 

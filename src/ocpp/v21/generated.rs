@@ -220,7 +220,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by ClearDERControlRequest, GetDERControlRequest, NotifyDERAlarmRequest, NotifyEVChargingNeedsRequest, ReportDERControlRequest, SetDERControlRequest.
-    pub enum DERControlEnum {
+    pub enum DerControlEnum {
         EnterService = "EnterService",
         FreqDroop = "FreqDroop",
         FreqWatt = "FreqWatt",
@@ -248,7 +248,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by ClearDERControlResponse, GetDERControlResponse, SetDERControlResponse.
-    pub enum DERControlStatusEnum {
+    pub enum DerControlStatusEnum {
         Accepted = "Accepted",
         Rejected = "Rejected",
         NotSupported = "NotSupported",
@@ -341,7 +341,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by Get15118EVCertificateResponse.
-    pub enum Iso15118EVCertificateStatusEnum {
+    pub enum Iso15118EvCertificateStatusEnum {
         Accepted = "Accepted",
         Failed = "Failed",
     }
@@ -757,7 +757,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by NotifyEVChargingNeedsResponse.
-    pub enum NotifyEVChargingNeedsStatusEnum {
+    pub enum NotifyEvChargingNeedsStatusEnum {
         Accepted = "Accepted",
         Rejected = "Rejected",
         Processing = "Processing",
@@ -882,7 +882,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by ReportDERControlRequest, SetDERControlRequest.
-    pub enum DERUnitEnum {
+    pub enum DerUnitEnum {
         NotApplicable = "Not_Applicable",
         PctMaxW = "PctMaxW",
         PctMaxVar = "PctMaxVar",
@@ -990,7 +990,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by SetNetworkProfileRequest.
-    pub enum APNAuthenticationEnum {
+    pub enum ApnAuthenticationEnum {
         Pap = "PAP",
         Chap = "CHAP",
         None = "NONE",
@@ -1000,7 +1000,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by SetNetworkProfileRequest.
-    pub enum OCPPVersionEnum {
+    pub enum OcppVersionEnum {
         Ocpp12 = "OCPP12",
         Ocpp15 = "OCPP15",
         Ocpp16 = "OCPP16",
@@ -1012,7 +1012,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by SetNetworkProfileRequest.
-    pub enum OCPPInterfaceEnum {
+    pub enum OcppInterfaceEnum {
         Wired0 = "Wired0",
         Wired1 = "Wired1",
         Wired2 = "Wired2",
@@ -1027,7 +1027,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by SetNetworkProfileRequest.
-    pub enum OCPPTransportEnum {
+    pub enum OcppTransportEnum {
         Soap = "SOAP",
         Json = "JSON",
     }
@@ -1035,7 +1035,7 @@ ocpp_enum! {
 
 ocpp_enum! {
     /// Used by SetNetworkProfileRequest.
-    pub enum VPNEnum {
+    pub enum VpnEnum {
         IKEv2 = "IKEv2",
         IPSec = "IPSec",
         L2tp = "L2TP",
@@ -1306,7 +1306,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by AuthorizeRequest, GetCertificateStatusRequest.
-    pub struct OCSPRequestData {
+    pub struct OcspRequestData {
         req "hashAlgorithm" hash_algorithm: HashAlgorithmEnum,
         req "issuerNameHash" issuer_name_hash: BoundedString<128>,
         req "issuerKeyHash" issuer_key_hash: BoundedString<128>,
@@ -1510,7 +1510,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by ChangeAvailabilityRequest, GetMonitoringReportRequest, GetReportRequest, GetVariablesRequest, GetVariablesResponse, NotifyDisplayMessagesRequest, NotifyEventRequest, NotifyMonitoringReportRequest, NotifyReportRequest, SetDisplayMessageRequest, SetVariableMonitoringRequest, SetVariableMonitoringResponse, SetVariablesRequest, SetVariablesResponse, TransactionEventRequest, TriggerMessageRequest.
-    pub struct EVSE {
+    pub struct Evse {
         req "id" id: i64 [check::int_range(Some(0), None)],
         opt "connectorId" connector_id: i64 [check::int_range(Some(0), None)],
         opt "customData" custom_data: CustomData,
@@ -1592,7 +1592,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by GetCompositeScheduleResponse, NotifyChargingLimitRequest, NotifyEVChargingScheduleRequest, ReportChargingProfilesRequest, RequestStartTransactionRequest, SetChargingProfileRequest.
-    pub struct V2XFreqWattPoint {
+    pub struct V2xFreqWattPoint {
         req "frequency" frequency: f64,
         req "power" power: f64,
         opt "customData" custom_data: CustomData,
@@ -1601,7 +1601,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by GetCompositeScheduleResponse, NotifyChargingLimitRequest, NotifyEVChargingScheduleRequest, ReportChargingProfilesRequest, RequestStartTransactionRequest, SetChargingProfileRequest.
-    pub struct V2XSignalWattPoint {
+    pub struct V2xSignalWattPoint {
         req "signal" signal: i64,
         req "power" power: f64,
         opt "customData" custom_data: CustomData,
@@ -1630,8 +1630,8 @@ ocpp_object! {
         opt "evseSleep" evse_sleep: bool,
         opt "v2xBaseline" v2x_baseline: f64,
         opt "operationMode" operation_mode: OperationModeEnum,
-        opt "v2xFreqWattCurve" v2x_freq_watt_curve: Vec<V2XFreqWattPoint> [check::items(1, Some(20))],
-        opt "v2xSignalWattCurve" v2x_signal_watt_curve: Vec<V2XSignalWattPoint> [check::items(1, Some(20))],
+        opt "v2xFreqWattCurve" v2x_freq_watt_curve: Vec<V2xFreqWattPoint> [check::items(1, Some(20))],
+        opt "v2xSignalWattCurve" v2x_signal_watt_curve: Vec<V2xSignalWattPoint> [check::items(1, Some(20))],
         opt "customData" custom_data: CustomData,
     }
 }
@@ -1671,7 +1671,7 @@ ocpp_object! {
 ocpp_object! {
     /// Used by GetMonitoringReportRequest, GetReportRequest, GetVariablesRequest, GetVariablesResponse, NotifyDisplayMessagesRequest, NotifyEventRequest, NotifyMonitoringReportRequest, NotifyReportRequest, SetDisplayMessageRequest, SetVariableMonitoringRequest, SetVariableMonitoringResponse, SetVariablesRequest, SetVariablesResponse.
     pub struct Component {
-        opt "evse" evse: EVSE,
+        opt "evse" evse: Evse,
         req "name" name: BoundedString<50>,
         opt "instance" instance: BoundedString<50>,
         opt "customData" custom_data: CustomData,
@@ -2008,7 +2008,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct ACChargingParameters {
+    pub struct AcChargingParameters {
         req "energyAmount" energy_amount: f64,
         req "evMinCurrent" ev_min_current: f64,
         req "evMaxCurrent" ev_max_current: f64,
@@ -2019,8 +2019,8 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct DERChargingParameters {
-        opt "evSupportedDERControl" ev_supported_der_control: Vec<DERControlEnum> [check::items(1, None)],
+    pub struct DerChargingParameters {
+        opt "evSupportedDERControl" ev_supported_der_control: Vec<DerControlEnum> [check::items(1, None)],
         opt "evOverExcitedMaxDischargePower" ev_over_excited_max_discharge_power: f64,
         opt "evOverExcitedPowerFactor" ev_over_excited_power_factor: f64,
         opt "evUnderExcitedMaxDischargePower" ev_under_excited_max_discharge_power: f64,
@@ -2067,7 +2067,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct EVPriceRule {
+    pub struct EvPriceRule {
         req "energyFee" energy_fee: f64,
         req "powerRangeStart" power_range_start: f64,
         opt "customData" custom_data: CustomData,
@@ -2076,19 +2076,19 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct EVAbsolutePriceScheduleEntry {
+    pub struct EvAbsolutePriceScheduleEntry {
         req "duration" duration: i64,
-        req "evPriceRule" ev_price_rule: Vec<EVPriceRule> [check::items(1, Some(8))],
+        req "evPriceRule" ev_price_rule: Vec<EvPriceRule> [check::items(1, Some(8))],
         opt "customData" custom_data: CustomData,
     }
 }
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct EVAbsolutePriceSchedule {
+    pub struct EvAbsolutePriceSchedule {
         req "timeAnchor" time_anchor: DateTime,
         req "currency" currency: BoundedString<3>,
-        req "evAbsolutePriceScheduleEntries" ev_absolute_price_schedule_entries: Vec<EVAbsolutePriceScheduleEntry> [check::items(1, Some(1024))],
+        req "evAbsolutePriceScheduleEntries" ev_absolute_price_schedule_entries: Vec<EvAbsolutePriceScheduleEntry> [check::items(1, Some(1024))],
         req "priceAlgorithm" price_algorithm: BoundedString<2000>,
         opt "customData" custom_data: CustomData,
     }
@@ -2096,7 +2096,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct EVPowerScheduleEntry {
+    pub struct EvPowerScheduleEntry {
         req "duration" duration: i64,
         req "power" power: f64,
         opt "customData" custom_data: CustomData,
@@ -2105,8 +2105,8 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct EVPowerSchedule {
-        req "evPowerScheduleEntries" ev_power_schedule_entries: Vec<EVPowerScheduleEntry> [check::items(1, Some(1024))],
+    pub struct EvPowerSchedule {
+        req "evPowerScheduleEntries" ev_power_schedule_entries: Vec<EvPowerScheduleEntry> [check::items(1, Some(1024))],
         req "timeAnchor" time_anchor: DateTime,
         opt "customData" custom_data: CustomData,
     }
@@ -2114,16 +2114,16 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct EVEnergyOffer {
-        opt "evAbsolutePriceSchedule" ev_absolute_price_schedule: EVAbsolutePriceSchedule,
-        req "evPowerSchedule" ev_power_schedule: EVPowerSchedule,
+    pub struct EvEnergyOffer {
+        opt "evAbsolutePriceSchedule" ev_absolute_price_schedule: EvAbsolutePriceSchedule,
+        req "evPowerSchedule" ev_power_schedule: EvPowerSchedule,
         opt "customData" custom_data: CustomData,
     }
 }
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct DCChargingParameters {
+    pub struct DcChargingParameters {
         req "evMaxCurrent" ev_max_current: f64,
         req "evMaxVoltage" ev_max_voltage: f64,
         opt "evMaxPower" ev_max_power: f64,
@@ -2138,7 +2138,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
-    pub struct V2XChargingParameters {
+    pub struct V2xChargingParameters {
         opt "minChargePower" min_charge_power: f64,
         opt "minChargePower_L2" min_charge_power_l2: f64,
         opt "minChargePower_L3" min_charge_power_l3: f64,
@@ -2170,12 +2170,12 @@ ocpp_object! {
 ocpp_object! {
     /// Used by NotifyEVChargingNeedsRequest.
     pub struct ChargingNeeds {
-        opt "acChargingParameters" ac_charging_parameters: ACChargingParameters,
-        opt "derChargingParameters" der_charging_parameters: DERChargingParameters,
-        opt "evEnergyOffer" ev_energy_offer: EVEnergyOffer,
+        opt "acChargingParameters" ac_charging_parameters: AcChargingParameters,
+        opt "derChargingParameters" der_charging_parameters: DerChargingParameters,
+        opt "evEnergyOffer" ev_energy_offer: EvEnergyOffer,
         req "requestedEnergyTransfer" requested_energy_transfer: EnergyTransferModeEnum,
-        opt "dcChargingParameters" dc_charging_parameters: DCChargingParameters,
-        opt "v2xChargingParameters" v2x_charging_parameters: V2XChargingParameters,
+        opt "dcChargingParameters" dc_charging_parameters: DcChargingParameters,
+        opt "v2xChargingParameters" v2x_charging_parameters: V2xChargingParameters,
         opt "availableEnergyTransfer" available_energy_transfer: Vec<EnergyTransferModeEnum> [check::items(1, None)],
         opt "controlMode" control_mode: ControlModeEnum,
         opt "mobilityNeedsMode" mobility_needs_mode: MobilityNeedsModeEnum,
@@ -2329,7 +2329,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by ReportDERControlRequest, SetDERControlRequest.
-    pub struct DERCurvePoints {
+    pub struct DerCurvePoints {
         req "x" x: f64,
         req "y" y: f64,
         opt "customData" custom_data: CustomData,
@@ -2369,13 +2369,13 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by ReportDERControlRequest, SetDERControlRequest.
-    pub struct DERCurve {
-        req "curveData" curve_data: Vec<DERCurvePoints> [check::items(1, Some(10))],
+    pub struct DerCurve {
+        req "curveData" curve_data: Vec<DerCurvePoints> [check::items(1, Some(10))],
         opt "hysteresis" hysteresis: Hysteresis,
         req "priority" priority: i64 [check::int_range(Some(0), None)],
         opt "reactivePowerParams" reactive_power_params: ReactivePowerParams,
         opt "voltageParams" voltage_params: VoltageParams,
-        req "yUnit" y_unit: DERUnitEnum,
+        req "yUnit" y_unit: DerUnitEnum,
         opt "responseTime" response_time: f64,
         opt "startTime" start_time: DateTime,
         opt "duration" duration: f64,
@@ -2385,10 +2385,10 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by ReportDERControlRequest.
-    pub struct DERCurveGet {
-        req "curve" curve: DERCurve,
+    pub struct DerCurveGet {
+        req "curve" curve: DerCurve,
         req "id" id: BoundedString<36>,
-        req "curveType" curve_type: DERControlEnum,
+        req "curveType" curve_type: DerControlEnum,
         req "isDefault" is_default: bool,
         req "isSuperseded" is_superseded: bool,
         opt "customData" custom_data: CustomData,
@@ -2421,7 +2421,7 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by ReportDERControlRequest, SetDERControlRequest.
-    pub struct FixedPF {
+    pub struct FixedPf {
         req "priority" priority: i64 [check::int_range(Some(0), None)],
         req "displacement" displacement: f64,
         req "excitation" excitation: bool,
@@ -2433,8 +2433,8 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by ReportDERControlRequest.
-    pub struct FixedPFGet {
-        req "fixedPF" fixed_pf: FixedPF,
+    pub struct FixedPfGet {
+        req "fixedPF" fixed_pf: FixedPf,
         req "id" id: BoundedString<36>,
         req "isDefault" is_default: bool,
         req "isSuperseded" is_superseded: bool,
@@ -2447,7 +2447,7 @@ ocpp_object! {
     pub struct FixedVar {
         req "priority" priority: i64 [check::int_range(Some(0), None)],
         req "setpoint" setpoint: f64,
-        req "unit" unit: DERUnitEnum,
+        req "unit" unit: DerUnitEnum,
         opt "startTime" start_time: DateTime,
         opt "duration" duration: f64,
         opt "customData" custom_data: CustomData,
@@ -2515,7 +2515,7 @@ ocpp_object! {
     pub struct LimitMaxDischarge {
         req "priority" priority: i64 [check::int_range(Some(0), None)],
         opt "pctMaxDischargePower" pct_max_discharge_power: f64,
-        opt "powerMonitoringMustTrip" power_monitoring_must_trip: DERCurve,
+        opt "powerMonitoringMustTrip" power_monitoring_must_trip: DerCurve,
         opt "startTime" start_time: DateTime,
         opt "duration" duration: f64,
         opt "customData" custom_data: CustomData,
@@ -2544,27 +2544,27 @@ ocpp_object! {
 
 ocpp_object! {
     /// Used by SetNetworkProfileRequest.
-    pub struct APN {
+    pub struct Apn {
         req "apn" apn: BoundedString<2000>,
         opt "apnUserName" apn_user_name: BoundedString<50>,
         opt "apnPassword" apn_password: BoundedString<64>,
         opt "simPin" sim_pin: i64,
         opt "preferredNetwork" preferred_network: BoundedString<6>,
         opt "useOnlyPreferredNetwork" use_only_preferred_network: bool,
-        req "apnAuthentication" apn_authentication: APNAuthenticationEnum,
+        req "apnAuthentication" apn_authentication: ApnAuthenticationEnum,
         opt "customData" custom_data: CustomData,
     }
 }
 
 ocpp_object! {
     /// Used by SetNetworkProfileRequest.
-    pub struct VPN {
+    pub struct Vpn {
         req "server" server: BoundedString<2000>,
         req "user" user: BoundedString<50>,
         opt "group" group: BoundedString<50>,
         req "password" password: BoundedString<64>,
         req "key" key: BoundedString<255>,
-        req "type" kind: VPNEnum,
+        req "type" kind: VpnEnum,
         opt "customData" custom_data: CustomData,
     }
 }
@@ -2572,16 +2572,16 @@ ocpp_object! {
 ocpp_object! {
     /// Used by SetNetworkProfileRequest.
     pub struct NetworkConnectionProfile {
-        opt "apn" apn: APN,
-        opt "ocppVersion" ocpp_version: OCPPVersionEnum,
-        req "ocppInterface" ocpp_interface: OCPPInterfaceEnum,
-        req "ocppTransport" ocpp_transport: OCPPTransportEnum,
+        opt "apn" apn: Apn,
+        opt "ocppVersion" ocpp_version: OcppVersionEnum,
+        req "ocppInterface" ocpp_interface: OcppInterfaceEnum,
+        req "ocppTransport" ocpp_transport: OcppTransportEnum,
         req "messageTimeout" message_timeout: i64,
         req "ocppCsmsUrl" ocpp_csms_url: BoundedString<2000>,
         req "securityProfile" security_profile: i64 [check::int_range(Some(0), None)],
         opt "identity" identity: BoundedString<48>,
         opt "basicAuthPassword" basic_auth_password: BoundedString<64>,
-        opt "vpn" vpn: VPN,
+        opt "vpn" vpn: Vpn,
         opt "customData" custom_data: CustomData,
     }
 }
@@ -2784,7 +2784,7 @@ ocpp_object! {
     pub struct AuthorizeRequest {
         req "idToken" id_token: IdToken,
         opt "certificate" certificate: BoundedString<10000>,
-        opt "iso15118CertificateHashData" iso15118_certificate_hash_data: Vec<OCSPRequestData> [check::items(1, Some(4))],
+        opt "iso15118CertificateHashData" iso15118_certificate_hash_data: Vec<OcspRequestData> [check::items(1, Some(4))],
         opt "customData" custom_data: CustomData,
     }
 }
@@ -2877,7 +2877,7 @@ ocpp_object! {
 ocpp_object! {
     /// `ChangeAvailability` request (schema `v21/ChangeAvailabilityRequest.json`, draft-06).
     pub struct ChangeAvailabilityRequest {
-        opt "evse" evse: EVSE,
+        opt "evse" evse: Evse,
         req "operationalStatus" operational_status: OperationalStatusEnum,
         opt "customData" custom_data: CustomData,
     }
@@ -2948,7 +2948,7 @@ ocpp_object! {
     /// `ClearDERControl` request (schema `v21/ClearDERControlRequest.json`, draft-06).
     pub struct ClearDERControlRequest {
         req "isDefault" is_default: bool,
-        opt "controlType" control_type: DERControlEnum,
+        opt "controlType" control_type: DerControlEnum,
         opt "controlId" control_id: BoundedString<36>,
         opt "customData" custom_data: CustomData,
     }
@@ -2957,7 +2957,7 @@ ocpp_object! {
 ocpp_object! {
     /// `ClearDERControl` response (schema `v21/ClearDERControlResponse.json`, draft-06).
     pub struct ClearDERControlResponse {
-        req "status" status: DERControlStatusEnum,
+        req "status" status: DerControlStatusEnum,
         opt "statusInfo" status_info: StatusInfo,
         opt "customData" custom_data: CustomData,
     }
@@ -3151,7 +3151,7 @@ ocpp_object! {
 ocpp_object! {
     /// `Get15118EVCertificate` response (schema `v21/Get15118EVCertificateResponse.json`, draft-06).
     pub struct Get15118EVCertificateResponse {
-        req "status" status: Iso15118EVCertificateStatusEnum,
+        req "status" status: Iso15118EvCertificateStatusEnum,
         opt "statusInfo" status_info: StatusInfo,
         req "exiResponse" exi_response: BoundedString<17000>,
         opt "remainingContracts" remaining_contracts: i64 [check::int_range(Some(0), None)],
@@ -3196,7 +3196,7 @@ ocpp_object! {
 ocpp_object! {
     /// `GetCertificateStatus` request (schema `v21/GetCertificateStatusRequest.json`, draft-06).
     pub struct GetCertificateStatusRequest {
-        req "ocspRequestData" ocsp_request_data: OCSPRequestData,
+        req "ocspRequestData" ocsp_request_data: OcspRequestData,
         opt "customData" custom_data: CustomData,
     }
 }
@@ -3255,7 +3255,7 @@ ocpp_object! {
     pub struct GetDERControlRequest {
         req "requestId" request_id: i64,
         opt "isDefault" is_default: bool,
-        opt "controlType" control_type: DERControlEnum,
+        opt "controlType" control_type: DerControlEnum,
         opt "controlId" control_id: BoundedString<36>,
         opt "customData" custom_data: CustomData,
     }
@@ -3264,7 +3264,7 @@ ocpp_object! {
 ocpp_object! {
     /// `GetDERControl` response (schema `v21/GetDERControlResponse.json`, draft-06).
     pub struct GetDERControlResponse {
-        req "status" status: DERControlStatusEnum,
+        req "status" status: DerControlStatusEnum,
         opt "statusInfo" status_info: StatusInfo,
         opt "customData" custom_data: CustomData,
     }
@@ -3572,7 +3572,7 @@ ocpp_object! {
 ocpp_object! {
     /// `NotifyDERAlarm` request (schema `v21/NotifyDERAlarmRequest.json`, draft-06).
     pub struct NotifyDERAlarmRequest {
-        req "controlType" control_type: DERControlEnum,
+        req "controlType" control_type: DerControlEnum,
         opt "gridEventFault" grid_event_fault: GridEventFaultEnum,
         opt "alarmEnded" alarm_ended: bool,
         req "timestamp" timestamp: DateTime,
@@ -3637,7 +3637,7 @@ ocpp_object! {
 ocpp_object! {
     /// `NotifyEVChargingNeeds` response (schema `v21/NotifyEVChargingNeedsResponse.json`, draft-06).
     pub struct NotifyEVChargingNeedsResponse {
-        req "status" status: NotifyEVChargingNeedsStatusEnum,
+        req "status" status: NotifyEvChargingNeedsStatusEnum,
         opt "statusInfo" status_info: StatusInfo,
         opt "customData" custom_data: CustomData,
     }
@@ -3885,10 +3885,10 @@ ocpp_object! {
 ocpp_object! {
     /// `ReportDERControl` request (schema `v21/ReportDERControlRequest.json`, draft-06).
     pub struct ReportDERControlRequest {
-        opt "curve" curve: Vec<DERCurveGet> [check::items(1, Some(24))],
+        opt "curve" curve: Vec<DerCurveGet> [check::items(1, Some(24))],
         opt "enterService" enter_service: Vec<EnterServiceGet> [check::items(1, Some(24))],
-        opt "fixedPFAbsorb" fixed_pf_absorb: Vec<FixedPFGet> [check::items(1, Some(24))],
-        opt "fixedPFInject" fixed_pf_inject: Vec<FixedPFGet> [check::items(1, Some(24))],
+        opt "fixedPFAbsorb" fixed_pf_absorb: Vec<FixedPfGet> [check::items(1, Some(24))],
+        opt "fixedPFInject" fixed_pf_inject: Vec<FixedPfGet> [check::items(1, Some(24))],
         opt "fixedVar" fixed_var: Vec<FixedVarGet> [check::items(1, Some(24))],
         opt "freqDroop" freq_droop: Vec<FreqDroopGet> [check::items(1, Some(24))],
         opt "gradient" gradient: Vec<GradientGet> [check::items(1, Some(24))],
@@ -4078,11 +4078,11 @@ ocpp_object! {
     pub struct SetDERControlRequest {
         req "isDefault" is_default: bool,
         req "controlId" control_id: BoundedString<36>,
-        req "controlType" control_type: DERControlEnum,
-        opt "curve" curve: DERCurve,
+        req "controlType" control_type: DerControlEnum,
+        opt "curve" curve: DerCurve,
         opt "enterService" enter_service: EnterService,
-        opt "fixedPFAbsorb" fixed_pf_absorb: FixedPF,
-        opt "fixedPFInject" fixed_pf_inject: FixedPF,
+        opt "fixedPFAbsorb" fixed_pf_absorb: FixedPf,
+        opt "fixedPFInject" fixed_pf_inject: FixedPf,
         opt "fixedVar" fixed_var: FixedVar,
         opt "freqDroop" freq_droop: FreqDroop,
         opt "gradient" gradient: Gradient,
@@ -4094,7 +4094,7 @@ ocpp_object! {
 ocpp_object! {
     /// `SetDERControl` response (schema `v21/SetDERControlResponse.json`, draft-06).
     pub struct SetDERControlResponse {
-        req "status" status: DERControlStatusEnum,
+        req "status" status: DerControlStatusEnum,
         opt "statusInfo" status_info: StatusInfo,
         opt "supersededIds" superseded_ids: Vec<BoundedString<36>> [check::items(1, Some(24))],
         opt "customData" custom_data: CustomData,
@@ -4274,7 +4274,7 @@ ocpp_object! {
         opt "preconditioningStatus" preconditioning_status: PreconditioningStatusEnum,
         opt "evseSleep" evse_sleep: bool,
         req "transactionInfo" transaction_info: Transaction,
-        opt "evse" evse: EVSE,
+        opt "evse" evse: Evse,
         opt "idToken" id_token: IdToken,
         opt "customData" custom_data: CustomData,
     }
@@ -4296,7 +4296,7 @@ ocpp_object! {
 ocpp_object! {
     /// `TriggerMessage` request (schema `v21/TriggerMessageRequest.json`, draft-06).
     pub struct TriggerMessageRequest {
-        opt "evse" evse: EVSE,
+        opt "evse" evse: Evse,
         req "requestedMessage" requested_message: MessageTriggerEnum,
         opt "customTrigger" custom_trigger: BoundedString<50>,
         opt "customData" custom_data: CustomData,
@@ -4516,7 +4516,6 @@ ocpp_actions! {
         UsePriorityCharging => UsePriorityChargingRequest, UsePriorityChargingResponse, Csms, Draft06;
         VatNumberValidation => VatNumberValidationRequest, VatNumberValidationResponse, ChargingStation, Draft06;
     }
-    untyped {}
     sends {
         NotifyPeriodicEventStream => NotifyPeriodicEventStreamRequest, ChargingStation, Draft06;
     }
