@@ -13,7 +13,7 @@ mod tables;
 use std::path::Path;
 use std::process::ExitCode;
 
-const VERSIONS: &[&str] = &["v201", "v21"];
+const VERSIONS: &[&str] = &["v16", "v201", "v21"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

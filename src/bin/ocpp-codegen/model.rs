@@ -1,9 +1,9 @@
 //! The schemas of one version read into a model: the messages, and the
 //! named types (the schemas' `definitions`) they use, each once.
 //!
-//! Invariant: a definition name means the same type in every file of a
-//! version (checked: two files that define it differently stop the
-//! generator), so one Rust type serves all of them.
+//! Invariant: a Rust type name means the same type in every file of a
+//! version (checked: two files, or two inline schemas of 1.6, that define
+//! it differently stop the generator), so one Rust type serves all of them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -76,8 +76,9 @@ pub struct Message {
 pub struct Model {
     /// `v201`.
     pub ver: String,
-    /// The schemas' `comment` (the OCA licence line), the same in every file.
-    pub licence: String,
+    /// The schemas' `comment` (the OCA licence line), the same in every
+    /// file; `None` where the files carry none (1.6's).
+    pub licence: Option<String>,
     pub defs: Vec<Def>,
     pub messages: Vec<Message>,
 }
@@ -123,10 +124,11 @@ pub fn read(dir: &Path, ver: &str) -> Model {
     files.sort();
     let mut model = Model {
         ver: ver.to_owned(),
-        licence: String::new(),
+        licence: None,
         defs: Vec::new(),
         messages: Vec::new(),
     };
+    // Rust type name → index in `model.defs`.
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for path in files {
         let stem = path
@@ -138,11 +140,9 @@ pub fn read(dir: &Path, ver: &str) -> Model {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
         let root: Json =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
-        let licence = root
-            .str("comment")
-            .unwrap_or_else(|| panic!("{file}: no `comment` (licence)"));
-        if model.licence.is_empty() {
-            model.licence = licence.to_owned();
+        let licence = root.str("comment").map(str::to_owned);
+        if model.messages.is_empty() {
+            model.licence.clone_from(&licence);
         }
         assert_eq!(
             model.licence, licence,
@@ -154,14 +154,16 @@ pub fn read(dir: &Path, ver: &str) -> Model {
             other => panic!("{file}: unsupported $schema {other:?}"),
         };
         let (action, response) = split_stem(&stem, ver);
+        let rust = format!("{action}{}", if response { "Response" } else { "Request" });
         let mut reader = Reader {
+            ver,
             file: &file,
             root: &root,
             model: &mut model,
             index: &mut index,
             user: &stem,
         };
-        let props = reader.object(&root, "");
+        let props = reader.object(&root, "", &rust);
         model.messages.push(Message {
             stem,
             action,
@@ -195,6 +197,7 @@ fn split_stem(stem: &str, ver: &str) -> (String, bool) {
 }
 
 struct Reader<'a> {
+    ver: &'a str,
     file: &'a str,
     root: &'a Json,
     model: &'a mut Model,
@@ -204,8 +207,9 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// The properties of the object schema `node` (at JSON pointer `at`).
-    fn object(&mut self, node: &Json, at: &str) -> Vec<Prop> {
+    /// The properties of the object schema `node` (at JSON pointer `at`),
+    /// which is the Rust type `owner`.
+    fn object(&mut self, node: &Json, at: &str, owner: &str) -> Vec<Prop> {
         if node.get("additionalProperties") != Some(&Json::Bool(false)) {
             panic!(
                 "{}#{at}: object without `additionalProperties: false` is not supported",
@@ -230,7 +234,7 @@ impl Reader<'_> {
         let mut props = Vec::new();
         if let Some(p) = node.get("properties") {
             for (key, sub) in p.entries() {
-                let ty = self.ty(sub, &format!("{at}/properties/{key}"));
+                let ty = self.ty(sub, &format!("{at}/properties/{key}"), owner, key);
                 props.push(Prop {
                     json: key.clone(),
                     required: required.contains(&key.as_str()),
@@ -248,12 +252,13 @@ impl Reader<'_> {
         props
     }
 
-    fn ty(&mut self, node: &Json, at: &str) -> Ty {
+    /// The type of property `property` of the Rust type `owner`.
+    fn ty(&mut self, node: &Json, at: &str, owner: &str, property: &str) -> Ty {
         if let Some(r) = node.str("$ref") {
             return self.reference(r, at);
         }
-        if node.get("enum").is_some() {
-            panic!("{}#{at}: inline enum is not supported here", self.file);
+        if node.get("enum").is_some() || node.str("type") == Some("object") {
+            return self.inline(node, at, owner, property);
         }
         let file = self.file;
         match node.str("type") {
@@ -285,7 +290,7 @@ impl Reader<'_> {
                 let items = node
                     .get("items")
                     .unwrap_or_else(|| panic!("{file}#{at}: array without items"));
-                let item = self.ty(items, &format!("{at}/items"));
+                let item = self.ty(items, &format!("{at}/items"), owner, property);
                 if let Ty::Array { .. } = item {
                     panic!("{file}#{at}: array of arrays is not supported");
                 }
@@ -295,7 +300,6 @@ impl Reader<'_> {
                     max: node.num("maxItems").map(|n| n as u64),
                 }
             }
-            Some("object") => panic!("{file}#{at}: inline object is not supported here"),
             Some(t) => panic!("{file}#{at}: type {t} is not supported"),
         }
     }
@@ -314,7 +318,26 @@ impl Reader<'_> {
             .get("definitions")
             .and_then(|d| d.get(name))
             .unwrap_or_else(|| panic!("{file}#{at}: {r} is not defined"));
-        let def_at = format!("/definitions/{name}");
+        let rust =
+            tables::definition_name(self.ver, name).unwrap_or_else(|| names::type_name(name));
+        self.define(node, &format!("/definitions/{name}"), rust)
+    }
+
+    /// An enum or object written in place (1.6): named by `tables.rs`.
+    fn inline(&mut self, node: &Json, at: &str, owner: &str, property: &str) -> Ty {
+        let rust = tables::inline_name(self.ver, owner, property).unwrap_or_else(|| {
+            panic!(
+                "{}#{at}: inline schema {owner}.{property} has no name (add it to tables.rs)",
+                self.file
+            )
+        });
+        self.define(node, at, rust.to_owned())
+    }
+
+    /// Reads the enum or object `node` (at `at`) as the Rust type `rust`,
+    /// once per version: a later use must define it identically.
+    fn define(&mut self, node: &Json, at: &str, rust: String) -> Ty {
+        let file = self.file;
         let kind = if let Some(values) = node.get("enum") {
             Kind::Enum(
                 values
@@ -322,27 +345,26 @@ impl Reader<'_> {
                     .iter()
                     .map(|v| match v {
                         Json::Str(s) => s.clone(),
-                        _ => panic!("{file}#{def_at}: non-string enum value"),
+                        _ => panic!("{file}#{at}: non-string enum value"),
                     })
                     .collect(),
             )
         } else if node.str("type") == Some("object") {
-            Kind::Object(self.object(node, &def_at))
+            Kind::Object(self.object(node, at, &rust))
         } else {
-            panic!("{file}#{def_at}: definition is neither an enum nor an object");
+            panic!("{file}#{at}: definition is neither an enum nor an object");
         };
-        let rust = names::type_name(name);
-        match self.index.get(name) {
+        match self.index.get(&rust) {
             Some(&i) => {
                 let def = &mut self.model.defs[i];
                 assert_eq!(
                     def.kind, kind,
-                    "{file}#{def_at}: differs from the same definition in another file"
+                    "{file}#{at}: {rust} differs from the {rust} of another schema"
                 );
                 def.used_by.push(self.user.to_owned());
             }
             None => {
-                self.index.insert(name.to_owned(), self.model.defs.len());
+                self.index.insert(rust.clone(), self.model.defs.len());
                 self.model.defs.push(Def {
                     rust: rust.clone(),
                     kind,

@@ -99,7 +99,10 @@ pub fn render(model: &Model) -> String {
          //! `tests/generated_code.rs` fails while this file is out of date.\n\
          //!\n\
          //! Schemas: {}\n",
-        model.licence
+        model
+            .licence
+            .as_deref()
+            .unwrap_or("the files carry no licence line; see tests/ocpp-schemas/SOURCE.md")
     );
     let list: Vec<&str> = uses.iter().copied().collect();
     let _ = writeln!(out, "use super::sender::Sender;");
