@@ -104,7 +104,7 @@ fn server_calls_for_2_0_1_and_2_1_over_the_bus_are_checked_both_ways() {
         json!({"status": 200, "payload": {"status": "NoTariff"}}),
         "{reply}"
     );
-    let (mut v21, call) = player.join().expect("station thread");
+    let (v21, call) = player.join().expect("station thread");
     assert_eq!(call[0], 2, "{call}");
     assert_eq!(call[2], "GetTariffs", "{call}");
     assert_eq!(call[3], json!({"evseId": 1}), "{call}");
@@ -155,7 +155,7 @@ fn server_calls_for_2_0_1_and_2_1_over_the_bus_are_checked_both_ways() {
         reply["payload"]["getVariableResult"][0]["attributeValue"], "300",
         "{reply}"
     );
-    let (mut v201, call) = player.join().expect("station thread");
+    let (v201, call) = player.join().expect("station thread");
     assert_eq!(call[2], "GetVariables", "{call}");
     // On 2.0.1 a broken CALLRESULT fails the call (502) and nothing is sent
     // back: 2.0.1 has no CALLRESULTERROR.
