@@ -103,3 +103,52 @@ fn a_client_that_stalls_mid_handshake_is_cut_at_the_deadline() {
     );
     stop(gw);
 }
+
+/// HTTP's list rule (RFC 7230 §7): empty elements and the whitespace around
+/// elements are ignored, so firmware that sends `,ocpp2.0.1` (a leading
+/// comma) is offered 2.0.1, and an empty header is no offer at all.
+#[test]
+fn empty_subprotocol_list_elements_are_ignored() {
+    use ocpp_gateway::ocpp::OcppVersion;
+    let mut config = test_config();
+    config.ocpp.subprotocols = vec![OcppVersion::V16, OcppVersion::V201];
+    let gw = start(config);
+    for (header, chosen) in [
+        (",ocpp2.0.1", "ocpp2.0.1"),
+        (" , ocpp1.6 ,", "ocpp1.6"),
+        ("ocpp1.5,,ocpp2.0.1", "ocpp2.0.1"),
+    ] {
+        let (ws, head) = raw_upgrade(gw.local_addr(), "/ocpp/COMMA-1", &[header]);
+        assert!(head.starts_with("HTTP/1.1 101"), "{header:?}: {head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("sec-websocket-protocol: {chosen}\r\n")),
+            "{header:?} should select {chosen}: {head}"
+        );
+        let mut cp = ChargePoint::from_ws(ws, "COMMA-1");
+        let hb = cp.call("Heartbeat", serde_json::json!({}));
+        assert_eq!(hb[0], 3, "{header:?}: {hb}");
+        cp.close();
+    }
+    // An empty header offers nothing: closed 1002 unless 1.6 is assumed.
+    let (mut ws, head) = raw_upgrade(gw.local_addr(), "/ocpp/EMPTY-1", &[""]);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("sec-websocket-protocol"),
+        "{head}"
+    );
+    match ws.read().expect("close frame") {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1002),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    stop(gw);
+
+    let mut config = test_config();
+    config.ocpp.missing_subprotocol = ocpp_gateway::config::MissingSubprotocol::AssumeOcpp16;
+    let gw = start(config);
+    let (ws, head) = raw_upgrade(gw.local_addr(), "/ocpp/EMPTY-2", &[" , "]);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut cp = ChargePoint::from_ws(ws, "EMPTY-2");
+    assert_eq!(cp.boot()["status"], "Accepted");
+    stop(gw);
+}
