@@ -28,6 +28,7 @@ mod log;
 mod ocpp;
 mod problems;
 mod processors;
+mod profiles;
 mod reactors;
 mod shutdown;
 mod tls;
@@ -49,6 +50,7 @@ pub use journal::JournalConfig;
 pub use listen::ListenConfig;
 pub use ocpp::{DuplicateId, MissingSubprotocol, OcppConfig};
 pub use processors::ProcessorsConfig;
+pub use profiles::{BootFacts, Glob, ProfileConfig, Settings, matching};
 pub use reactors::ReactorsConfig;
 pub use shutdown::ShutdownConfig;
 pub use tls::{TlsConfig, TlsVersion};
@@ -73,6 +75,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub tls: TlsConfig,
     pub bus: BusConfig,
+    /// `[[profiles]]`, in file order (the first match wins).
+    pub profiles: Vec<ProfileConfig>,
 }
 
 /// A configuration error, located: file, line (when the key is in the
@@ -153,7 +157,15 @@ impl Config {
                 message: e.message().trim().to_owned(),
             }]
         })?;
-        let problems = config.problems();
+        let mut problems: Vec<(String, String)> = config
+            .problems()
+            .into_iter()
+            .map(|(key, message)| (key.to_owned(), message))
+            .collect();
+        problems.extend(profiles::problems(
+            &config.profiles,
+            config.reactors.timer_tick,
+        ));
         if problems.is_empty() {
             return Ok(config);
         }
@@ -161,8 +173,8 @@ impl Config {
             .into_iter()
             .map(|(key, message)| ConfigError {
                 file: path.to_owned(),
-                line: key_offset(text, key).map(|o| line_of(text, o)),
-                key: Some(key.to_owned()),
+                line: key_offset(text, &key).map(|o| line_of(text, o)),
+                key: Some(key),
                 message,
             })
             .collect())
@@ -276,6 +288,50 @@ mod tests {
         assert_eq!(e[0].line, Some(3), "{e:?}");
         assert_eq!(e[0].key.as_deref(), Some("log.async"));
         assert!(e[0].message.contains("unknown field"), "{}", e[0]);
+    }
+
+    #[test]
+    fn profiles_parse_and_their_errors_name_the_line() {
+        let ok = "[[profiles]]\nname = \"quiet\"\nids = [\"QUIET-*\"]\nping_interval = \"0s\"\n\n\
+                  [[profiles]]\nname = \"vendor-x\"\nvendor = \"VendorX*\"\nmodel = \"*\"\n";
+        let c = Config::parse(ok, Path::new("g.toml")).unwrap();
+        assert_eq!(c.profiles.len(), 2);
+        assert_eq!(c.profiles[0].ping_interval, Some(std::time::Duration::ZERO));
+        assert!(c.profiles[1].needs_boot());
+        // The effective config prints them and reads back the same.
+        let again = Config::parse(&c.to_toml(), Path::new("g.toml")).unwrap();
+        assert_eq!(again.profiles, c.profiles);
+
+        let e = errors("[[profiles]]\nname = \"a\"\nids = [\"x\"]\nping = \"5s\"\n");
+        assert_eq!(e[0].line, Some(4), "{e:?}");
+        assert!(e[0].message.contains("unknown field"), "{}", e[0]);
+        let e = errors("[[profiles]]\nname = \"a\"\nids = [\"[x]\"]\n");
+        assert_eq!(e[0].line, Some(3), "{e:?}");
+        assert!(e[0].message.contains("wildcards"), "{}", e[0]);
+        let e = errors(
+            "[[profiles]]\nname = \"a\"\nids = [\"x\"]\n\n[[profiles]]\nname = \"b\"\n\
+             vendor = \"V\"\nping_interval = \"1ms\"\nmissing_subprotocol = \"assume-ocpp1.6\"\n",
+        );
+        let found: Vec<(Option<&str>, Option<usize>)> =
+            e.iter().map(|e| (e.key.as_deref(), e.line)).collect();
+        assert_eq!(
+            found,
+            [
+                (Some("profiles[1].ping_interval"), Some(8)),
+                (Some("profiles[1].missing_subprotocol"), Some(9)),
+            ],
+            "{e:?}"
+        );
+        let e = errors("[[profiles]]\nname = \"a\"\n\n[[profiles]]\nname = \"a\"\nids = [\"x\"]\n");
+        let keys: Vec<_> = e.iter().map(|e| (e.key.as_deref(), e.line)).collect();
+        assert_eq!(
+            keys,
+            [
+                (Some("profiles[0].name"), Some(2)),
+                (Some("profiles[1].name"), Some(5)),
+            ],
+            "matches nothing; a duplicate name: {e:?}"
+        );
     }
 
     #[test]

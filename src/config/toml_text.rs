@@ -55,7 +55,18 @@ fn entry_spans(text: &str, path: &str) -> Option<(Range<usize>, Range<usize>)> {
     let mut table = doc.get_ref();
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
-        let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        // `profiles[2]`: the third table of an array of tables.
+        let (name, index) = match part.split_once('[') {
+            Some((name, rest)) => (name, Some(rest.strip_suffix(']')?.parse::<usize>().ok()?)),
+            None => (part, None),
+        };
+        let (key, mut value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
+        if let Some(i) = index {
+            match value.get_ref() {
+                DeValue::Array(items) => value = items.get(i)?,
+                _ => return None,
+            }
+        }
         if parts.peek().is_none() {
             return Some((key.span(), value.span()));
         }

@@ -1,0 +1,412 @@
+//! `[[profiles]]`: settings for the charge points a profile matches, by id
+//! glob and/or by what their BootNotification says (vendor, model,
+//! firmware version), overriding the global ones. The first matching
+//! profile wins; a charge point that matches none uses the globals.
+//!
+//! Like all of `config`, plain data: loaded at start and again at SIGHUP,
+//! then read by every thread; it holds no thread state. Matching is a pure
+//! function of the profile list, the id and the boot facts, so a reactor
+//! (ping, call rate, bad-message budget) and a processor (the boot
+//! interval) that match the same charge point against the same list agree.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::duration::duration_text;
+use super::websocket::WebSocketConfig;
+use super::{MissingSubprotocol, OcppConfig};
+
+/// At most this many profiles: a lookup walks the list at connect and at
+/// boot (never per frame), and the list stays readable.
+pub const MAX_PROFILES: usize = 256;
+/// Longest pattern accepted.
+pub const MAX_PATTERN_LEN: usize = 128;
+
+/// A glob: `*` matches any run of characters (also none), `?` exactly one;
+/// every other character matches itself (case-sensitive, as ids are).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Glob(String);
+
+impl TryFrom<String> for Glob {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Glob, String> {
+        if text.is_empty() {
+            return Err("an empty pattern matches nothing; write \"*\" for anything".into());
+        }
+        if text.chars().count() > MAX_PATTERN_LEN {
+            return Err(format!("pattern longer than {MAX_PATTERN_LEN} characters"));
+        }
+        if let Some(c) = text
+            .chars()
+            .find(|c| "[]{}\\".contains(*c) || c.is_control())
+        {
+            return Err(format!(
+                "pattern `{text}` has `{}`: only `*` (any run) and `?` (one character) \
+                 are wildcards, and classes, alternatives and escapes are not supported",
+                c.escape_default()
+            ));
+        }
+        Ok(Glob(text))
+    }
+}
+
+impl From<Glob> for String {
+    fn from(g: Glob) -> String {
+        g.0
+    }
+}
+
+impl Glob {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `text` matches. Linear backtracking on the last `*`: at most
+    /// `pattern × text` steps, both bounded (the id by `ocpp.max_id_length`,
+    /// boot fields by their schemas).
+    pub fn matches(&self, text: &str) -> bool {
+        let p: Vec<char> = self.0.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        let (mut pi, mut ti) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while ti < t.len() {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+                pi += 1;
+                ti += 1;
+            } else if pi < p.len() && p[pi] == '*' {
+                star = Some((pi, ti));
+                pi += 1;
+            } else if let Some((sp, st)) = star {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|&c| c == '*')
+    }
+}
+
+/// One `[[profiles]]` table. Settings left out keep the global value.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// Shown in `/connections/{id}` and in the log.
+    pub name: String,
+    /// Globs on the charge point id; empty: any id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<Glob>,
+    /// BootNotification `chargePointVendor` (1.6) / `chargingStation.vendorName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<Glob>,
+    /// `chargePointModel` / `chargingStation.model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<Glob>,
+    /// `firmwareVersion` / `chargingStation.firmwareVersion`; a charge point
+    /// that reports none does not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware_version: Option<Glob>,
+    /// `"0s"`: never ping; the dead-peer rule then waits for the charge
+    /// point's own traffic: `heartbeat_interval + pong_timeout` of silence.
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ping_interval: Option<Duration>,
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pong_timeout: Option<Duration>,
+    /// `interval` of the gateway's own BootNotification answer.
+    #[serde(
+        default,
+        with = "opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub heartbeat_interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_calls_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_burst: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bad_messages: Option<u32>,
+    /// Decided at the upgrade, so only an id-only profile may set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_subprotocol: Option<MissingSubprotocol>,
+}
+
+/// `Option<Duration>` as duration text.
+mod opt_duration {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    use super::duration_text;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => duration_text::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        duration_text::deserialize(d).map(Some)
+    }
+}
+
+/// What a BootNotification said, for matching.
+#[derive(Clone, Copy, Debug)]
+pub struct BootFacts<'a> {
+    pub vendor: &'a str,
+    pub model: &'a str,
+    pub firmware_version: Option<&'a str>,
+}
+
+impl ProfileConfig {
+    /// Whether it names boot fields, so that it can match only from the
+    /// boot on.
+    pub fn needs_boot(&self) -> bool {
+        self.vendor.is_some() || self.model.is_some() || self.firmware_version.is_some()
+    }
+
+    fn matches(&self, id: &str, boot: Option<BootFacts<'_>>) -> bool {
+        if !self.ids.is_empty() && !self.ids.iter().any(|g| g.matches(id)) {
+            return false;
+        }
+        if !self.needs_boot() {
+            return true;
+        }
+        let Some(boot) = boot else {
+            return false;
+        };
+        self.vendor.as_ref().is_none_or(|g| g.matches(boot.vendor))
+            && self.model.as_ref().is_none_or(|g| g.matches(boot.model))
+            && self
+                .firmware_version
+                .as_ref()
+                .is_none_or(|g| boot.firmware_version.is_some_and(|f| g.matches(f)))
+    }
+}
+
+/// The index of the first profile matching `id` (and, once booted, what
+/// its BootNotification said).
+pub fn matching(profiles: &[ProfileConfig], id: &str, boot: Option<BootFacts<'_>>) -> Option<u16> {
+    profiles
+        .iter()
+        .position(|p| p.matches(id, boot))
+        .and_then(|i| u16::try_from(i).ok())
+}
+
+/// The settings in force for one charge point: its profile's, else the
+/// globals. Small and `Copy`: looked up at connect, boot and per timer, not
+/// stored per connection beyond the profile index.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// Zero: never ping.
+    pub ping_interval: Duration,
+    pub pong_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    pub max_calls_per_second: f64,
+    pub call_burst: u32,
+    pub max_bad_messages: u32,
+    pub missing_subprotocol: MissingSubprotocol,
+}
+
+impl Settings {
+    pub fn new(
+        ws: &WebSocketConfig,
+        ocpp: &OcppConfig,
+        profile: Option<&ProfileConfig>,
+    ) -> Settings {
+        let pick = |f: fn(&ProfileConfig) -> Option<Duration>, global: Duration| {
+            profile.and_then(f).unwrap_or(global)
+        };
+        Settings {
+            ping_interval: pick(|p| p.ping_interval, ws.ping_interval),
+            pong_timeout: pick(|p| p.pong_timeout, ws.pong_timeout),
+            heartbeat_interval: pick(|p| p.heartbeat_interval, ocpp.heartbeat_interval),
+            max_calls_per_second: profile
+                .and_then(|p| p.max_calls_per_second)
+                .unwrap_or(ocpp.max_calls_per_second),
+            call_burst: profile
+                .and_then(|p| p.call_burst)
+                .unwrap_or(ocpp.call_burst),
+            max_bad_messages: profile
+                .and_then(|p| p.max_bad_messages)
+                .unwrap_or(ocpp.max_bad_messages),
+            missing_subprotocol: profile
+                .and_then(|p| p.missing_subprotocol)
+                .unwrap_or(ocpp.missing_subprotocol),
+        }
+    }
+
+    /// Silence after which a peer is dead: a ping period and its pong
+    /// timeout, or, when it is never pinged, a heartbeat period and the
+    /// pong timeout (the charge point's own traffic must keep it alive).
+    pub fn dead_after(&self) -> Duration {
+        let period = if self.ping_interval.is_zero() {
+            self.heartbeat_interval
+        } else {
+            self.ping_interval
+        };
+        period.saturating_add(self.pong_timeout)
+    }
+}
+
+/// Range and consistency checks, keyed `profiles[N].key` (0-based, in
+/// file order) so that the error names the line.
+pub(super) fn problems(profiles: &[ProfileConfig], tick: Duration) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if profiles.len() > MAX_PROFILES {
+        out.push((
+            format!("profiles[{MAX_PROFILES}].name"),
+            format!("at most {MAX_PROFILES} profiles"),
+        ));
+    }
+    let day = Duration::from_secs(86_400);
+    for (i, p) in profiles.iter().enumerate() {
+        let mut check = |ok: bool, key: &str, message: &str| {
+            if !ok {
+                out.push((format!("profiles[{i}].{key}"), message.to_owned()));
+            }
+        };
+        check(
+            !p.name.trim().is_empty() && p.name.len() <= 64,
+            "name",
+            "must be 1 to 64 characters",
+        );
+        check(
+            !profiles[..i].iter().any(|q| q.name == p.name),
+            "name",
+            "names another profile too: each profile's name must be unique",
+        );
+        check(
+            !p.ids.is_empty() || p.needs_boot(),
+            "name",
+            "matches nothing: give ids, vendor, model or firmware_version",
+        );
+        if let Some(d) = p.ping_interval {
+            check(
+                d.is_zero() || (d >= tick && d <= day),
+                "ping_interval",
+                "must be \"0s\" (never ping) or between reactors.timer_tick and 24h",
+            );
+        }
+        if let Some(d) = p.pong_timeout {
+            check(
+                d >= tick && d <= day,
+                "pong_timeout",
+                "must be between reactors.timer_tick and 24h",
+            );
+        }
+        if let Some(d) = p.heartbeat_interval {
+            check(
+                d >= Duration::from_secs(1) && d <= day,
+                "heartbeat_interval",
+                "must be between 1s and 24h",
+            );
+        }
+        if let Some(r) = p.max_calls_per_second {
+            check(
+                r.is_finite() && (0.0..=10_000.0).contains(&r),
+                "max_calls_per_second",
+                "must be between 0 (no limit) and 10000",
+            );
+        }
+        if let Some(b) = p.call_burst {
+            check(
+                (1..=10_000).contains(&b),
+                "call_burst",
+                "must be between 1 and 10000",
+            );
+        }
+        check(
+            p.missing_subprotocol.is_none() || !p.needs_boot(),
+            "missing_subprotocol",
+            "is decided at the upgrade, before any BootNotification: only a profile \
+             that matches by ids alone may set it",
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn glob(s: &str) -> Glob {
+        Glob::try_from(s.to_owned()).expect("valid glob")
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("QUIET-*").matches("QUIET-1"));
+        assert!(glob("QUIET-*").matches("QUIET-"));
+        assert!(!glob("QUIET-*").matches("quiet-1"));
+        assert!(glob("*").matches(""));
+        assert!(glob("a?c").matches("abc"));
+        assert!(!glob("a?c").matches("ac"));
+        assert!(glob("*x*y").matches("axbxcy"));
+        assert!(!glob("*x*y").matches("axbxc"));
+        assert!(glob("Vendor*X").matches("VendorX"));
+        assert!(glob("é*").matches("é1"));
+        for bad in ["", "[ab]", "a{b,c}", "a\\*"] {
+            assert!(Glob::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_match_wins_and_boot_profiles_wait_for_the_boot() {
+        let by_vendor = ProfileConfig {
+            name: "vendor-x".into(),
+            vendor: Some(glob("VendorX*")),
+            ..Default::default()
+        };
+        let by_id = ProfileConfig {
+            name: "quiet".into(),
+            ids: vec![glob("QUIET-*")],
+            ..Default::default()
+        };
+        let list = [by_vendor, by_id];
+        let boot = BootFacts {
+            vendor: "VendorX Ltd",
+            model: "M",
+            firmware_version: None,
+        };
+        assert_eq!(matching(&list, "QUIET-1", None), Some(1));
+        assert_eq!(matching(&list, "QUIET-1", Some(boot)), Some(0));
+        assert_eq!(matching(&list, "CP-1", None), None);
+        assert_eq!(matching(&list, "CP-1", Some(boot)), Some(0));
+        let firmware = ProfileConfig {
+            name: "fw".into(),
+            firmware_version: Some(glob("1.*")),
+            ..Default::default()
+        };
+        assert_eq!(matching(&[firmware], "CP-1", Some(boot)), None);
+    }
+
+    #[test]
+    fn never_pinged_peers_are_judged_by_their_heartbeats() {
+        let ws = WebSocketConfig::default();
+        let ocpp = OcppConfig::default();
+        let quiet = ProfileConfig {
+            name: "quiet".into(),
+            ids: vec![glob("*")],
+            ping_interval: Some(Duration::ZERO),
+            heartbeat_interval: Some(Duration::from_secs(60)),
+            ..Default::default()
+        };
+        let s = Settings::new(&ws, &ocpp, Some(&quiet));
+        assert_eq!(s.dead_after(), Duration::from_secs(60) + ws.pong_timeout);
+        let g = Settings::new(&ws, &ocpp, None);
+        assert_eq!(g.dead_after(), ws.ping_interval + ws.pong_timeout);
+    }
+}
