@@ -30,8 +30,9 @@ OPTIONS:
 SIGNALS:
     SIGTERM, SIGINT     close every connection (1001), drain, exit 0
     SIGHUP              reopen the log file, apply log.level from the file,
-                        reload the credentials file and allow list, and the
-                        TLS certificate, key and client CA
+                        reload the credentials file and allow list, the
+                        TLS certificate, key and client CA, and [[profiles]]
+                        (applied to connected charge points at once)
 
 EXIT STATUS:
     0   the configuration is valid (--check-config), or the gateway stopped
@@ -181,6 +182,11 @@ fn main() -> ExitCode {
                         Ok(false) => {}
                         Err(e) => warn!("SIGHUP: TLS not reloaded, old certificate kept: {e}"),
                     }
+                    let reactors = gateway.reload_profiles(&new.profiles);
+                    info!(
+                        "SIGHUP: {} profiles in force, applied on {reactors} reactors",
+                        new.profiles.len()
+                    );
                 }
                 Err(errors) => {
                     for e in errors {

@@ -21,11 +21,11 @@ use log::{info, warn};
 
 use crate::auth::CredentialStore;
 use crate::bus::Bus;
-use crate::config::{AuthConfig, Config, TlsConfig};
+use crate::config::{AuthConfig, Config, ProfileConfig, TlsConfig};
 use crate::cross_thread::{
     AdminHandle, BusHandle, BusStats, ConnectionInfo, Deliver, IdRegistry, MemoryStats,
-    ProcessorStats, PublishedCounters, ReactorHandle, ReactorStats, ReactorTallies, ReplyTo, Route,
-    ServerCallOutcome, ServerCallRequest, StopSignal, reactor_inbox,
+    ProcessorStats, PublishedCounters, ReactorHandle, ReactorStats, ReactorTallies, Reloadable,
+    ReplyTo, Route, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor, reactor_inbox,
 };
 use crate::journal::{Journal, JournalHandle};
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
@@ -58,6 +58,9 @@ pub struct GatewayHandle {
     tls: Option<Arc<TlsStore>>,
     /// Basic Auth credentials and allow list; replaced whole on reload.
     credentials: Arc<CredentialStore>,
+    /// `[[profiles]]` as the processors read them (boot interval); the
+    /// reactors get each new list in their inbox.
+    profiles: Arc<Reloadable<Vec<ProfileConfig>>>,
     /// The journal writer; taken at the end of `join`.
     journal: Mutex<Option<JournalHandle>>,
     admin: Option<crate::admin::Admin>,
@@ -83,7 +86,8 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     let config = Arc::new(config);
     let count = config.reactor_count();
     let capacity = config.channels.capacity;
-    let policy = Arc::new(Policy::new(&config).map_err(|e| {
+    let profiles = Arc::new(Reloadable::new(config.profiles.clone()));
+    let policy = Arc::new(Policy::new(&config, profiles.clone()).map_err(|e| {
         io::Error::new(
             e.kind(),
             format!(
@@ -210,6 +214,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         stop: stop.clone(),
         tls: tls_store.clone(),
         credentials: credentials.clone(),
+        profiles,
         journal: Mutex::new(journal_handle),
         admin: None,
         bus: None,
@@ -449,6 +454,22 @@ impl GatewayHandle {
     /// old set stays in force; open connections are never touched.
     pub fn reload_credentials(&self, auth: &AuthConfig) -> Result<usize, String> {
         self.credentials.reload(auth)
+    }
+
+    /// Puts a new `[[profiles]]` list in force (SIGHUP): processors use it
+    /// for the next boot's interval; every reactor re-matches its open
+    /// connections at once (ping interval, dead-peer rule, call rate,
+    /// bad-message budget). Returns how many reactors took it (a stopped
+    /// reactor does not).
+    pub fn reload_profiles(&self, profiles: &[ProfileConfig]) -> usize {
+        self.profiles.replace(profiles.to_vec());
+        let list = self.profiles.current();
+        self.view
+            .route
+            .reactors()
+            .iter()
+            .filter(|r| r.send(ToReactor::Profiles(list.clone())).is_ok())
+            .count()
     }
 
     /// Re-reads the TLS certificate, key and client CA (SIGHUP): new

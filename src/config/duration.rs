@@ -28,6 +28,25 @@ pub(super) mod duration_text {
     }
 }
 
+/// An optional duration (a profile's override) as duration text; with
+/// `#[serde(default)]`, absent is `None`.
+pub(super) mod opt_duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::duration_text::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::duration_text::deserialize(d).map(Some)
+    }
+}
+
 /// Whole milliseconds of `d` (a u128: it cannot overflow).
 pub(super) fn ms(d: Duration) -> u128 {
     d.as_millis()

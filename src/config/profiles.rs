@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::duration::duration_text;
+use super::duration::opt_duration_text;
+use super::ocpp::{MissingSubprotocol, OcppConfig};
 use super::websocket::WebSocketConfig;
-use super::{MissingSubprotocol, OcppConfig};
 
 /// At most this many profiles: a lookup walks the list at connect and at
 /// boot (never per frame), and the list stays readable.
@@ -114,20 +114,20 @@ pub struct ProfileConfig {
     /// point's own traffic: `heartbeat_interval + pong_timeout` of silence.
     #[serde(
         default,
-        with = "opt_duration",
+        with = "opt_duration_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub ping_interval: Option<Duration>,
     #[serde(
         default,
-        with = "opt_duration",
+        with = "opt_duration_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub pong_timeout: Option<Duration>,
     /// `interval` of the gateway's own BootNotification answer.
     #[serde(
         default,
-        with = "opt_duration",
+        with = "opt_duration_text",
         skip_serializing_if = "Option::is_none"
     )]
     pub heartbeat_interval: Option<Duration>,
@@ -140,26 +140,6 @@ pub struct ProfileConfig {
     /// Decided at the upgrade, so only an id-only profile may set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_subprotocol: Option<MissingSubprotocol>,
-}
-
-/// `Option<Duration>` as duration text.
-mod opt_duration {
-    use std::time::Duration;
-
-    use serde::{Deserializer, Serializer};
-
-    use super::duration_text;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => duration_text::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        duration_text::deserialize(d).map(Some)
-    }
 }
 
 /// What a BootNotification said, for matching.

@@ -75,4 +75,7 @@ pub struct ConnectionInfo {
     pub last_frame_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot: Option<BootInfo>,
+    /// The `[[profiles]]` entry in force, by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
 }

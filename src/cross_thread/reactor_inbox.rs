@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, SendError, Sender, TrySendError};
 
 use super::calls::{CallAnswer, ConnRef, ConnectionInfo};
 use super::server_calls::{Deliver, ServerCallRequest};
+use crate::config::ProfileConfig;
 
 /// Messages a reactor receives in its inbox.
 #[derive(Debug)]
@@ -39,6 +40,9 @@ pub enum ToReactor {
     /// its holder; if the charge point is not (or no longer) open there, the
     /// reactor answers `NotConnected`.
     ServerCall(Box<ServerCallRequest>),
+    /// SIGHUP: the `[[profiles]]` now in force, to apply to the reactor's
+    /// open connections at once.
+    Profiles(Arc<Vec<ProfileConfig>>),
 }
 
 /// The sending side of one reactor's inbox, held by processors and main.

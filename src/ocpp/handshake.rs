@@ -185,6 +185,10 @@ pub trait UpgradeFacts {
     /// rejected, and only after authentication: otherwise anyone could
     /// learn, or disturb, who is connected.
     fn is_connected(&mut self, id: &str) -> bool;
+    /// A rule of `id`'s own (its profile's `missing_subprotocol`): whether
+    /// to let it in as OCPP 1.6 when it offers no subprotocol. `None`: the
+    /// global rule applies. Asked once per accepted id, after authentication.
+    fn assume_v16_for(&mut self, id: &str) -> Option<bool>;
 }
 
 /// The configured upgrade rules, as plain values.
@@ -268,11 +272,10 @@ pub fn decide_upgrade<'a>(
             });
         }
     }
-    let subprotocol = choose_subprotocol(
-        offered,
-        rules.subprotocols,
-        rules.assume_v16_when_none_offered,
-    );
+    let assume_v16 = facts
+        .assume_v16_for(&id)
+        .unwrap_or(rules.assume_v16_when_none_offered);
+    let subprotocol = choose_subprotocol(offered, rules.subprotocols, assume_v16);
     if rules.reject_duplicates && facts.is_connected(&id) {
         return Err(Refusal::new(409, format!("{id} is already connected")));
     }
@@ -362,6 +365,8 @@ mod tests {
     struct Facts {
         auth: Authentication,
         connected: bool,
+        /// What `assume_v16_for` answers for ids starting `OLD-`.
+        old_firmware: Option<bool>,
         asked: Vec<String>,
     }
 
@@ -370,6 +375,7 @@ mod tests {
             Facts {
                 auth,
                 connected,
+                old_firmware: None,
                 asked: Vec::new(),
             }
         }
@@ -383,6 +389,9 @@ mod tests {
         fn is_connected(&mut self, id: &str) -> bool {
             self.asked.push(format!("is_connected {id}"));
             self.connected
+        }
+        fn assume_v16_for(&mut self, id: &str) -> Option<bool> {
+            self.old_firmware.filter(|_| id.starts_with("OLD-"))
         }
     }
 
@@ -497,6 +506,25 @@ mod tests {
         .unwrap();
         assert_eq!(accepted.subprotocol, SubprotocolChoice::Selected(V16));
         assert_eq!(facts.asked, ["authenticate CP-1"]);
+    }
+
+    #[test]
+    fn a_charge_points_own_rule_may_assume_ocpp16_for_it_alone() {
+        let none = ClientCertificate::NotRequired;
+        let mut facts = Facts::new(Authentication::Allowed, false);
+        facts.old_firmware = Some(true);
+        let accepted = decide("/ocpp/OLD-1", &[], none, &RULES, &mut facts).unwrap();
+        assert_eq!(accepted.subprotocol, SubprotocolChoice::Assumed(V16));
+        let accepted = decide("/ocpp/CP-1", &[], none, &RULES, &mut facts).unwrap();
+        assert_eq!(accepted.subprotocol, SubprotocolChoice::Unacceptable);
+        // Its own rule may also refuse what the global rule would assume.
+        facts.old_firmware = Some(false);
+        let assume = UpgradeRules {
+            assume_v16_when_none_offered: true,
+            ..RULES
+        };
+        let accepted = decide("/ocpp/OLD-2", &[], none, &assume, &mut facts).unwrap();
+        assert_eq!(accepted.subprotocol, SubprotocolChoice::Unacceptable);
     }
 
     #[test]

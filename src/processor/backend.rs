@@ -83,7 +83,9 @@ pub(super) fn finish(setup: &ProcessorSetup, reply: BackendReply, out: &mut Stri
                 format!("{why} ({action})"),
             )),
             _ => guarded(&action, || {
-                setup.policy.answer(call.version, &action, payload)
+                setup
+                    .policy
+                    .answer(call.version, &call.charge_point, &action, payload)
             }),
         },
     };

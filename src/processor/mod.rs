@@ -351,7 +351,9 @@ fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Step 
         if let Some(hook) = &setup.before_answer {
             hook(&action);
         }
-        setup.policy.answer(call.version, &action, payload)
+        setup
+            .policy
+            .answer(call.version, &call.charge_point, &action, payload)
     });
     Step::Now(conclude(setup, call, (&id, &action, payload), result, out))
 }

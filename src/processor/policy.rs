@@ -9,12 +9,13 @@
 //! directly (no intermediate tree); a unit test checks every one against
 //! the action's response schema.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::transaction_ids::TransactionIds;
-use crate::config::Config;
-use crate::cross_thread::BootInfo;
-use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v21, v201}; // STUB
+use crate::config::{BootFacts, Config, ProfileConfig, matching};
+use crate::cross_thread::{BootInfo, Reloadable};
+use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v21, v201};
 
 /// A decided CALLRESULT.
 #[derive(Debug)]
@@ -36,6 +37,10 @@ impl From<String> for Answer {
 
 pub struct Policy {
     heartbeat_interval_secs: u64,
+    /// `[[profiles]]` in force: a profile's `heartbeat_interval` is the
+    /// boot answer's `interval`. Read (an `Arc` clone) at BootNotification
+    /// only, never for other CALLs.
+    profiles: Arc<Reloadable<Vec<ProfileConfig>>>,
     data_transfer_vendors: Vec<String>,
     transaction_ids: TransactionIds,
 }
@@ -124,7 +129,12 @@ macro_rules! v2_answers {
                     })
                 }
 
-                fn $answer(&self, name: &str, payload: &str) -> Result<Answer, Violation> {
+                fn $answer(
+                    &self,
+                    charge_point: &str,
+                    name: &str,
+                    payload: &str,
+                ) -> Result<Answer, Violation> {
                     use $module::{Action, Request};
                     let action = Action::from_name(name)
                         .ok_or_else(|| unknown_action($version, name))?;
@@ -158,9 +168,10 @@ macro_rules! v2_answers {
                     let request = $module::parse_request(action, payload)?;
                     Ok(Answer::from(match request {
                         Request::BootNotification(boot) => {
+                            let boot = $boot(boot);
                             return Ok(Answer {
-                                payload: self.boot_answer(),
-                                boot: Some($boot(boot)),
+                                payload: self.boot_answer(charge_point, &boot),
+                                boot: Some(boot),
                             });
                         }
                         Request::Heartbeat(_) => {
@@ -182,25 +193,30 @@ macro_rules! v2_answers {
 }
 
 impl Policy {
-    pub fn new(config: &Config) -> std::io::Result<Policy> {
+    pub fn new(
+        config: &Config,
+        profiles: Arc<Reloadable<Vec<ProfileConfig>>>,
+    ) -> std::io::Result<Policy> {
         Ok(Policy {
             heartbeat_interval_secs: config.ocpp.heartbeat_interval.as_secs(),
+            profiles,
             data_transfer_vendors: config.ocpp.data_transfer_vendors.clone(),
             transaction_ids: TransactionIds::open(&config.ocpp.transaction_id_file)?,
         })
     }
 
-    /// The CALLRESULT for a CALL, or why not.
+    /// The CALLRESULT for a CALL of `charge_point`, or why not.
     pub fn answer(
         &self,
         version: OcppVersion,
+        charge_point: &str,
         action: &str,
         payload: &str,
     ) -> Result<Answer, Violation> {
         match version {
-            OcppVersion::V16 => self.answer_v16(action, payload),
-            OcppVersion::V201 => self.answer_v201(action, payload),
-            OcppVersion::V21 => self.answer_v21(action, payload),
+            OcppVersion::V16 => self.answer_v16(charge_point, action, payload),
+            OcppVersion::V201 => self.answer_v201(charge_point, action, payload),
+            OcppVersion::V21 => self.answer_v21(charge_point, action, payload),
         }
     }
 
@@ -237,11 +253,23 @@ impl Policy {
         format!(r#"{{"status":"{status}"}}"#)
     }
 
-    fn boot_answer(&self) -> String {
+    /// The gateway's own BootNotification answer: `interval` from the
+    /// first profile matching the charge point and what it just said, else
+    /// `ocpp.heartbeat_interval`.
+    fn boot_answer(&self, charge_point: &str, boot: &BootInfo) -> String {
+        let profiles = self.profiles.current();
+        let facts = BootFacts {
+            vendor: &boot.vendor,
+            model: &boot.model,
+            firmware_version: boot.firmware_version.as_deref(),
+        };
+        let interval = matching(&profiles, charge_point, Some(facts))
+            .and_then(|i| profiles.get(usize::from(i)))
+            .and_then(|p| p.heartbeat_interval)
+            .map_or(self.heartbeat_interval_secs, |d| d.as_secs());
         format!(
-            r#"{{"status":"Accepted","currentTime":"{}","interval":{}}}"#,
+            r#"{{"status":"Accepted","currentTime":"{}","interval":{interval}}}"#,
             now_rfc3339_display(),
-            self.heartbeat_interval_secs
         )
     }
 
@@ -264,14 +292,20 @@ impl Policy {
         })
     }
 
-    fn answer_v16(&self, name: &str, payload: &str) -> Result<Answer, Violation> {
+    fn answer_v16(
+        &self,
+        charge_point: &str,
+        name: &str,
+        payload: &str,
+    ) -> Result<Answer, Violation> {
         use v16::Request;
         let request = parse_v16(name, payload)?;
         Ok(Answer::from(match request {
             Request::BootNotification(boot) => {
+                let boot = boot_info_v16(&boot);
                 return Ok(Answer {
-                    payload: self.boot_answer(),
-                    boot: Some(boot_info_v16(&boot)),
+                    payload: self.boot_answer(charge_point, &boot),
+                    boot: Some(boot),
                 });
             }
             Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display()),
@@ -315,7 +349,7 @@ mod tests {
         let mut config = Config::default();
         config.ocpp.transaction_id_file = dir.join("txid");
         config.ocpp.data_transfer_vendors = vec!["acme".into()];
-        Policy::new(&config).unwrap()
+        Policy::new(&config, Arc::new(Reloadable::new(Vec::new()))).unwrap()
     }
 
     /// Every local answer is valid against the action's response schema.
@@ -355,7 +389,7 @@ mod tests {
         ];
         for (name, payload) in v16_calls {
             let answer = p
-                .answer(OcppVersion::V16, name, payload)
+                .answer(OcppVersion::V16, "CP-1", name, payload)
                 .unwrap_or_else(|v| panic!("{name}: {v:?}"));
             let action = v16::Action::from_name(name).unwrap();
             v16::parse_response(action, &answer.payload)
@@ -375,7 +409,7 @@ mod tests {
         ];
         for (name, payload) in v201_calls {
             let answer = p
-                .answer(OcppVersion::V201, name, payload)
+                .answer(OcppVersion::V201, "CP-1", name, payload)
                 .unwrap_or_else(|v| panic!("{name}: {v:?}"));
             let action = v201::Action::from_name(name).unwrap();
             v201::parse_response(action, &answer.payload).unwrap_or_else(|v| {
@@ -402,7 +436,7 @@ mod tests {
         ]);
         for (name, payload) in v21_calls {
             let answer = p
-                .answer(OcppVersion::V21, name, payload)
+                .answer(OcppVersion::V21, "CP-1", name, payload)
                 .unwrap_or_else(|v| panic!("2.1 {name}: {v:?}"));
             let action = v21::Action::from_name(name).unwrap();
             v21::parse_response(action, &answer.payload).unwrap_or_else(|v| {
@@ -414,7 +448,7 @@ mod tests {
     #[test]
     fn refusals_in_the_order_of_the_design() {
         let p = policy();
-        let code = |v, name, payload| p.answer(v, name, payload).unwrap_err().code;
+        let code = |v, name, payload| p.answer(v, "CP-1", name, payload).unwrap_err().code;
         use OcppVersion::*;
         assert_eq!(code(V16, "Teleport", "{}"), ErrorCode::NotImplemented);
         assert_eq!(

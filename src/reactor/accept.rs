@@ -207,6 +207,7 @@ impl Reactor {
         if let Some(upgrade) = upgrade {
             conn.counted = true;
             conn.charge_point = upgrade.charge_point;
+            conn.profile = upgrade.profile;
             if let Some(v) = upgrade.version {
                 conn.version = v;
             } else {
@@ -240,11 +241,10 @@ impl Reactor {
 
     pub(super) fn on_open(&mut self, key: SlotKey) {
         self.counters.handshakes_accepted += 1;
-        let ws = &self.config.websocket;
-        let (ping, dead) = (ws.ping_interval, ws.ping_interval + ws.pong_timeout);
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        let settings = profiles::settings_for(&self.config, &self.profiles, conn.profile);
         if self.tallies.end_handshake(conn) {
             self.handshakes_here -= 1;
         }
@@ -266,9 +266,12 @@ impl Reactor {
             conn.charge_point, conn.peer, conn.version, self.index
         );
         self.ids.insert(conn.charge_point.clone(), key);
+        let epoch = conn.ping_epoch;
         let record = JournalRecord::connect(conn.charge_point.clone(), self.index, conn.peer);
         self.journal(record);
-        self.schedule(ping, key, TimerKind::Ping);
-        self.schedule(dead, key, TimerKind::Idle);
+        if !settings.ping_interval.is_zero() {
+            self.schedule(settings.ping_interval, key, TimerKind::Ping(epoch));
+        }
+        self.schedule(settings.dead_after(), key, TimerKind::Idle);
     }
 }

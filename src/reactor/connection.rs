@@ -102,6 +102,11 @@ pub struct Connection {
     pub connected_at: Instant,
     /// From the last accepted BootNotification (allocated once booted).
     pub boot: Option<Box<BootInfo>>,
+    /// Index of the `[[profiles]]` entry in force (`None`: the globals).
+    pub profile: Option<u16>,
+    /// Bumped when the ping chain restarts (a profile change): an older
+    /// chain's timer finds a newer epoch and ends.
+    pub ping_epoch: u8,
 }
 
 /// Whether the reactor keeps a connection after an I/O step, or drops it.
@@ -142,6 +147,8 @@ impl Connection {
             server_calls: ServerCalls::default(),
             connected_at: now,
             boot: None,
+            profile: None,
+            ping_epoch: 0,
         }
     }
 

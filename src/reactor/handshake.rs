@@ -28,7 +28,7 @@ use super::token_bucket::TokenBucket;
 use super::transport::ClientIdentity;
 use crate::auth::CredentialStore;
 use crate::auth::{AuthDecision, WWW_AUTHENTICATE};
-use crate::config::{Config, DuplicateId, MissingSubprotocol};
+use crate::config::{Config, DuplicateId, MissingSubprotocol, ProfileConfig, matching};
 use crate::cross_thread::{ConnRef, IdRegistry};
 use crate::ocpp::OcppVersion;
 use crate::ocpp::handshake::{
@@ -40,6 +40,8 @@ use crate::ocpp::handshake::{
 #[derive(Debug)]
 pub struct Upgrade {
     pub charge_point: Arc<str>,
+    /// Index in the reactor's profile list of the profile the id matched.
+    pub profile: Option<u16>,
     /// `None`: no acceptable subprotocol; the connection is closed 1002 at once.
     pub version: Option<OcppVersion>,
     /// The older connection of the same id, to be closed 1008
@@ -64,6 +66,8 @@ pub struct Admission {
     decided: RefCell<Option<Result<Upgrade, Refusal>>>,
     /// This reactor's upgrade allowance (`listen.max_handshakes_per_second`).
     upgrades: Cell<TokenBucket>,
+    /// `[[profiles]]` in force (replaced at SIGHUP by the reactor).
+    pub profiles: RefCell<Arc<Vec<ProfileConfig>>>,
 }
 
 impl Admission {
@@ -74,6 +78,7 @@ impl Admission {
         credentials: Arc<CredentialStore>,
     ) -> Rc<Admission> {
         let rate = f64::from(config.listen.max_handshakes_per_second);
+        let profiles = RefCell::new(Arc::new(config.profiles.clone()));
         Rc::new(Admission {
             config,
             open_connections,
@@ -81,6 +86,7 @@ impl Admission {
             credentials,
             current: Cell::new(None),
             decided: RefCell::new(None),
+            profiles,
             upgrades: Cell::new(TokenBucket::full(rate, Instant::now())),
         })
     }
@@ -124,6 +130,7 @@ impl Admission {
             }
         }
         let ocpp = &self.config.ocpp;
+        let profiles = self.profiles.borrow().clone();
         let rules = UpgradeRules {
             path_prefix: &self.config.listen.path_prefix,
             max_id_len: ocpp.max_id_length,
@@ -155,6 +162,8 @@ impl Admission {
             ids: &self.ids,
             credentials: &self.credentials,
             authorization,
+            profiles: &profiles,
+            profile: None,
         };
         let accepted = decide_upgrade(
             request.uri().path(),
@@ -197,6 +206,7 @@ impl Admission {
             .and_then(|(conn, peer)| self.ids.register(&id, conn, peer));
         Ok(Upgrade {
             charge_point: Arc::from(id),
+            profile: facts.profile,
             version,
             replaces,
         })
@@ -209,6 +219,10 @@ struct RequestFacts<'a> {
     credentials: &'a CredentialStore,
     /// The request's `Authorization` header (empty if it had two).
     authorization: Option<&'a [u8]>,
+    /// `[[profiles]]` in force.
+    profiles: &'a [ProfileConfig],
+    /// The profile the accepted id matched (set by `assume_v16_for`).
+    profile: Option<u16>,
 }
 
 impl UpgradeFacts for RequestFacts<'_> {
@@ -221,6 +235,16 @@ impl UpgradeFacts for RequestFacts<'_> {
                 why: why.to_string(),
             },
         }
+    }
+
+    /// Matches the id's profile once: its index is kept for the
+    /// connection, its `missing_subprotocol` answers here.
+    fn assume_v16_for(&mut self, id: &str) -> Option<bool> {
+        self.profile = matching(self.profiles, id, None);
+        self.profile
+            .and_then(|i| self.profiles.get(usize::from(i)))
+            .and_then(|p| p.missing_subprotocol)
+            .map(|m| m == MissingSubprotocol::AssumeOcpp16)
     }
 
     fn is_connected(&mut self, id: &str) -> bool {

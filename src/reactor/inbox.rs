@@ -37,6 +37,7 @@ impl Reactor {
                 }
                 Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
                 Ok(ToReactor::Evict { conn }) => self.evict(conn),
+                Ok(ToReactor::Profiles(profiles)) => self.replace_profiles(profiles),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
             }
         }
@@ -61,7 +62,8 @@ impl Reactor {
             return;
         };
         conn.in_flight = false;
-        if boot.is_some() {
+        let booted = boot.is_some();
+        if booted {
             conn.boot = boot;
         }
         let close_after = conn.close_after_answer.take();
@@ -70,6 +72,10 @@ impl Reactor {
         }
         if malformed {
             self.count_bad_message(key);
+        }
+        if booted {
+            // Profiles that match on what the boot said apply from now on.
+            self.rematch_profile(key, false);
         }
         if let Some((code, reason)) = close_after {
             self.close(key, code, reason);
@@ -148,6 +154,10 @@ impl Reactor {
                 connected_at: wall(conn.connected_at),
                 last_frame_at: wall(conn.last_rx),
                 boot: conn.boot.as_deref().cloned(),
+                profile: conn
+                    .profile
+                    .and_then(|i| self.profiles.get(usize::from(i)))
+                    .map(|p| p.name.clone()),
             });
         }
         out

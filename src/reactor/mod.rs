@@ -33,6 +33,7 @@ mod handshake;
 mod inbox;
 mod journaling;
 mod listener;
+mod profiles;
 mod reading;
 mod server_calls;
 pub mod timer_wheel;
@@ -60,7 +61,7 @@ use self::handshake::{Admission, HandshakeCallback};
 use self::timer_wheel::TimerWheel;
 use self::transport::Transport;
 use crate::auth::CredentialStore;
-use crate::config::Config;
+use crate::config::{BootFacts, Config, ProfileConfig, Settings, matching};
 use crate::cross_thread::{
     CallAnswer, ConnRef, ConnectionInfo, IdRegistry, InboundCall, Inbox, MemoryStats,
     ReactorHandle, ReactorTallies, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor,
@@ -153,7 +154,10 @@ impl ConnectionTallies for ReactorTallies {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimerKind {
     Handshake,
-    Ping,
+    /// A ping is due; the number is the connection's ping epoch when it was
+    /// set, so a chain replaced by a profile change finds a newer epoch and
+    /// stops (timers are never cancelled).
+    Ping(u8),
     /// Dead-peer check: nothing received for `ping_interval + pong_timeout`.
     Idle,
     CloseDeadline,
@@ -240,6 +244,9 @@ struct Reactor {
     give_back: give_back::GiveBack,
     /// Where the reactor asks for free pages to be returned (another thread trims).
     memory: Arc<MemoryStats>,
+    /// `[[profiles]]` in force (replaced at SIGHUP); connections hold an
+    /// index into it.
+    profiles: Arc<Vec<ProfileConfig>>,
     /// Time at the start of the current loop turn.
     now: Instant,
 }
@@ -276,6 +283,7 @@ pub fn run(setup: ReactorSetup) {
             setup.credentials,
         ),
         wheel: TimerWheel::new(WHEEL_BUCKETS, config.reactors.timer_tick, now),
+        profiles: Arc::new(config.profiles.clone()),
         config,
         ws_config,
         poll: setup.poll,

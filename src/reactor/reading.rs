@@ -303,8 +303,9 @@ impl Reactor {
                     conn.held = Some(text);
                     return;
                 }
-                let rate = self.config.ocpp.max_calls_per_second;
-                let burst = f64::from(self.config.ocpp.call_burst);
+                let settings = profiles::settings_for(&self.config, &self.profiles, conn.profile);
+                let rate = settings.max_calls_per_second;
+                let burst = f64::from(settings.call_burst);
                 if rate > 0.0
                     && let Err(wait) = conn.call_tokens.take(rate, burst, self.now)
                 {
@@ -463,11 +464,12 @@ impl Reactor {
     /// `ocpp.max_bad_messages` within `ocpp.bad_message_window` the
     /// connection is closed 1008 (the journal's disconnect line says why).
     pub(super) fn count_bad_message(&mut self, key: SlotKey) {
-        let ocpp = &self.config.ocpp;
-        let (max, window) = (ocpp.max_bad_messages, ocpp.bad_message_window);
+        let window = self.config.ocpp.bad_message_window;
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        let max =
+            profiles::settings_for(&self.config, &self.profiles, conn.profile).max_bad_messages;
         if max == 0 || conn.closing {
             return;
         }

@@ -24,6 +24,7 @@ impl Reactor {
             return;
         };
         let ws = &self.config.websocket;
+        let settings = profiles::settings_for(&self.config, &self.profiles, conn.profile);
         match timer.kind {
             TimerKind::Handshake => {
                 if let Link::Handshaking(mid) = &conn.link {
@@ -36,20 +37,21 @@ impl Reactor {
                     self.remove(key, "handshake timeout");
                 }
             }
-            TimerKind::Ping => {
-                if conn.closing {
+            TimerKind::Ping(epoch) => {
+                let interval = settings.ping_interval;
+                if conn.closing || epoch != conn.ping_epoch || interval.is_zero() {
+                    // Closing, or a chain a profile change replaced.
                     return;
                 }
-                let interval = ws.ping_interval;
                 self.counters.pings_sent += 1;
                 if let KeepOrDrop::Drop(why) = conn.send_ping() {
                     self.remove(key, why);
                     return;
                 }
-                self.schedule(interval, key, TimerKind::Ping);
+                self.schedule(interval, key, TimerKind::Ping(epoch));
             }
             TimerKind::Idle => {
-                let dead_after = ws.ping_interval + ws.pong_timeout;
+                let dead_after = settings.dead_after();
                 if let Some(since) = conn.write_blocked_since
                     && self.now.saturating_duration_since(since) >= ws.write_timeout
                 {

@@ -1,0 +1,82 @@
+//! A reactor's profiles: which `[[profiles]]` entry each of its charge
+//! points is under, the settings that gives (ping, dead-peer rule, call
+//! rate, bad-message budget), and re-applying them when the boot or a
+//! SIGHUP changes the match.
+//!
+//! Matching happens at the upgrade (id globs), at an accepted boot and at
+//! SIGHUP, never per frame: a connection keeps the index of its profile,
+//! and a lookup is an index into the list.
+
+// An extension of the reactor: same thread, same state, split out to keep
+// files readable. Everything the parent module imports is in scope.
+use super::*;
+
+/// The settings for a connection under `profile` (an index into
+/// `profiles`; `None` or a stale index: the globals).
+pub(super) fn settings_for(
+    config: &Config,
+    profiles: &[ProfileConfig],
+    profile: Option<u16>,
+) -> Settings {
+    let p = profile.and_then(|i| profiles.get(usize::from(i)));
+    Settings::new(&config.websocket, &config.ocpp, p)
+}
+
+impl Reactor {
+    /// Matches `key`'s charge point again (its id, and its boot once it
+    /// has one) and, if its profile changed, restarts its ping chain at
+    /// the new interval. `force`: restart it even if the index is the same
+    /// (SIGHUP may have changed what the index holds).
+    pub(super) fn rematch_profile(&mut self, key: SlotKey, force: bool) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let boot = conn.boot.as_deref().map(|b| BootFacts {
+            vendor: &b.vendor,
+            model: &b.model,
+            firmware_version: b.firmware_version.as_deref(),
+        });
+        let profile = matching(&self.profiles, &conn.charge_point, boot);
+        if profile == conn.profile && !force {
+            return;
+        }
+        if profile != conn.profile {
+            let name = |p: Option<u16>| {
+                p.and_then(|i| self.profiles.get(usize::from(i)))
+                    .map_or("(none)", |p| p.name.as_str())
+            };
+            info!(
+                "{} from {}: profile {} (was {})",
+                conn.charge_point,
+                conn.peer,
+                name(profile),
+                name(conn.profile)
+            );
+        }
+        conn.profile = profile;
+        if conn.closing || !matches!(conn.link, Link::Open(_)) {
+            return;
+        }
+        conn.ping_epoch = conn.ping_epoch.wrapping_add(1);
+        let epoch = conn.ping_epoch;
+        let settings = settings_for(&self.config, &self.profiles, profile);
+        if !settings.ping_interval.is_zero() {
+            self.schedule(settings.ping_interval, key, TimerKind::Ping(epoch));
+        }
+        // The dead-peer check reads the settings when it fires; one more
+        // check at the new period makes a shorter one take effect now.
+        self.schedule(settings.dead_after(), key, TimerKind::Idle);
+    }
+
+    /// SIGHUP: the new profile list, applied to every open connection at
+    /// once (ping and dead-peer rule now; the boot interval at the next
+    /// boot, which the processors answer).
+    pub(super) fn replace_profiles(&mut self, profiles: Arc<Vec<ProfileConfig>>) {
+        *self.admission.profiles.borrow_mut() = profiles.clone();
+        self.profiles = profiles;
+        let keys: Vec<SlotKey> = self.ids.values().copied().collect();
+        for key in keys {
+            self.rematch_profile(key, true);
+        }
+    }
+}
