@@ -220,3 +220,49 @@ fn sighup_changes_the_ping_interval_of_a_connected_charge_point() {
     );
     assert_eq!(cp.call("Heartbeat", json!({}))[0], 3);
 }
+
+#[test]
+fn a_profile_sets_the_bad_message_budget_and_the_missing_subprotocol_rule() {
+    let mut config = test_config();
+    config.profiles = profiles_from(
+        r#"
+        [[profiles]]
+        name = "strict"
+        ids = ["STRICT-*"]
+        max_bad_messages = 2
+
+        [[profiles]]
+        name = "old-firmware"
+        ids = ["OLD-*"]
+        missing_subprotocol = "assume-ocpp1.6"
+        "#,
+    );
+    let gw = start(config);
+    // Three schema-breaking CALLs: past the profile's budget of 2 the
+    // connection is closed 1008; the global budget (100) keeps the other.
+    let mut strict = ChargePoint::connect(gw.local_addr(), "STRICT-1");
+    let mut plain = ChargePoint::connect(gw.local_addr(), "PLAIN-2");
+    for cp in [&mut strict, &mut plain] {
+        for _ in 0..2 {
+            let refused = cp.call("Authorize", json!({"idTag": 5}));
+            assert_eq!(refused[2], "TypeConstraintViolation", "{refused}");
+        }
+    }
+    strict.send_call("Authorize", json!({"idTag": 5}));
+    assert_eq!(strict.recv()[2], "TypeConstraintViolation");
+    assert_eq!(strict.expect_close(), Some(1008));
+    let refused = plain.call("Authorize", json!({"idTag": 5}));
+    assert_eq!(refused[2], "TypeConstraintViolation", "{refused}");
+    assert_eq!(plain.call("Heartbeat", json!({}))[0], 3);
+
+    // No subprotocol offered: the old-firmware profile lets OLD-1 in as
+    // 1.6; anyone else is upgraded and closed 1002 (the global rule).
+    let (ws, response) = connect(gw.local_addr(), "/ocpp/OLD-1", &[]).expect("upgrade");
+    assert!(response.headers().get("Sec-WebSocket-Protocol").is_none());
+    let mut old = ChargePoint::from_ws(ws, "OLD-1");
+    assert_eq!(old.boot()["status"], "Accepted");
+    let (ws, _) = connect(gw.local_addr(), "/ocpp/NEW-1", &[]).expect("upgrade");
+    let mut new = ChargePoint::from_ws(ws, "NEW-1");
+    assert_eq!(new.expect_close(), Some(1002));
+    stop(gw);
+}
