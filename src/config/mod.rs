@@ -76,6 +76,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub bus: BusConfig,
     /// `[[profiles]]`, in file order (the first match wins).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<ProfileConfig>,
 }
 
