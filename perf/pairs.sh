@@ -60,8 +60,9 @@ for round in $(seq "$rounds"); do
 import json, sys
 r = json.load(open(sys.argv[1]))
 lat = r.get("latency_ms", {}).get("call", {})
-print(f"{sys.argv[2]:>12} round {sys.argv[3]}: {r.get('calls_per_s', 0):>9.0f} calls/s  "
-      f"{r.get('server_cpu_us_per_call', 0):5.2f} us/call  p99 {lat.get('p99', 0):6.2f} ms")
+res = r.get("result", r)  # loadgen puts the figures under "result"
+print(f"{sys.argv[2]:>12} round {sys.argv[3]}: {res.get('calls_per_s', 0):>9.0f} calls/s  "
+      f"{res.get('server_cpu_us_per_call', 0):5.2f} us/call  p99 {lat.get('p99', 0):6.2f} ms")
 PY
   done
 done
