@@ -293,8 +293,9 @@ fn support_files(dir: &Path) -> BTreeMap<&'static str, PathBuf> {
         .collect()
 }
 
-/// The shipped file with every commented-out key uncommented, TLS, basic
-/// auth and the bus on, and paths pointing at `files`.
+/// The shipped file with every commented-out key (and array-of-tables
+/// header) uncommented, TLS, basic auth and the bus on, and paths pointing
+/// at `files`.
 fn everything_on(shipped: &str, files: &BTreeMap<&str, PathBuf>, dir: &Path) -> String {
     let path = |name: &str| format!("{:?}", files[name].display().to_string());
     let mut table = String::new();
@@ -328,6 +329,9 @@ fn everything_on(shipped: &str, files: &BTreeMap<&str, PathBuf>, dir: &Path) -> 
                 )
             }
             (_, Some(_)) => line.strip_prefix("# ").unwrap_or(line).to_owned(),
+            // A commented-out array of tables (the `[[profiles]]` examples):
+            // its header too, or its keys would land in the table above.
+            (_, None) if line.starts_with("# [[") => line[2..].to_owned(),
             (_, None) => line.to_owned(),
         };
         out.push_str(&replaced);
@@ -430,6 +434,11 @@ fn no_edit_of_the_shipped_config_panics_load_or_reload() {
     let config = Config::parse(&on, Path::new("on.toml"))
         .unwrap_or_else(|e| panic!("everything-on variant loads: {e:?}\n{on}"));
     assert!(config.tls.enabled && config.bus.enabled());
+    assert_eq!(
+        config.profiles.len(),
+        2,
+        "the commented profile examples load"
+    );
     ocpp_gateway::auth::CredentialStore::from_config(&config.auth).expect("credentials load");
     ocpp_gateway::tls::server_config(&config.tls).expect("TLS configuration builds");
     let bases = [shipped.into_bytes(), on.into_bytes()];
