@@ -79,6 +79,14 @@ impl<T> Slab<T> {
         }
     }
 
+    pub fn get(&self, key: SlotKey) -> Option<&T> {
+        let entry = self.entries.get(key.slot as usize)?;
+        if entry.generation != key.generation {
+            return None;
+        }
+        entry.value.as_ref()
+    }
+
     pub fn get_mut(&mut self, key: SlotKey) -> Option<&mut T> {
         let entry = self.entries.get_mut(key.slot as usize)?;
         if entry.generation != key.generation {

@@ -195,6 +195,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     let view = Arc::new(AdminHandle {
         config: config.clone(),
         route: route.clone(),
+        profiles: profiles.clone(),
         counters: PublishedCounters {
             reactors: reactor_stats,
             processors: processor_stats.clone(),

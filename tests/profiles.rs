@@ -52,6 +52,7 @@ fn profiles_from(toml: &str) -> Vec<ProfileConfig> {
 
 fn gateway() -> ocpp_gateway::GatewayHandle {
     let mut config = test_config();
+    config.admin.enabled = true;
     // Globals no test window reaches: a ping seen comes from a profile.
     config.websocket.ping_interval = Duration::from_secs(20);
     config.websocket.pong_timeout = Duration::from_secs(20);
@@ -105,6 +106,21 @@ fn each_charge_point_is_pinged_at_its_profiles_interval() {
     assert_eq!(profile_of(&gw, "PLAIN-1"), None);
     // The boot interval is the global one without a profile.
     assert_eq!(plain.boot()["interval"], 300);
+    // /metrics counts the open connections under each profile by name.
+    let admin = gw.admin_address().expect("admin on");
+    wait_for("profile gauges", Duration::from_secs(5), || {
+        let (status, text) = http(admin, "GET", "/metrics", None, None);
+        status == 200
+            && text.contains("ocpp_gateway_profile_connections{profile=\"fast\"} 1\n")
+            && text.contains("ocpp_gateway_profile_connections{profile=\"quiet\"} 0\n")
+            && text.contains("ocpp_gateway_profile_connections{profile=\"vendor-x\"} 0\n")
+    });
+    fast.close();
+    wait_for(
+        "FAST-1 gone from its profile",
+        Duration::from_secs(5),
+        || gw.profile_connections().contains(&("fast".to_owned(), 0)),
+    );
     stop(gw);
 }
 

@@ -171,6 +171,17 @@ pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
         open.get_or_create(&vec![("reactor", i.to_string())])
             .set(i64::try_from(rc.connections_open).unwrap_or(i64::MAX));
     }
+    let by_profile = Family::<Labels, Gauge>::default();
+    r.register(
+        "profile_connections",
+        "Open connections under each [[profiles]] entry (all reactors)",
+        by_profile.clone(),
+    );
+    for (name, n) in gateway.profile_connections() {
+        by_profile
+            .get_or_create(&vec![("profile", name)])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
     per_reactor(
         &mut r,
         "handshakes_accepted",

@@ -50,7 +50,7 @@ pub use journal::JournalConfig;
 pub use listen::ListenConfig;
 pub use ocpp::{DuplicateId, MissingSubprotocol, OcppConfig};
 pub use processors::ProcessorsConfig;
-pub use profiles::{BootFacts, Glob, ProfileConfig, Settings, matching};
+pub use profiles::{BootFacts, Glob, MAX_PROFILES, ProfileConfig, Settings, matching};
 pub use reactors::ReactorsConfig;
 pub use shutdown::ShutdownConfig;
 pub use tls::{TlsConfig, TlsVersion};

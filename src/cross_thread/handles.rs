@@ -17,6 +17,7 @@ use crossbeam_channel::Receiver;
 use super::calls::{ConnRef, InboundCall};
 use super::id_registry::{IdRegistry, PresenceChange};
 use super::journal_queue::{JournalStats, JournalWatch};
+use super::reloadable::Reloadable;
 use super::route::Route;
 use super::server_calls::{ServerCallOutcome, ServerCallRequest};
 use super::stats::{
@@ -24,7 +25,7 @@ use super::stats::{
     ReactorTallies,
 };
 use super::stop::StopSignal;
-use crate::config::Config;
+use crate::config::{Config, ProfileConfig};
 
 /// Every counter the other threads publish, for reading.
 pub struct PublishedCounters {
@@ -45,6 +46,9 @@ pub struct AdminHandle {
     pub route: Route,
     pub counters: PublishedCounters,
     pub stop: Arc<StopSignal>,
+    /// `[[profiles]]` in force (SIGHUP replaces them), to name the
+    /// reactors' per-profile gauges.
+    pub profiles: Arc<Reloadable<Vec<ProfileConfig>>>,
 }
 
 impl AdminHandle {
@@ -58,6 +62,26 @@ impl AdminHandle {
             .reactors
             .iter()
             .map(|s| s.snapshot())
+            .collect()
+    }
+
+    /// Open connections per profile in force, by name (all reactors, at
+    /// most one tick old; for a tick after SIGHUP, counted under the old
+    /// list's indices).
+    pub fn profile_connections(&self) -> Vec<(String, u64)> {
+        self.profiles
+            .current()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let n = self
+                    .counters
+                    .reactors
+                    .iter()
+                    .map(|s| s.profile_connections.get(i))
+                    .sum();
+                (p.name.clone(), n)
+            })
             .collect()
     }
 

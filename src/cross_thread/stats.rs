@@ -11,6 +11,35 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// One gauge per possible profile index (`config` allows at most
+/// [`MAX_PROFILES`](crate::config::MAX_PROFILES)), published by a reactor
+/// at its tick like its counters.
+#[derive(Debug)]
+pub struct ProfileGauges(Box<[AtomicU64]>);
+
+impl Default for ProfileGauges {
+    fn default() -> Self {
+        ProfileGauges(
+            (0..crate::config::MAX_PROFILES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        )
+    }
+}
+
+impl ProfileGauges {
+    /// Stores `counts[i]` for every index (0 beyond `counts`).
+    pub fn publish(&self, counts: &[u64]) {
+        for (i, gauge) in self.0.iter().enumerate() {
+            gauge.store(counts.get(i).copied().unwrap_or(0), Ordering::Relaxed);
+        }
+    }
+
+    pub fn get(&self, index: usize) -> u64 {
+        self.0.get(index).map_or(0, |g| g.load(Ordering::Relaxed))
+    }
+}
+
 macro_rules! reactor_counters {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
         /// One reactor's counters, owned and incremented by that reactor only.
@@ -19,7 +48,12 @@ macro_rules! reactor_counters {
 
         /// The published copy of a reactor's counters, readable from any thread.
         #[derive(Debug, Default)]
-        pub struct ReactorStats { $($name: AtomicU64,)* last_tick_unix_ms: AtomicU64 }
+        pub struct ReactorStats {
+            $($name: AtomicU64,)*
+            last_tick_unix_ms: AtomicU64,
+            /// Open connections under each `[[profiles]]` entry, by index.
+            pub profile_connections: ProfileGauges,
+        }
 
         impl ReactorStats {
             pub fn publish(&self, c: &ReactorCounters) {

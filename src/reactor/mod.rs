@@ -247,6 +247,9 @@ struct Reactor {
     /// `[[profiles]]` in force (replaced at SIGHUP); connections hold an
     /// index into it.
     profiles: Arc<Vec<ProfileConfig>>,
+    /// Open connections per profile index, recounted at each publish
+    /// (reused: no allocation per tick).
+    profile_counts: Vec<u64>,
     /// Time at the start of the current loop turn.
     now: Instant,
 }
@@ -284,6 +287,7 @@ pub fn run(setup: ReactorSetup) {
         ),
         wheel: TimerWheel::new(WHEEL_BUCKETS, config.reactors.timer_tick, now),
         profiles: Arc::new(config.profiles.clone()),
+        profile_counts: Vec::new(),
         config,
         ws_config,
         poll: setup.poll,
@@ -398,6 +402,7 @@ impl Reactor {
         c.tls_failed_eof = t.eof.get();
         c.tls_failed_timeout = t.timeout.get();
         self.stats.publish(&self.counters);
+        self.publish_profile_counts();
         self.last_publish = self.now;
         self.prune_timers();
         if self.give_back.due(self.now) {

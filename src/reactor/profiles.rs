@@ -79,4 +79,26 @@ impl Reactor {
             self.rematch_profile(key, true);
         }
     }
+
+    /// Publishes how many open connections each profile holds: one pass
+    /// over the open connections per tick, and none without profiles.
+    pub(super) fn publish_profile_counts(&mut self) {
+        if self.profiles.is_empty() && self.profile_counts.is_empty() {
+            return;
+        }
+        self.profile_counts.clear();
+        self.profile_counts.resize(self.profiles.len(), 0);
+        for key in self.ids.values() {
+            if let Some(i) = self.conns.get(*key).and_then(|c| c.profile)
+                && let Some(n) = self.profile_counts.get_mut(usize::from(i))
+            {
+                *n += 1;
+            }
+        }
+        self.stats.profile_connections.publish(&self.profile_counts);
+        if self.profiles.is_empty() {
+            // Published zeros once after the last profile went away.
+            self.profile_counts = Vec::new();
+        }
+    }
 }
