@@ -282,3 +282,51 @@ fn a_profile_sets_the_bad_message_budget_and_the_missing_subprotocol_rule() {
     assert_eq!(new.expect_close(), Some(1002));
     stop(gw);
 }
+
+#[test]
+fn a_profile_sets_the_call_rate() {
+    let mut config = test_config();
+    config.profiles = profiles_from(
+        r#"
+        [[profiles]]
+        name = "throttled"
+        ids = ["SLOW-*"]
+        max_calls_per_second = 5.0
+        call_burst = 1
+        "#,
+    );
+    let gw = start(config);
+    let waits = |gw: &ocpp_gateway::GatewayHandle| -> u64 {
+        gw.reactor_counters()
+            .iter()
+            .map(|c| c.call_rate_waits)
+            .sum()
+    };
+    // The global rate is unlimited: six CALLs back to back, never held.
+    let mut plain = ChargePoint::connect(gw.local_addr(), "FREE-1");
+    let ids: Vec<String> = (0..6)
+        .map(|_| plain.send_call("Heartbeat", json!({})))
+        .collect();
+    for id in &ids {
+        assert_eq!(plain.recv()[1], *id);
+    }
+    std::thread::sleep(100 * MS); // a tick: counters are published per tick
+    assert_eq!(waits(&gw), 0, "a charge point without the profile was held");
+    // Five per second with a burst of one: the sixth answer comes a second
+    // after the first, at the earliest.
+    let mut slow = ChargePoint::connect(gw.local_addr(), "SLOW-1");
+    let started = Instant::now();
+    let ids: Vec<String> = (0..6)
+        .map(|_| slow.send_call("Heartbeat", json!({})))
+        .collect();
+    for id in &ids {
+        assert_eq!(slow.recv()[1], *id);
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= 900 * MS,
+        "six CALLs at 5/s answered within {took:?}"
+    );
+    wait_for("call_rate_waits", Duration::from_secs(5), || waits(&gw) > 0);
+    stop(gw);
+}
