@@ -21,7 +21,7 @@ use log::{info, warn};
 
 use crate::auth::CredentialStore;
 use crate::bus::Bus;
-use crate::config::{AuthConfig, Config, ProfileConfig, TlsConfig};
+use crate::config::{AuthConfig, Config, ProfileConfig, ProfileTable, TlsConfig};
 use crate::cross_thread::{
     AdminHandle, BusHandle, BusStats, ConnectionInfo, Deliver, IdRegistry, MemoryStats,
     ProcessorStats, PublishedCounters, ReactorHandle, ReactorStats, ReactorTallies, Reloadable,
@@ -60,7 +60,7 @@ pub struct GatewayHandle {
     credentials: Arc<CredentialStore>,
     /// `[[profiles]]` as the processors read them (boot interval); the
     /// reactors get each new list in their inbox.
-    profiles: Arc<Reloadable<Vec<ProfileConfig>>>,
+    profiles: Arc<Reloadable<ProfileTable>>,
     /// The journal writer; taken at the end of `join`.
     journal: Mutex<Option<JournalHandle>>,
     admin: Option<crate::admin::Admin>,
@@ -86,7 +86,9 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     let config = Arc::new(config);
     let count = config.reactor_count();
     let capacity = config.channels.capacity;
-    let profiles = Arc::new(Reloadable::new(config.profiles.clone()));
+    let profiles = Arc::new(Reloadable::new(
+        config.profile_table(config.profiles.clone()),
+    ));
     let policy = Arc::new(Policy::new(&config, profiles.clone()).map_err(|e| {
         io::Error::new(
             e.kind(),
@@ -215,7 +217,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         stop: stop.clone(),
         tls: tls_store.clone(),
         credentials: credentials.clone(),
-        profiles,
+        profiles: profiles.clone(),
         journal: Mutex::new(journal_handle),
         admin: None,
         bus: None,
@@ -251,6 +253,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             // Reactors hold the only senders: when they have all stopped,
             // the processors drain the queue and stop.
             processors: calls_tx.clone(),
+            profiles: profiles.current(),
             open_connections: open_connections.clone(),
             tallies: tallies.clone(),
             memory: memory.clone(),
@@ -463,7 +466,8 @@ impl GatewayHandle {
     /// bad-message budget). Returns how many reactors took it (a stopped
     /// reactor does not).
     pub fn reload_profiles(&self, profiles: &[ProfileConfig]) -> usize {
-        self.profiles.replace(profiles.to_vec());
+        self.profiles
+            .replace(self.view.config.profile_table(profiles.to_vec()));
         let list = self.profiles.current();
         self.view
             .route

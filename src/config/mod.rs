@@ -50,7 +50,7 @@ pub use journal::JournalConfig;
 pub use listen::ListenConfig;
 pub use ocpp::{DuplicateId, MissingSubprotocol, OcppConfig};
 pub use processors::ProcessorsConfig;
-pub use profiles::{BootFacts, Glob, MAX_PROFILES, ProfileConfig, Settings, matching};
+pub use profiles::{BootFacts, Glob, MAX_PROFILES, ProfileConfig, ProfileTable, Settings};
 pub use reactors::ReactorsConfig;
 pub use shutdown::ShutdownConfig;
 pub use tls::{TlsConfig, TlsVersion};
@@ -246,6 +246,12 @@ impl Config {
         );
         out.extend(self.bus.problems());
         out.into_vec()
+    }
+
+    /// `profiles` resolved over this configuration's global settings (at
+    /// SIGHUP: the running gateway's globals with the file's new profiles).
+    pub fn profile_table(&self, profiles: Vec<ProfileConfig>) -> ProfileTable {
+        ProfileTable::new(&self.websocket, &self.ocpp, profiles)
     }
 
     /// Reactors to run: the configured count, or one per core.

@@ -60,34 +60,38 @@ impl From<Glob> for String {
 }
 
 impl Glob {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether `text` matches. Linear backtracking on the last `*`: at most
+    /// Whether `text` matches. Backtracking on the last `*` only: at most
     /// `pattern × text` steps, both bounded (the id by `ocpp.max_id_length`,
-    /// boot fields by their schemas).
+    /// boot fields by their schemas). Positions are byte offsets at char
+    /// boundaries, so nothing is allocated.
     pub fn matches(&self, text: &str) -> bool {
-        let p: Vec<char> = self.0.chars().collect();
-        let t: Vec<char> = text.chars().collect();
+        let (p, t) = (self.0.as_str(), text);
+        let at = |s: &str, i: usize| s[i..].chars().next();
         let (mut pi, mut ti) = (0, 0);
+        // Where the last `*` is in the pattern, and where in the text its
+        // run would end if it took one character more.
         let mut star: Option<(usize, usize)> = None;
-        while ti < t.len() {
-            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-                pi += 1;
-                ti += 1;
-            } else if pi < p.len() && p[pi] == '*' {
-                star = Some((pi, ti));
-                pi += 1;
-            } else if let Some((sp, st)) = star {
-                pi = sp + 1;
-                ti = st + 1;
-                star = Some((sp, st + 1));
-            } else {
-                return false;
+        while let Some(tc) = at(t, ti) {
+            match at(p, pi) {
+                Some(pc) if pc == '?' || pc == tc => {
+                    pi += pc.len_utf8();
+                    ti += tc.len_utf8();
+                }
+                Some('*') => {
+                    star = Some((pi, ti));
+                    pi += 1;
+                }
+                _ => {
+                    let Some((sp, st)) = star else {
+                        return false;
+                    };
+                    let st = st + at(t, st).map_or(0, char::len_utf8);
+                    (pi, ti) = (sp + 1, st);
+                    star = Some((sp, st));
+                }
             }
         }
-        p[pi..].iter().all(|&c| c == '*')
+        p[pi..].chars().all(|c| c == '*')
     }
 }
 
@@ -176,18 +180,69 @@ impl ProfileConfig {
     }
 }
 
-/// The index of the first profile matching `id` (and, once booted, what
-/// its BootNotification said).
-pub fn matching(profiles: &[ProfileConfig], id: &str, boot: Option<BootFacts<'_>>) -> Option<u16> {
-    profiles
-        .iter()
-        .position(|p| p.matches(id, boot))
-        .and_then(|i| u16::try_from(i).ok())
+/// The profile list in force, each profile's settings resolved against
+/// the globals once (at start and at SIGHUP), so that what a CALL or a
+/// timer reads is an index into a table, never a merge.
+#[derive(Debug)]
+pub struct ProfileTable {
+    profiles: Vec<ProfileConfig>,
+    /// `settings[i]` is profile `i`'s.
+    settings: Vec<Settings>,
+    globals: Settings,
+}
+
+impl ProfileTable {
+    /// `profiles` over the globals of `ws` and `ocpp` (those of the running
+    /// gateway: SIGHUP replaces the profiles, not the globals).
+    pub fn new(
+        ws: &WebSocketConfig,
+        ocpp: &OcppConfig,
+        profiles: Vec<ProfileConfig>,
+    ) -> ProfileTable {
+        let settings = profiles
+            .iter()
+            .map(|p| Settings::new(ws, ocpp, Some(p)))
+            .collect();
+        ProfileTable {
+            profiles,
+            settings,
+            globals: Settings::new(ws, ocpp, None),
+        }
+    }
+
+    pub fn profiles(&self) -> &[ProfileConfig] {
+        &self.profiles
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
+    }
+
+    /// The index of the first profile matching `id` (and, once booted,
+    /// what its BootNotification said).
+    pub fn matching(&self, id: &str, boot: Option<BootFacts<'_>>) -> Option<u16> {
+        self.profiles
+            .iter()
+            .position(|p| p.matches(id, boot))
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    pub fn get(&self, profile: Option<u16>) -> Option<&ProfileConfig> {
+        profile.and_then(|i| self.profiles.get(usize::from(i)))
+    }
+
+    /// The settings under `profile` (`None`, or an index from an older
+    /// list: the globals).
+    pub fn settings(&self, profile: Option<u16>) -> &Settings {
+        profile
+            .and_then(|i| self.settings.get(usize::from(i)))
+            .unwrap_or(&self.globals)
+    }
 }
 
 /// The settings in force for one charge point: its profile's, else the
-/// globals. Small and `Copy`: looked up at connect, boot and per timer, not
-/// stored per connection beyond the profile index.
+/// globals. Built into a [`ProfileTable`]; connections keep only the
+/// profile index.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Settings {
     /// Zero: never ping.
@@ -197,15 +252,10 @@ pub struct Settings {
     pub max_calls_per_second: f64,
     pub call_burst: u32,
     pub max_bad_messages: u32,
-    pub missing_subprotocol: MissingSubprotocol,
 }
 
 impl Settings {
-    pub fn new(
-        ws: &WebSocketConfig,
-        ocpp: &OcppConfig,
-        profile: Option<&ProfileConfig>,
-    ) -> Settings {
+    fn new(ws: &WebSocketConfig, ocpp: &OcppConfig, profile: Option<&ProfileConfig>) -> Settings {
         let pick = |f: fn(&ProfileConfig) -> Option<Duration>, global: Duration| {
             profile.and_then(f).unwrap_or(global)
         };
@@ -222,9 +272,6 @@ impl Settings {
             max_bad_messages: profile
                 .and_then(|p| p.max_bad_messages)
                 .unwrap_or(ocpp.max_bad_messages),
-            missing_subprotocol: profile
-                .and_then(|p| p.missing_subprotocol)
-                .unwrap_or(ocpp.missing_subprotocol),
         }
     }
 
@@ -355,22 +402,24 @@ mod tests {
             ids: vec![glob("QUIET-*")],
             ..Default::default()
         };
-        let list = [by_vendor, by_id];
+        let (ws, ocpp) = (WebSocketConfig::default(), OcppConfig::default());
+        let table = |list: Vec<ProfileConfig>| ProfileTable::new(&ws, &ocpp, list);
+        let list = table(vec![by_vendor, by_id]);
         let boot = BootFacts {
             vendor: "VendorX Ltd",
             model: "M",
             firmware_version: None,
         };
-        assert_eq!(matching(&list, "QUIET-1", None), Some(1));
-        assert_eq!(matching(&list, "QUIET-1", Some(boot)), Some(0));
-        assert_eq!(matching(&list, "CP-1", None), None);
-        assert_eq!(matching(&list, "CP-1", Some(boot)), Some(0));
+        assert_eq!(list.matching("QUIET-1", None), Some(1));
+        assert_eq!(list.matching("QUIET-1", Some(boot)), Some(0));
+        assert_eq!(list.matching("CP-1", None), None);
+        assert_eq!(list.matching("CP-1", Some(boot)), Some(0));
         let firmware = ProfileConfig {
             name: "fw".into(),
             firmware_version: Some(glob("1.*")),
             ..Default::default()
         };
-        assert_eq!(matching(&[firmware], "CP-1", Some(boot)), None);
+        assert_eq!(table(vec![firmware]).matching("CP-1", Some(boot)), None);
     }
 
     #[test]
@@ -384,9 +433,10 @@ mod tests {
             heartbeat_interval: Some(Duration::from_secs(60)),
             ..Default::default()
         };
-        let s = Settings::new(&ws, &ocpp, Some(&quiet));
+        let table = ProfileTable::new(&ws, &ocpp, vec![quiet]);
+        let s = table.settings(Some(0));
         assert_eq!(s.dead_after(), Duration::from_secs(60) + ws.pong_timeout);
-        let g = Settings::new(&ws, &ocpp, None);
+        let g = table.settings(None);
         assert_eq!(g.dead_after(), ws.ping_interval + ws.pong_timeout);
     }
 }

@@ -25,7 +25,7 @@ use super::stats::{
     ReactorTallies,
 };
 use super::stop::StopSignal;
-use crate::config::{Config, ProfileConfig};
+use crate::config::{Config, ProfileTable};
 
 /// Every counter the other threads publish, for reading.
 pub struct PublishedCounters {
@@ -48,7 +48,7 @@ pub struct AdminHandle {
     pub stop: Arc<StopSignal>,
     /// `[[profiles]]` in force (SIGHUP replaces them), to name the
     /// reactors' per-profile gauges.
-    pub profiles: Arc<Reloadable<Vec<ProfileConfig>>>,
+    pub profiles: Arc<Reloadable<ProfileTable>>,
 }
 
 impl AdminHandle {
@@ -71,6 +71,7 @@ impl AdminHandle {
     pub fn profile_connections(&self) -> Vec<(String, u64)> {
         self.profiles
             .current()
+            .profiles()
             .iter()
             .enumerate()
             .map(|(i, p)| {

@@ -13,7 +13,7 @@ use crossbeam_channel::{Receiver, SendError, Sender, TrySendError};
 
 use super::calls::{CallAnswer, ConnRef, ConnectionInfo};
 use super::server_calls::{Deliver, ServerCallRequest};
-use crate::config::ProfileConfig;
+use crate::config::ProfileTable;
 
 /// Messages a reactor receives in its inbox.
 #[derive(Debug)]
@@ -42,7 +42,7 @@ pub enum ToReactor {
     ServerCall(Box<ServerCallRequest>),
     /// SIGHUP: the `[[profiles]]` now in force, to apply to the reactor's
     /// open connections at once.
-    Profiles(Arc<Vec<ProfileConfig>>),
+    Profiles(Arc<ProfileTable>),
 }
 
 /// The sending side of one reactor's inbox, held by processors and main.

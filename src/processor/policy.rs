@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::transaction_ids::TransactionIds;
-use crate::config::{BootFacts, Config, ProfileConfig, matching};
+use crate::config::{BootFacts, Config, ProfileTable};
 use crate::cross_thread::{BootInfo, Reloadable};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v21, v201};
 
@@ -36,11 +36,10 @@ impl From<String> for Answer {
 }
 
 pub struct Policy {
-    heartbeat_interval_secs: u64,
-    /// `[[profiles]]` in force: a profile's `heartbeat_interval` is the
-    /// boot answer's `interval`. Read (an `Arc` clone) at BootNotification
-    /// only, never for other CALLs.
-    profiles: Arc<Reloadable<Vec<ProfileConfig>>>,
+    /// `[[profiles]]` in force over the global settings: the boot answer's
+    /// `interval` is the charge point's `heartbeat_interval`. Read (an
+    /// `Arc` clone) at BootNotification only, never for other CALLs.
+    profiles: Arc<Reloadable<ProfileTable>>,
     data_transfer_vendors: Vec<String>,
     transaction_ids: TransactionIds,
 }
@@ -195,10 +194,9 @@ macro_rules! v2_answers {
 impl Policy {
     pub fn new(
         config: &Config,
-        profiles: Arc<Reloadable<Vec<ProfileConfig>>>,
+        profiles: Arc<Reloadable<ProfileTable>>,
     ) -> std::io::Result<Policy> {
         Ok(Policy {
-            heartbeat_interval_secs: config.ocpp.heartbeat_interval.as_secs(),
             profiles,
             data_transfer_vendors: config.ocpp.data_transfer_vendors.clone(),
             transaction_ids: TransactionIds::open(&config.ocpp.transaction_id_file)?,
@@ -263,10 +261,10 @@ impl Policy {
             model: &boot.model,
             firmware_version: boot.firmware_version.as_deref(),
         };
-        let interval = matching(&profiles, charge_point, Some(facts))
-            .and_then(|i| profiles.get(usize::from(i)))
-            .and_then(|p| p.heartbeat_interval)
-            .map_or(self.heartbeat_interval_secs, |d| d.as_secs());
+        let interval = profiles
+            .settings(profiles.matching(charge_point, Some(facts)))
+            .heartbeat_interval
+            .as_secs();
         format!(
             r#"{{"status":"Accepted","currentTime":"{}","interval":{interval}}}"#,
             now_rfc3339_display(),
@@ -349,7 +347,8 @@ mod tests {
         let mut config = Config::default();
         config.ocpp.transaction_id_file = dir.join("txid");
         config.ocpp.data_transfer_vendors = vec!["acme".into()];
-        Policy::new(&config, Arc::new(Reloadable::new(Vec::new()))).unwrap()
+        let profiles = Arc::new(Reloadable::new(config.profile_table(Vec::new())));
+        Policy::new(&config, profiles).unwrap()
     }
 
     /// Every local answer is valid against the action's response schema.

@@ -244,7 +244,7 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let settings = profiles::settings_for(&self.config, &self.profiles, conn.profile);
+        let settings = *self.profiles.settings(conn.profile);
         if self.tallies.end_handshake(conn) {
             self.handshakes_here -= 1;
         }

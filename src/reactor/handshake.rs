@@ -28,7 +28,7 @@ use super::token_bucket::TokenBucket;
 use super::transport::ClientIdentity;
 use crate::auth::CredentialStore;
 use crate::auth::{AuthDecision, WWW_AUTHENTICATE};
-use crate::config::{Config, DuplicateId, MissingSubprotocol, ProfileConfig, matching};
+use crate::config::{Config, DuplicateId, MissingSubprotocol, ProfileTable};
 use crate::cross_thread::{ConnRef, IdRegistry};
 use crate::ocpp::OcppVersion;
 use crate::ocpp::handshake::{
@@ -67,7 +67,7 @@ pub struct Admission {
     /// This reactor's upgrade allowance (`listen.max_handshakes_per_second`).
     upgrades: Cell<TokenBucket>,
     /// `[[profiles]]` in force (replaced at SIGHUP by the reactor).
-    pub profiles: RefCell<Arc<Vec<ProfileConfig>>>,
+    pub profiles: RefCell<Arc<ProfileTable>>,
 }
 
 impl Admission {
@@ -76,9 +76,10 @@ impl Admission {
         open_connections: Arc<AtomicUsize>,
         ids: Arc<IdRegistry>,
         credentials: Arc<CredentialStore>,
+        profiles: Arc<ProfileTable>,
     ) -> Rc<Admission> {
         let rate = f64::from(config.listen.max_handshakes_per_second);
-        let profiles = RefCell::new(Arc::new(config.profiles.clone()));
+        let profiles = RefCell::new(profiles);
         Rc::new(Admission {
             config,
             open_connections,
@@ -220,7 +221,7 @@ struct RequestFacts<'a> {
     /// The request's `Authorization` header (empty if it had two).
     authorization: Option<&'a [u8]>,
     /// `[[profiles]]` in force.
-    profiles: &'a [ProfileConfig],
+    profiles: &'a ProfileTable,
     /// The profile the accepted id matched (set by `assume_v16_for`).
     profile: Option<u16>,
 }
@@ -240,9 +241,9 @@ impl UpgradeFacts for RequestFacts<'_> {
     /// Matches the id's profile once: its index is kept for the
     /// connection, its `missing_subprotocol` answers here.
     fn assume_v16_for(&mut self, id: &str) -> Option<bool> {
-        self.profile = matching(self.profiles, id, None);
-        self.profile
-            .and_then(|i| self.profiles.get(usize::from(i)))
+        self.profile = self.profiles.matching(id, None);
+        self.profiles
+            .get(self.profile)
             .and_then(|p| p.missing_subprotocol)
             .map(|m| m == MissingSubprotocol::AssumeOcpp16)
     }

@@ -154,10 +154,7 @@ impl Reactor {
                 connected_at: wall(conn.connected_at),
                 last_frame_at: wall(conn.last_rx),
                 boot: conn.boot.as_deref().cloned(),
-                profile: conn
-                    .profile
-                    .and_then(|i| self.profiles.get(usize::from(i)))
-                    .map(|p| p.name.clone()),
+                profile: self.profiles.get(conn.profile).map(|p| p.name.clone()),
             });
         }
         out

@@ -61,7 +61,7 @@ use self::handshake::{Admission, HandshakeCallback};
 use self::timer_wheel::TimerWheel;
 use self::transport::Transport;
 use crate::auth::CredentialStore;
-use crate::config::{BootFacts, Config, ProfileConfig, Settings, matching};
+use crate::config::{BootFacts, Config, ProfileTable};
 use crate::cross_thread::{
     CallAnswer, ConnRef, ConnectionInfo, IdRegistry, InboundCall, Inbox, MemoryStats,
     ReactorHandle, ReactorTallies, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor,
@@ -94,6 +94,8 @@ pub struct ReactorSetup {
     pub tls_listener: Option<(TcpListener, Arc<crate::tls::TlsStore>)>,
     pub inbox: Inbox,
     pub processors: Sender<InboundCall>,
+    /// `[[profiles]]` in force at start (SIGHUP sends the next ones).
+    pub profiles: Arc<ProfileTable>,
     pub open_connections: Arc<AtomicUsize>,
     /// Gateway-wide tallies the reactors keep together (handshakes in
     /// progress, bytes in partly received messages).
@@ -246,7 +248,7 @@ struct Reactor {
     memory: Arc<MemoryStats>,
     /// `[[profiles]]` in force (replaced at SIGHUP); connections hold an
     /// index into it.
-    profiles: Arc<Vec<ProfileConfig>>,
+    profiles: Arc<ProfileTable>,
     /// Open connections per profile index, recounted at each publish
     /// (reused: no allocation per tick).
     profile_counts: Vec<u64>,
@@ -284,9 +286,10 @@ pub fn run(setup: ReactorSetup) {
             setup.open_connections,
             setup.ids,
             setup.credentials,
+            setup.profiles.clone(),
         ),
         wheel: TimerWheel::new(WHEEL_BUCKETS, config.reactors.timer_tick, now),
-        profiles: Arc::new(config.profiles.clone()),
+        profiles: setup.profiles.clone(),
         profile_counts: Vec::new(),
         config,
         ws_config,

@@ -11,17 +11,6 @@
 // files readable. Everything the parent module imports is in scope.
 use super::*;
 
-/// The settings for a connection under `profile` (an index into
-/// `profiles`; `None` or a stale index: the globals).
-pub(super) fn settings_for(
-    config: &Config,
-    profiles: &[ProfileConfig],
-    profile: Option<u16>,
-) -> Settings {
-    let p = profile.and_then(|i| profiles.get(usize::from(i)));
-    Settings::new(&config.websocket, &config.ocpp, p)
-}
-
 impl Reactor {
     /// Matches `key`'s charge point again (its id, and its boot once it
     /// has one) and, if its profile changed, restarts its ping chain at
@@ -36,15 +25,12 @@ impl Reactor {
             model: &b.model,
             firmware_version: b.firmware_version.as_deref(),
         });
-        let profile = matching(&self.profiles, &conn.charge_point, boot);
+        let profile = self.profiles.matching(&conn.charge_point, boot);
         if profile == conn.profile && !force {
             return;
         }
         if profile != conn.profile {
-            let name = |p: Option<u16>| {
-                p.and_then(|i| self.profiles.get(usize::from(i)))
-                    .map_or("(none)", |p| p.name.as_str())
-            };
+            let name = |p| self.profiles.get(p).map_or("(none)", |p| p.name.as_str());
             info!(
                 "{} from {}: profile {} (was {})",
                 conn.charge_point,
@@ -59,7 +45,7 @@ impl Reactor {
         }
         conn.ping_epoch = conn.ping_epoch.wrapping_add(1);
         let epoch = conn.ping_epoch;
-        let settings = settings_for(&self.config, &self.profiles, profile);
+        let settings = *self.profiles.settings(profile);
         if !settings.ping_interval.is_zero() {
             self.schedule(settings.ping_interval, key, TimerKind::Ping(epoch));
         }
@@ -71,7 +57,7 @@ impl Reactor {
     /// SIGHUP: the new profile list, applied to every open connection at
     /// once (ping and dead-peer rule now; the boot interval at the next
     /// boot, which the processors answer).
-    pub(super) fn replace_profiles(&mut self, profiles: Arc<Vec<ProfileConfig>>) {
+    pub(super) fn replace_profiles(&mut self, profiles: Arc<ProfileTable>) {
         *self.admission.profiles.borrow_mut() = profiles.clone();
         self.profiles = profiles;
         let keys: Vec<SlotKey> = self.ids.values().copied().collect();
@@ -87,7 +73,8 @@ impl Reactor {
             return;
         }
         self.profile_counts.clear();
-        self.profile_counts.resize(self.profiles.len(), 0);
+        self.profile_counts
+            .resize(self.profiles.profiles().len(), 0);
         for key in self.ids.values() {
             if let Some(i) = self.conns.get(*key).and_then(|c| c.profile)
                 && let Some(n) = self.profile_counts.get_mut(usize::from(i))

@@ -303,7 +303,7 @@ impl Reactor {
                     conn.held = Some(text);
                     return;
                 }
-                let settings = profiles::settings_for(&self.config, &self.profiles, conn.profile);
+                let settings = *self.profiles.settings(conn.profile);
                 let rate = settings.max_calls_per_second;
                 let burst = f64::from(settings.call_burst);
                 if rate > 0.0
@@ -468,8 +468,7 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        let max =
-            profiles::settings_for(&self.config, &self.profiles, conn.profile).max_bad_messages;
+        let max = self.profiles.settings(conn.profile).max_bad_messages;
         if max == 0 || conn.closing {
             return;
         }

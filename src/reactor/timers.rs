@@ -24,7 +24,7 @@ impl Reactor {
             return;
         };
         let ws = &self.config.websocket;
-        let settings = profiles::settings_for(&self.config, &self.profiles, conn.profile);
+        let settings = *self.profiles.settings(conn.profile);
         match timer.kind {
             TimerKind::Handshake => {
                 if let Link::Handshaking(mid) = &conn.link {
