@@ -132,32 +132,6 @@ fn call_ids(events: &[Event], cp: &str) -> Vec<String> {
         .collect()
 }
 
-/// Plays the charge point for one server CALL on another thread: reads it,
-/// answers with `answer(call)` (None: stays silent), hands back the CALL.
-fn answer_one_call(
-    mut cp: ChargePoint,
-    answer: impl FnOnce(&Value) -> Option<Value> + Send + 'static,
-) -> std::thread::JoinHandle<(ChargePoint, Value)> {
-    std::thread::spawn(move || {
-        let call = cp.recv();
-        if let Some(reply) = answer(&call) {
-            cp.send_text(&reply.to_string());
-        }
-        (cp, call)
-    })
-}
-
-/// The gateway is on the bus once `cp`'s connect event is in the stream.
-fn wait_connect_event(bus: &Bus, cp: &str) {
-    let mut reader = EventReader::new("OCPP_EVENTS");
-    bus.read_until(
-        &mut reader,
-        &format!("{cp}'s connect event"),
-        10 * SECOND,
-        |events| events.iter().any(|e| e.cp() == cp && e.kind() == "connect"),
-    );
-}
-
 /// Waits until the presence entry of `key` is removed and checks it was
 /// deleted by its gateway, not left to expire: either a delete/purge marker
 /// is seen, or the key vanished well within presence_ttl of its last put.

@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::nats::*;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -34,20 +33,6 @@ fn gateway(nats: &NatsServer) -> GatewayProcess {
     GatewayProcess::start("bus-ocpp2", &config)
 }
 
-/// A charging station of one version, connected with that subprotocol.
-fn open(addr: SocketAddr, subprotocol: &str, id: &str) -> ChargePoint {
-    let (ws, response) = connect(addr, &format!("/ocpp/{id}"), &[subprotocol])
-        .unwrap_or_else(|status| panic!("{id}: HTTP {status}"));
-    assert_eq!(
-        response
-            .headers()
-            .get("Sec-WebSocket-Protocol")
-            .and_then(|h| h.to_str().ok()),
-        Some(subprotocol)
-    );
-    ChargePoint::from_ws(ws, id)
-}
-
 fn boot_2x(cp: &mut ChargePoint) {
     let boot = cp.call_ok(
         "BootNotification",
@@ -57,37 +42,13 @@ fn boot_2x(cp: &mut ChargePoint) {
     assert_eq!(boot["status"], "Accepted", "{boot}");
 }
 
-/// Plays the station for one server CALL on another thread: reads it,
-/// answers with `answer(call)`, hands back the station and the CALL.
-fn answer_one_call(
-    mut cp: ChargePoint,
-    answer: impl FnOnce(&Value) -> Value + Send + 'static,
-) -> std::thread::JoinHandle<(ChargePoint, Value)> {
-    std::thread::spawn(move || {
-        let call = cp.recv();
-        cp.send_text(&answer(&call).to_string());
-        (cp, call)
-    })
-}
-
-/// The gateway is on the bus once `cp`'s connect event is in the stream.
-fn wait_connect_event(bus: &Bus, cp: &str) {
-    let mut reader = EventReader::new("OCPP_EVENTS");
-    bus.read_until(
-        &mut reader,
-        &format!("{cp}'s connect event"),
-        10 * SECOND,
-        |events| events.iter().any(|e| e.cp() == cp && e.kind() == "connect"),
-    );
-}
-
 #[test]
 fn server_calls_for_2_0_1_and_2_1_over_the_bus_are_checked_both_ways() {
     let nats = NatsServer::start();
     let gw = gateway(&nats);
     let bus = Bus::connect(&nats.url());
-    let mut v21 = open(gw.addr, "ocpp2.1", "BX21-1");
-    let mut v201 = open(gw.addr, "ocpp2.0.1", "BX201-1");
+    let mut v21 = ChargePoint::connect_with(gw.addr, "ocpp2.1", "BX21-1");
+    let mut v201 = ChargePoint::connect_with(gw.addr, "ocpp2.0.1", "BX201-1");
     boot_2x(&mut v21);
     boot_2x(&mut v201);
     wait_connect_event(&bus, "BX21-1");
@@ -95,7 +56,9 @@ fn server_calls_for_2_0_1_and_2_1_over_the_bus_are_checked_both_ways() {
 
     // 2.1-only action (GetTariffs), answered well: 200 with the payload.
     let get_tariffs = json!({"action": "GetTariffs", "payload": {"evseId": 1}});
-    let player = answer_one_call(v21, |call| json!([3, call[1], {"status": "NoTariff"}]));
+    let player = answer_one_call(v21, |call| {
+        Some(json!([3, call[1], {"status": "NoTariff"}]))
+    });
     let reply = bus
         .request_retrying("ocpp.cmd.BX21-1", &get_tariffs, 5 * SECOND, 5 * SECOND)
         .expect("GetTariffs to BX21-1");
@@ -111,7 +74,7 @@ fn server_calls_for_2_0_1_and_2_1_over_the_bus_are_checked_both_ways() {
 
     // A CALLRESULT that breaks GetTariffsResponse: the request fails with
     // 502 and the station is told so in a CALLRESULTERROR (type 5).
-    let player = answer_one_call(v21, |call| json!([3, call[1], {"status": "Perhaps"}]));
+    let player = answer_one_call(v21, |call| Some(json!([3, call[1], {"status": "Perhaps"}])));
     let reply = bus
         .request("ocpp.cmd.BX21-1", &get_tariffs, 5 * SECOND)
         .expect("GetTariffs answered badly");
@@ -143,9 +106,11 @@ fn server_calls_for_2_0_1_and_2_1_over_the_bus_are_checked_both_ways() {
     let get_variables = json!({"action": "GetVariables", "payload": {"getVariableData": [
         {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}});
     let player = answer_one_call(v201, |call| {
-        json!([3, call[1], {"getVariableResult": [{"attributeStatus": "Accepted",
+        Some(
+            json!([3, call[1], {"getVariableResult": [{"attributeStatus": "Accepted",
             "attributeValue": "300", "component": {"name": "OCPPCommCtrlr"},
-            "variable": {"name": "HeartbeatInterval"}}]}])
+            "variable": {"name": "HeartbeatInterval"}}]}]),
+        )
     });
     let reply = bus
         .request("ocpp.cmd.BX201-1", &get_variables, 5 * SECOND)
@@ -159,7 +124,9 @@ fn server_calls_for_2_0_1_and_2_1_over_the_bus_are_checked_both_ways() {
     assert_eq!(call[2], "GetVariables", "{call}");
     // On 2.0.1 a broken CALLRESULT fails the call (502) and nothing is sent
     // back: 2.0.1 has no CALLRESULTERROR.
-    let player = answer_one_call(v201, |call| json!([3, call[1], {"getVariableResult": []}]));
+    let player = answer_one_call(v201, |call| {
+        Some(json!([3, call[1], {"getVariableResult": []}]))
+    });
     let reply = bus
         .request("ocpp.cmd.BX201-1", &get_variables, 5 * SECOND)
         .expect("GetVariables answered badly");
@@ -182,7 +149,7 @@ fn the_backend_answers_2_1_calls_it_is_given_and_sends_reach_the_stream() {
         Some("backends"),
         |_| Some(json!({"receiptId": "R-77"})),
     );
-    let mut cp = open(gw.addr, "ocpp2.1", "BK21-1");
+    let mut cp = ChargePoint::connect_with(gw.addr, "ocpp2.1", "BK21-1");
     boot_2x(&mut cp);
     wait_connect_event(&bus, "BK21-1");
 

@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,20 +43,6 @@ fn wait_counter(gw: &GatewayHandle, what: &str, pick: fn(&ReactorCounters) -> u6
     // Nothing more arrives later.
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(counter(gw, pick), value, "{what}");
-}
-
-/// A charge point of one version, connected with that subprotocol.
-fn open(addr: SocketAddr, subprotocol: &str, id: &str) -> ChargePoint {
-    let (ws, response) = connect(addr, &format!("/ocpp/{id}"), &[subprotocol])
-        .unwrap_or_else(|status| panic!("{id}: HTTP {status}"));
-    assert_eq!(
-        response
-            .headers()
-            .get("Sec-WebSocket-Protocol")
-            .and_then(|h| h.to_str().ok()),
-        Some(subprotocol)
-    );
-    ChargePoint::from_ws(ws, id)
 }
 
 /// Sends a Heartbeat and asserts that its CALLRESULT is the next frame.
@@ -110,7 +95,7 @@ fn wait_for_line(dir: &Path, what: &str, pick: impl Fn(&Value) -> bool) -> Value
 fn a_send_is_journaled_and_never_answered() {
     let gw = gateway();
     let dir = gw.config().journal.directory.clone();
-    let mut cp = open(gw.local_addr(), "ocpp2.1", "SEND-1");
+    let mut cp = ChargePoint::connect_with(gw.local_addr(), "ocpp2.1", "SEND-1");
     cp.send_text(
         &json!([6, "send-1", "NotifyPeriodicEventStream", periodic_stream(7)]).to_string(),
     );
@@ -130,7 +115,7 @@ fn a_send_is_journaled_and_never_answered() {
 fn a_broken_send_is_not_answered_but_counted_and_not_journaled() {
     let gw = gateway();
     let dir = gw.config().journal.directory.clone();
-    let mut cp = open(gw.local_addr(), "ocpp2.1", "SEND-2");
+    let mut cp = ChargePoint::connect_with(gw.local_addr(), "ocpp2.1", "SEND-2");
     let broken = [
         // breaks its schema: `data` missing
         json!([6, "bad-1", "NotifyPeriodicEventStream", {"id": 1, "pending": 0,
@@ -193,7 +178,7 @@ fn broken_sends_count_against_the_bad_message_budget() {
     config.ocpp.subprotocols = vec![OcppVersion::V21];
     config.ocpp.max_bad_messages = 3;
     let gw = start(config);
-    let mut cp = open(gw.local_addr(), "ocpp2.1", "SEND-3");
+    let mut cp = ChargePoint::connect_with(gw.local_addr(), "ocpp2.1", "SEND-3");
     for n in 0..4 {
         cp.send_text(&json!([6, format!("b{n}"), "NotifyPeriodicEventStream", {}]).to_string());
     }
@@ -206,7 +191,7 @@ fn the_gateway_answers_a_schema_breaking_callresult_with_a_callresulterror() {
     let gw = gateway();
     let addr = gw.local_addr();
     let dir = gw.config().journal.directory.clone();
-    let mut cp = open(addr, "ocpp2.1", "CRE-1");
+    let mut cp = ChargePoint::connect_with(addr, "ocpp2.1", "CRE-1");
     heartbeat_is_next(&mut cp, "connect");
     let caller = {
         let gw = &gw;
@@ -256,7 +241,7 @@ fn the_gateway_answers_a_schema_breaking_callresult_with_a_callresulterror() {
 fn a_callresult_that_is_not_an_object_gets_a_callresulterror_on_2_1_only() {
     let gw = gateway();
     for (subprotocol, id) in [("ocpp2.1", "CRE-2"), ("ocpp2.0.1", "CRE-3")] {
-        let mut cp = open(gw.local_addr(), subprotocol, id);
+        let mut cp = ChargePoint::connect_with(gw.local_addr(), subprotocol, id);
         heartbeat_is_next(&mut cp, "connect");
         let outcome = std::thread::scope(|s| {
             let gw = &gw;
@@ -287,7 +272,7 @@ fn a_callresult_that_is_not_an_object_gets_a_callresulterror_on_2_1_only() {
 #[test]
 fn on_2_0_1_a_schema_breaking_callresult_gets_no_answer() {
     let gw = gateway();
-    let mut cp = open(gw.local_addr(), "ocpp2.0.1", "CRE-4");
+    let mut cp = ChargePoint::connect_with(gw.local_addr(), "ocpp2.0.1", "CRE-4");
     heartbeat_is_next(&mut cp, "connect");
     let outcome = std::thread::scope(|s| {
         let gw = &gw;
@@ -315,7 +300,7 @@ fn on_2_0_1_a_schema_breaking_callresult_gets_no_answer() {
 #[test]
 fn a_callresulterror_from_the_charge_point_fails_the_server_call_it_names() {
     let gw = gateway();
-    let mut cp = open(gw.local_addr(), "ocpp2.1", "CRE-5");
+    let mut cp = ChargePoint::connect_with(gw.local_addr(), "ocpp2.1", "CRE-5");
     heartbeat_is_next(&mut cp, "connect");
     let outcome = std::thread::scope(|s| {
         let gw = &gw;
@@ -360,7 +345,7 @@ fn a_callresulterror_from_the_charge_point_fails_the_server_call_it_names() {
 fn a_callresulterror_for_our_callresult_is_journaled_and_not_answered() {
     let gw = gateway();
     let dir = gw.config().journal.directory.clone();
-    let mut cp = open(gw.local_addr(), "ocpp2.1", "CRE-6");
+    let mut cp = ChargePoint::connect_with(gw.local_addr(), "ocpp2.1", "CRE-6");
     let answer = cp.call("Heartbeat", json!({}));
     assert_eq!(answer[0], 3);
     let id = answer[1].as_str().unwrap().to_owned();
@@ -392,7 +377,7 @@ fn types_5_and_6_do_not_exist_before_2_1() {
     let send = json!([6, "t6", "NotifyPeriodicEventStream", periodic_stream(1)]).to_string();
     let result_error = r#"[5,"t5","FormatViolation","x",{}]"#;
     // 1.6: ignored (OCPP-J 1.6 §4.1.3), and counted.
-    let mut v16 = open(gw.local_addr(), "ocpp1.6", "OLD-16");
+    let mut v16 = ChargePoint::connect_with(gw.local_addr(), "ocpp1.6", "OLD-16");
     for text in [send.as_str(), result_error] {
         let before = counter(&gw, |c| c.frame_errors);
         v16.send_text(text);
@@ -400,7 +385,7 @@ fn types_5_and_6_do_not_exist_before_2_1() {
         wait_counter(&gw, "frame_errors", |c| c.frame_errors, before + 1);
     }
     // 2.0.1: MessageTypeNotSupported, echoing the message id.
-    let mut v201 = open(gw.local_addr(), "ocpp2.0.1", "OLD-201");
+    let mut v201 = ChargePoint::connect_with(gw.local_addr(), "ocpp2.0.1", "OLD-201");
     for (text, id) in [(send.as_str(), "t6"), (result_error, "t5")] {
         v201.send_text(text);
         let answer = v201.recv();
@@ -430,7 +415,7 @@ fn the_three_versions_share_a_port_and_2_1_answers_its_first_messages() {
             "{offered:?}"
         );
     }
-    let mut cp = open(addr, "ocpp2.1", "V21-1");
+    let mut cp = ChargePoint::connect_with(addr, "ocpp2.1", "V21-1");
     let boot = cp.call_ok(
         "BootNotification",
         json!({"reason": "PowerUp", "chargingStation": {"model": "M", "vendorName": "V"}}),

@@ -283,6 +283,16 @@ fn a_profile_sets_the_bad_message_budget_and_the_missing_subprotocol_rule() {
     stop(gw);
 }
 
+/// Sends `n` Heartbeats without waiting, then reads their answers in order.
+fn heartbeats_back_to_back(cp: &mut ChargePoint, n: usize) {
+    let ids: Vec<String> = (0..n)
+        .map(|_| cp.send_call("Heartbeat", json!({})))
+        .collect();
+    for id in &ids {
+        assert_eq!(cp.recv()[1], *id);
+    }
+}
+
 #[test]
 fn a_profile_sets_the_call_rate() {
     let mut config = test_config();
@@ -304,24 +314,14 @@ fn a_profile_sets_the_call_rate() {
     };
     // The global rate is unlimited: six CALLs back to back, never held.
     let mut plain = ChargePoint::connect(gw.local_addr(), "FREE-1");
-    let ids: Vec<String> = (0..6)
-        .map(|_| plain.send_call("Heartbeat", json!({})))
-        .collect();
-    for id in &ids {
-        assert_eq!(plain.recv()[1], *id);
-    }
+    heartbeats_back_to_back(&mut plain, 6);
     std::thread::sleep(100 * MS); // a tick: counters are published per tick
     assert_eq!(waits(&gw), 0, "a charge point without the profile was held");
     // Five per second with a burst of one: the sixth answer comes a second
     // after the first, at the earliest.
     let mut slow = ChargePoint::connect(gw.local_addr(), "SLOW-1");
     let started = Instant::now();
-    let ids: Vec<String> = (0..6)
-        .map(|_| slow.send_call("Heartbeat", json!({})))
-        .collect();
-    for id in &ids {
-        assert_eq!(slow.recv()[1], *id);
-    }
+    heartbeats_back_to_back(&mut slow, 6);
     let took = started.elapsed();
     assert!(
         took >= 900 * MS,

@@ -154,6 +154,20 @@ impl ChargePoint {
     }
 
     /// Wraps an already upgraded socket (e.g. one opened without a subprotocol).
+    /// Connects offering only `subprotocol`, and checks the gateway chose it.
+    pub fn connect_with(addr: SocketAddr, subprotocol: &str, id: &str) -> ChargePoint {
+        let (ws, response) = connect(addr, &format!("/ocpp/{id}"), &[subprotocol])
+            .unwrap_or_else(|status| panic!("{id}: HTTP {status}"));
+        assert_eq!(
+            response
+                .headers()
+                .get("Sec-WebSocket-Protocol")
+                .and_then(|h| h.to_str().ok()),
+            Some(subprotocol)
+        );
+        ChargePoint::from_ws(ws, id)
+    }
+
     pub fn from_ws(ws: Ws, id: &str) -> ChargePoint {
         ChargePoint {
             ws,

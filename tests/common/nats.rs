@@ -551,3 +551,29 @@ impl Drop for Listener {
         // Do not join here: a panicking test must not hang on it.
     }
 }
+
+/// Plays the charge point for one server CALL on another thread: reads it,
+/// answers with `answer(call)` (None: stays silent), hands back the CALL.
+pub fn answer_one_call(
+    mut cp: super::ChargePoint,
+    answer: impl FnOnce(&Value) -> Option<Value> + Send + 'static,
+) -> JoinHandle<(super::ChargePoint, Value)> {
+    std::thread::spawn(move || {
+        let call = cp.recv();
+        if let Some(reply) = answer(&call) {
+            cp.send_text(&reply.to_string());
+        }
+        (cp, call)
+    })
+}
+
+/// The gateway is on the bus once `cp`'s connect event is in the stream.
+pub fn wait_connect_event(bus: &Bus, cp: &str) {
+    let mut reader = EventReader::new("OCPP_EVENTS");
+    bus.read_until(
+        &mut reader,
+        &format!("{cp}'s connect event"),
+        Duration::from_secs(10),
+        |events| events.iter().any(|e| e.cp() == cp && e.kind() == "connect"),
+    );
+}

@@ -87,12 +87,13 @@ impl Message {
     /// The Rust type: `AuthorizeRequest`, `AuthorizeResponse`; also for the
     /// 2.1 SEND message file `NotifyPeriodicEventStream.json`.
     pub fn rust(&self) -> String {
-        format!(
-            "{}{}",
-            self.action,
-            if self.response { "Response" } else { "Request" }
-        )
+        message_type(&self.action, self.response)
     }
+}
+
+/// `AuthorizeRequest` / `AuthorizeResponse`: a message's Rust type name.
+fn message_type(action: &str, response: bool) -> String {
+    format!("{action}{}", if response { "Response" } else { "Request" })
 }
 
 impl Model {
@@ -154,7 +155,7 @@ pub fn read(dir: &Path, ver: &str) -> Model {
             other => panic!("{file}: unsupported $schema {other:?}"),
         };
         let (action, response) = split_stem(&stem, ver);
-        let rust = format!("{action}{}", if response { "Response" } else { "Request" });
+        let rust = message_type(&action, response);
         let mut reader = Reader {
             ver,
             file: &file,

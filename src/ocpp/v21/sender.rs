@@ -1,11 +1,5 @@
-//! Who sends an action's request; its own file so that `generated.rs` can
-//! name it without importing `mod.rs`, which imports `generated.rs`.
+//! Who sends an action's request: the same two roles (and DataTransfer
+//! both ways) as in 2.0.1, so the same type. Its own file so that
+//! `generated.rs` can name it without importing `mod.rs`.
 
-/// Who may send an action's request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Sender {
-    ChargingStation,
-    Csms,
-    /// DataTransfer only.
-    Both,
-}
+pub use crate::ocpp::v201::Sender;
