@@ -402,6 +402,22 @@ pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
             ])
             .inc_by(n);
     }
+    let lenient = Family::<Labels, Counter>::default();
+    r.register(
+        "lenient",
+        "Schema violations accepted under a profile's lenient mode, by quirk and action",
+        lenient.clone(),
+    );
+    let mut counts: Vec<_> = gateway.lenient_counts().into_iter().collect();
+    counts.sort();
+    for ((kind, action), n) in counts {
+        lenient
+            .get_or_create(&vec![
+                ("kind", kind.to_owned()),
+                ("action", action.to_owned()),
+            ])
+            .inc_by(n);
+    }
     gauge(
         &mut r,
         "processor_queue_depth",

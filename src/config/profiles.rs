@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::duration::opt_duration_text;
 use super::ocpp::{MissingSubprotocol, OcppConfig};
 use super::websocket::WebSocketConfig;
+use crate::ocpp::schema::{Lenience, Quirk};
 
 /// At most this many profiles: a lookup walks the list at connect and at
 /// boot (never per frame), and the list stays readable.
@@ -144,6 +145,9 @@ pub struct ProfileConfig {
     /// Decided at the upgrade, so only an id-only profile may set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing_subprotocol: Option<MissingSubprotocol>,
+    /// Schema violations tolerated in this profile's CALLs (lenient mode).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lenient: Vec<Quirk>,
 }
 
 /// What a BootNotification said, for matching.
@@ -252,6 +256,9 @@ pub struct Settings {
     pub max_calls_per_second: f64,
     pub call_burst: u32,
     pub max_bad_messages: u32,
+    /// What the charge point's CALLs may get away with; strict without a
+    /// profile (there is no global lenient mode).
+    pub lenience: Lenience,
 }
 
 impl Settings {
@@ -272,6 +279,7 @@ impl Settings {
             max_bad_messages: profile
                 .and_then(|p| p.max_bad_messages)
                 .unwrap_or(ocpp.max_bad_messages),
+            lenience: profile.map_or(Lenience::STRICT, |p| Lenience::of(&p.lenient)),
         }
     }
 

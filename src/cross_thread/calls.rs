@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tungstenite::Utf8Bytes;
 
 use crate::ocpp::OcppVersion;
+use crate::ocpp::schema::Lenience;
 
 /// Names one connection for its whole life: the owning reactor, its slot,
 /// and the slot's generation. A reused slot has a new generation, so a
@@ -34,6 +35,13 @@ pub struct InboundCall {
     /// Where the reactor found id, action and payload in `frame`; `None`
     /// (escapes, or a held frame) makes the processor parse it again.
     pub parts: Option<crate::ocpp::frame::CallRanges>,
+    /// What the charge point's profile tolerates (the reactor sets it from
+    /// the profile in force when the CALL was read).
+    pub lenience: Lenience,
+    /// Set by the processor when lenient mode let something through: the
+    /// journal line's `lenient` notes (a JSON array). The processor has
+    /// then also replaced `frame` by its corrected form.
+    pub lenient_notes: Option<Box<serde_json::value::RawValue>>,
 }
 
 /// The answer to a connection's CALL, on its way to the owning reactor.

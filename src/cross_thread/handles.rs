@@ -21,8 +21,8 @@ use super::reloadable::Reloadable;
 use super::route::Route;
 use super::server_calls::{ServerCallOutcome, ServerCallRequest};
 use super::stats::{
-    AnswerCounts, BusStats, MemoryStats, ProcessorStats, ReactorCounters, ReactorStats,
-    ReactorTallies,
+    AnswerCounts, BusStats, LenientCounts, MemoryStats, ProcessorStats, ReactorCounters,
+    ReactorStats, ReactorTallies,
 };
 use super::stop::StopSignal;
 use crate::config::{Config, ProfileTable};
@@ -101,6 +101,18 @@ impl AdminHandle {
         let mut total = AnswerCounts::new();
         for stats in &self.counters.processors {
             for (label, n) in stats.snapshot() {
+                *total.entry(label).or_insert(0) += n;
+            }
+        }
+        total
+    }
+
+    /// Tolerated schema violations by (quirk, action), all processors
+    /// together, at most one tick old.
+    pub fn lenient_counts(&self) -> LenientCounts {
+        let mut total = LenientCounts::new();
+        for stats in &self.counters.processors {
+            for (label, n) in stats.lenient_snapshot() {
                 *total.entry(label).or_insert(0) += n;
             }
         }

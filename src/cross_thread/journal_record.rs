@@ -279,6 +279,9 @@ pub struct JournalRecord {
     pub extra: KindFields,
     /// An answer that came after its server call had timed out (`"late":true`).
     pub late: bool,
+    /// What lenient mode let through in this CALL (`"lenient":[...]`, a
+    /// JSON array of `quirk:path` strings).
+    pub lenient: Option<Box<RawValue>>,
     /// The answer this line records, held until the line is written
     /// (write-ahead); the writer then sends it to its reactor. Not written.
     pub release: Option<CallAnswer>,
@@ -338,6 +341,7 @@ impl JournalRecord {
             payload: None,
             extra: KindFields::None,
             late: false,
+            lenient: None,
             release: None,
         }
     }
@@ -404,6 +408,10 @@ impl JournalRecord {
         }
         if self.late {
             out.extend_from_slice(b",\"late\":true");
+        }
+        if let Some(notes) = &self.lenient {
+            out.extend_from_slice(b",\"lenient\":");
+            push_payload(out, notes.get());
         }
         out.extend_from_slice(b"}\n");
     }

@@ -51,7 +51,7 @@ pub use reloadable::Reloadable;
 pub use route::{Offered, Route};
 pub use server_calls::{Deliver, ReplyTo, ServerCallOutcome, ServerCallRequest};
 pub use stats::{
-    AnswerCounts, BusStats, MemoryStats, ProcessorStats, ReactorCounters, ReactorStats,
-    ReactorTallies, unix_ms,
+    AnswerCounts, BusStats, LenientCounts, MemoryStats, ProcessorStats, ReactorCounters,
+    ReactorStats, ReactorTallies, unix_ms,
 };
 pub use stop::StopSignal;

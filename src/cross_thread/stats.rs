@@ -295,25 +295,42 @@ impl ReactorCounters {
 }
 
 /// Answers decided by one processor thread, by action and outcome
-/// (`"result"` or the CALLERROR code). The thread counts into its own map
-/// and publishes it here at most once per timer tick, so the lock is taken
-/// per tick, not per call. Action labels are the protocol's own names (or
-/// `"unknown"`), so their number is bounded.
+/// (`"result"` or the CALLERROR code), and the schema violations lenient
+/// mode let through, by quirk and action. The thread counts into its own
+/// maps and publishes them here at most once per timer tick, so the lock is
+/// taken per tick, not per call. Action labels are the protocol's own names
+/// (or `"unknown"`) and quirks a closed set, so their number is bounded.
 #[derive(Debug, Default)]
 pub struct ProcessorStats {
-    answers: std::sync::Mutex<std::collections::HashMap<(&'static str, &'static str), u64>>,
+    answers: std::sync::Mutex<AnswerCounts>,
+    lenient: std::sync::Mutex<LenientCounts>,
 }
 
 pub type AnswerCounts = std::collections::HashMap<(&'static str, &'static str), u64>;
 
+/// Tolerated violations by (quirk, action).
+pub type LenientCounts = std::collections::HashMap<(&'static str, &'static str), u64>;
+
 impl ProcessorStats {
-    pub fn publish(&self, counts: &AnswerCounts) {
+    pub fn publish(&self, answers: &AnswerCounts, lenient: &LenientCounts) {
         let mut shared = self.answers.lock().unwrap_or_else(|p| p.into_inner());
-        shared.clone_from(counts);
+        shared.clone_from(answers);
+        drop(shared);
+        if !lenient.is_empty() {
+            let mut shared = self.lenient.lock().unwrap_or_else(|p| p.into_inner());
+            shared.clone_from(lenient);
+        }
     }
 
     pub fn snapshot(&self) -> AnswerCounts {
         self.answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn lenient_snapshot(&self) -> LenientCounts {
+        self.lenient
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()

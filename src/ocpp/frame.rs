@@ -73,6 +73,17 @@ impl CallRanges {
         self.send
     }
 
+    /// The ranges of the same CALL once its payload (the frame's last
+    /// element) is rewritten to `len` bytes: id and action come before it
+    /// and do not move.
+    pub fn with_payload_len(&self, len: usize) -> Option<CallRanges> {
+        let end = self.payload.start.checked_add(u32::try_from(len).ok()?)?;
+        Some(CallRanges {
+            payload: self.payload.start..end,
+            ..self.clone()
+        })
+    }
+
     /// (id, action, payload) of the CALL in `text`, the frame these ranges
     /// were taken from; `None` if they do not fit it.
     pub fn slice<'a>(&self, text: &'a str) -> Option<(&'a str, &'a str, &'a str)> {

@@ -28,11 +28,13 @@ use super::{ErrorCode, Violation};
 
 mod custom_data;
 mod datetime;
+mod lenient;
 mod ranged_int;
 mod strings;
 
 pub use custom_data::CustomData;
 pub use datetime::DateTime;
+pub use lenient::{Lenience, MAX_NOTES, Quirk, Tolerated};
 pub use ranged_int::RangedInt;
 pub use strings::{BoundedString, Uri};
 
@@ -52,9 +54,26 @@ pub type Fail = (ErrorCode, String);
 /// The state threaded through one payload's deserialisation.
 pub struct Ctx {
     draft: Draft,
-    /// The first violation found. Boxed so a `Ctx` stays two words on the
+    /// The first violation found. Boxed so a `Ctx` stays small on the
     /// happy path.
     pending: Option<Box<Pending>>,
+    /// Set only for a lenient parse: strict parses pay one `None` check
+    /// per rule site and per property, nothing else.
+    lenient: Option<Box<LenientState>>,
+}
+
+/// A lenient parse's own state.
+struct LenientState {
+    allowed: Lenience,
+    /// Where the payload text lies in memory: a string value whose slice
+    /// lies inside it was borrowed from it, so its byte span is known (a
+    /// value with escapes was unescaped elsewhere and has none).
+    base: usize,
+    len: usize,
+    /// The path of the value being deserialised, outermost first (pushed
+    /// on the way down, unlike a violation's, which is built on the way up).
+    path: Vec<Seg>,
+    tolerated: Tolerated,
 }
 
 struct Pending {
@@ -80,11 +99,82 @@ impl Ctx {
         Ctx {
             draft,
             pending: None,
+            lenient: None,
+        }
+    }
+
+    /// A parse of `payload` that tolerates what `allowed` names.
+    fn lenient(draft: Draft, allowed: Lenience, payload: &str) -> Ctx {
+        let lenient = (!allowed.is_strict()).then(|| {
+            Box::new(LenientState {
+                allowed,
+                base: payload.as_ptr() as usize,
+                len: payload.len(),
+                path: Vec::new(),
+                tolerated: Tolerated::default(),
+            })
+        });
+        Ctx {
+            draft,
+            pending: None,
+            lenient,
         }
     }
 
     pub fn draft(&self) -> Draft {
         self.draft
+    }
+
+    /// Whether this parse tolerates `quirk`.
+    pub fn tolerates(&self, quirk: Quirk) -> bool {
+        self.lenient
+            .as_ref()
+            .is_some_and(|l| l.allowed.allows(quirk))
+    }
+
+    /// Records a tolerated violation of `quirk` at the current value
+    /// (`child`: a property below it, for an extra field).
+    pub fn note(&mut self, quirk: Quirk, child: Option<&str>) {
+        let Some(l) = self.lenient.as_mut() else {
+            return;
+        };
+        let mut path = path_text(l.path.iter());
+        if let Some(child) = child {
+            push_key(&mut path, &cut_name(child));
+        }
+        l.tolerated.note(quirk, path);
+    }
+
+    /// The byte span of `value` in the payload, if it was borrowed from it.
+    pub fn span_of(&self, value: &str) -> Option<std::ops::Range<usize>> {
+        let l = self.lenient.as_ref()?;
+        let start = (value.as_ptr() as usize).checked_sub(l.base)?;
+        let end = start.checked_add(value.len())?;
+        (end <= l.len).then_some(start..end)
+    }
+
+    /// Records that the payload's bytes at `range` are to read `text`.
+    pub fn fix(&mut self, range: std::ops::Range<usize>, text: String) {
+        if let Some(l) = self.lenient.as_mut() {
+            l.tolerated.fix(range, text);
+        }
+    }
+
+    /// Entering a child value (lenient parses only keep the path).
+    fn enter(&mut self, seg: impl FnOnce() -> Seg) {
+        if let Some(l) = self.lenient.as_mut() {
+            l.path.push(seg());
+        }
+    }
+
+    fn leave(&mut self) {
+        if let Some(l) = self.lenient.as_mut() {
+            l.path.pop();
+        }
+    }
+
+    fn take_tolerated(&mut self) -> Tolerated {
+        self.lenient.take().map(|l| l.tolerated).unwrap_or_default()
     }
 
     /// Records a violation of the value being deserialised (the callers up
@@ -132,21 +222,27 @@ impl Ctx {
             // Only the top-level object can fail without a parent to record it.
             return Violation::new(ErrorCode::FormatViolation, "payload is not a JSON object");
         };
-        let mut field = String::new();
-        for seg in pending.path.iter().rev() {
-            match seg {
-                Seg::Key(k) => push_key(&mut field, k),
-                Seg::Unknown(k) => push_key(&mut field, k),
-                Seg::Index(i) => {
-                    let _ = write!(field, "[{i}]");
-                }
-            }
-        }
+        let field = path_text(pending.path.iter().rev());
         if field.is_empty() {
             return Violation::new(pending.code, pending.message);
         }
         Violation::new(pending.code, format!("{field}: {}", pending.message)).at(field)
     }
+}
+
+/// `meterValue[0].sampledValue[1].measurand`, outermost segment first.
+fn path_text<'a>(segs: impl Iterator<Item = &'a Seg>) -> String {
+    let mut path = String::new();
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => push_key(&mut path, k),
+            Seg::Unknown(k) => push_key(&mut path, k),
+            Seg::Index(i) => {
+                let _ = write!(path, "[{i}]");
+            }
+        }
+    }
+    path
 }
 
 fn push_key(path: &mut String, key: &str) {
@@ -156,13 +252,32 @@ fn push_key(path: &mut String, key: &str) {
     path.push_str(key);
 }
 
+/// A property name the sender made up: cut a huge one rather than echo it.
+fn cut_name(key: &str) -> Cow<'_, str> {
+    match key.char_indices().nth(64) {
+        Some((cut, _)) => Cow::Owned(format!("{}…", &key[..cut])),
+        None => Cow::Borrowed(key),
+    }
+}
+
 /// Parses and validates one payload (the JSON text of a CALL or CALLRESULT
 /// payload) into `T`.
 pub fn parse<T: FromJson>(payload: &str, draft: Draft) -> Result<T, Violation> {
-    let mut cx = Ctx::new(draft);
+    parse_lenient(payload, draft, Lenience::STRICT).map(|(v, _)| v)
+}
+
+/// [`parse`], tolerating what `allowed` names; `Ok` also says what was
+/// tolerated (empty for a payload valid as written, and for
+/// [`Lenience::STRICT`]).
+pub fn parse_lenient<T: FromJson>(
+    payload: &str,
+    draft: Draft,
+    allowed: Lenience,
+) -> Result<(T, Tolerated), Violation> {
+    let mut cx = Ctx::lenient(draft, allowed, payload);
     let mut de = serde_json::Deserializer::from_str(payload);
     match T::from_json(&mut de, &mut cx).and_then(|v| de.end().map(|()| v)) {
-        Ok(v) => Ok(v),
+        Ok(v) => Ok((v, cx.take_tolerated())),
         Err(e) => Err(cx.into_violation(&e, payload)),
     }
 }
@@ -230,8 +345,10 @@ pub fn next_field<'de, A: MapAccess<'de>, T: FromJson>(
     cx: &mut Ctx,
     key: &'static str,
 ) -> Result<T, A::Error> {
-    map.next_value_seed(Seed::<T>::new(cx))
-        .inspect_err(|_| cx.child_failed(Seg::Key(key), T::EXPECTED))
+    cx.enter(|| Seg::Key(key));
+    let value = map.next_value_seed(Seed::<T>::new(cx));
+    cx.leave();
+    value.inspect_err(|_| cx.child_failed(Seg::Key(key), T::EXPECTED))
 }
 
 /// Applies a property-level rule (`minItems`, `minimum`, `multipleOf`) to
@@ -266,13 +383,22 @@ pub fn unknown<E: de::Error>(cx: &mut Ctx, key: &str) -> E {
         ErrorCode::FormatViolation,
         "property is not defined by the schema".into(),
     ));
-    // The name is the sender's: cut a huge one rather than echo it back.
-    let name = match key.char_indices().nth(64) {
-        Some((cut, _)) => format!("{}…", &key[..cut]),
-        None => key.to_owned(),
-    };
-    cx.child_failed(Seg::Unknown(name), "");
+    cx.child_failed(Seg::Unknown(cut_name(key).into_owned()), "");
     e
+}
+
+/// A property the schema does not define: refused ([`unknown`]), or, where
+/// `extra_fields` is tolerated, noted and skipped (it stays in the text).
+pub fn extra_field<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    cx: &mut Ctx,
+    key: &str,
+) -> Result<(), A::Error> {
+    if !cx.tolerates(Quirk::ExtraFields) {
+        return Err(unknown(cx, key));
+    }
+    cx.note(Quirk::ExtraFields, Some(key));
+    map.next_value::<de::IgnoredAny>().map(|_| ())
 }
 
 /// Declares one schema object: the struct, its `Serialize` (absent optional
@@ -330,7 +456,7 @@ macro_rules! ocpp_object {
                                     $($( s::check_field::<_, A::Error>(cx, $json, &value, $rule)?; )+)?
                                     $field = Some(value);
                                 } )*
-                                other => return Err(s::unknown(cx, other)),
+                                other => s::extra_field(&mut map, cx, other)?,
                             }
                         }
                         Ok($name {
@@ -365,6 +491,8 @@ pub(crate) use ocpp_object;
 /// A closed set of string values (a schema `enum`).
 pub trait EnumValue: Copy + 'static {
     const ALL: &'static [Self];
+    /// The value a tolerated unknown enum value reads as.
+    const NOT_IN_SCHEMA: Self;
     fn as_str(self) -> &'static str;
 }
 
@@ -376,13 +504,20 @@ macro_rules! ocpp_enum {
     ) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $( $variant ),* }
+        pub enum $name {
+            $( $variant, )*
+            /// A value outside the schema's enum, taken only from a charge
+            /// point whose profile tolerates `unknown_enum_values` (the
+            /// payload keeps the text it sent). Never serialised.
+            NotInSchema,
+        }
 
         impl $name {
+            /// The schema's values (not [`NotInSchema`](Self::NotInSchema)).
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
-            /// The wire spelling.
+            /// The wire spelling; `NotInSchema` has none.
             pub fn as_str(self) -> &'static str {
-                match self { $( $name::$variant => $json ),* }
+                match self { $( $name::$variant => $json, )* $name::NotInSchema => "(not in schema)" }
             }
             /// The variant spelled `s` on the wire (case-sensitive, as the schema).
             pub fn parse(s: &str) -> Option<$name> {
@@ -392,6 +527,7 @@ macro_rules! ocpp_enum {
 
         impl $crate::ocpp::schema::EnumValue for $name {
             const ALL: &'static [$name] = $name::ALL;
+            const NOT_IN_SCHEMA: $name = $name::NotInSchema;
             fn as_str(self) -> &'static str { $name::as_str(self) }
         }
 
@@ -403,7 +539,12 @@ macro_rules! ocpp_enum {
 
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
+                match self {
+                    $name::NotInSchema => Err(<S::Error as ::serde::ser::Error>::custom(
+                        concat!("a ", stringify!($name), " value outside the schema cannot be written"),
+                    )),
+                    known => s.serialize_str(known.as_str()),
+                }
             }
         }
 
@@ -436,19 +577,39 @@ pub fn enum_from_json<'de, D: Deserializer<'de>, T: EnumValue>(
             f.write_str("a string")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-            match (self.parse)(v) {
-                Some(t) => Ok(t),
-                None => {
-                    let allowed: Vec<&str> = T::ALL.iter().map(|t| t.as_str()).collect();
-                    Err(self.cx.fail((
-                        ErrorCode::PropertyConstraintViolation,
-                        format!("{} is not one of {}", excerpt(v), allowed.join(", ")),
-                    )))
-                }
+            if let Some(t) = (self.parse)(v) {
+                return Ok(t);
             }
+            if let Some(t) = tolerated_enum_value(self.cx, v) {
+                return Ok(t);
+            }
+            let allowed: Vec<&str> = T::ALL.iter().map(|t| t.as_str()).collect();
+            Err(self.cx.fail((
+                ErrorCode::PropertyConstraintViolation,
+                format!("{} is not one of {}", excerpt(v), allowed.join(", ")),
+            )))
         }
     }
     de.deserialize_str(V { cx, parse })
+}
+
+/// An enum value the profile's quirks let through: the value in another
+/// case (`enum_case`: corrected to the schema's spelling, which needs the
+/// value's span), else any string (`unknown_enum_values`: kept as sent).
+fn tolerated_enum_value<T: EnumValue>(cx: &mut Ctx, v: &str) -> Option<T> {
+    if cx.tolerates(Quirk::EnumCase)
+        && let Some(&t) = T::ALL.iter().find(|t| t.as_str().eq_ignore_ascii_case(v))
+        && let Some(span) = cx.span_of(v)
+    {
+        cx.note(Quirk::EnumCase, None);
+        cx.fix(span, t.as_str().to_owned());
+        return Some(t);
+    }
+    if cx.tolerates(Quirk::UnknownEnumValues) {
+        cx.note(Quirk::UnknownEnumValues, None);
+        return Some(T::NOT_IN_SCHEMA);
+    }
+    None
 }
 
 /// A refused string value for a description: quoted, and cut to 40
@@ -540,9 +701,47 @@ impl FromJson for i64 {
                 }
                 Ok(v as i64)
             }
+            /// Reached only through `deserialize_any`: `numbers_as_strings`.
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<i64, E> {
+                let cx = self.0;
+                let Some(span) = number_string(cx, v) else {
+                    return Err(E::invalid_type(de::Unexpected::Str(v), &"an integer"));
+                };
+                let n: serde_json::Number = serde_json::from_str(v)
+                    .map_err(|_| E::invalid_type(de::Unexpected::Str(v), &"an integer"))?;
+                let value = match (n.as_i64(), n.as_u64()) {
+                    (Some(i), _) => V(cx).visit_i64(i),
+                    (None, Some(u)) => V(cx).visit_u64(u),
+                    (None, None) => V(cx).visit_f64(n.as_f64().unwrap_or(f64::NAN)),
+                }?;
+                number_fixed(cx, span, v);
+                Ok(value)
+            }
         }
-        de.deserialize_i64(V(cx))
+        if cx.tolerates(Quirk::NumbersAsStrings) {
+            // `any` also hands strings to the visitor; numbers go to the
+            // same `visit_*` as `deserialize_i64` sends them.
+            de.deserialize_any(V(cx))
+        } else {
+            de.deserialize_i64(V(cx))
+        }
     }
+}
+
+/// The span of a string value that holds a JSON number, when
+/// `numbers_as_strings` is tolerated and the value was borrowed.
+fn number_string(cx: &Ctx, v: &str) -> Option<std::ops::Range<usize>> {
+    if !cx.tolerates(Quirk::NumbersAsStrings) || !lenient::is_json_number(v) {
+        return None;
+    }
+    cx.span_of(v)
+}
+
+/// Notes a number sent as a string and corrects it: the quotes around
+/// `span` (the string's content) go, the digits stay as written.
+fn number_fixed(cx: &mut Ctx, span: std::ops::Range<usize>, v: &str) {
+    cx.note(Quirk::NumbersAsStrings, None);
+    cx.fix(span.start.saturating_sub(1)..span.end + 1, v.to_owned());
 }
 
 fn out_of_i64(v: f64) -> Fail {
@@ -555,9 +754,9 @@ fn out_of_i64(v: f64) -> Fail {
 /// `"type":"number"`: any JSON number.
 impl FromJson for f64 {
     const EXPECTED: &'static str = "a number";
-    fn from_json<'de, D: Deserializer<'de>>(de: D, _cx: &mut Ctx) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
+    fn from_json<'de, D: Deserializer<'de>>(de: D, cx: &mut Ctx) -> Result<Self, D::Error> {
+        struct V<'c>(&'c mut Ctx);
+        impl Visitor<'_> for V<'_> {
             type Value = f64;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a number")
@@ -571,8 +770,26 @@ impl FromJson for f64 {
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
                 Ok(v)
             }
+            /// Reached only through `deserialize_any`: `numbers_as_strings`.
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+                let cx = self.0;
+                // Finite: `1e999` is no JSON number serde_json would take.
+                let number = number_string(cx, v).and_then(|span| {
+                    let value: f64 = v.parse().ok()?;
+                    value.is_finite().then_some((span, value))
+                });
+                let Some((span, value)) = number else {
+                    return Err(E::invalid_type(de::Unexpected::Str(v), &"a number"));
+                };
+                number_fixed(cx, span, v);
+                Ok(value)
+            }
         }
-        de.deserialize_f64(V)
+        if cx.tolerates(Quirk::NumbersAsStrings) {
+            de.deserialize_any(V(cx))
+        } else {
+            de.deserialize_f64(V(cx))
+        }
     }
 }
 
@@ -598,7 +815,11 @@ impl<T: FromJson> FromJson for Vec<T> {
                 let cx = self.0;
                 let mut out = Vec::new();
                 loop {
-                    match seq.next_element_seed(Seed::<T>::new(cx)) {
+                    let index = out.len();
+                    cx.enter(|| Seg::Index(index));
+                    let element = seq.next_element_seed(Seed::<T>::new(cx));
+                    cx.leave();
+                    match element {
                         Ok(Some(v)) => out.push(v),
                         Ok(None) => return Ok(out),
                         Err(e) => {
@@ -813,6 +1034,22 @@ macro_rules! ocpp_actions {
             match action {
                 $( Action::$action => parse::<$req>(payload, Draft::$draft).map(Request::$action), )*
                 $( Action::$saction => parse::<$sreq>(payload, Draft::$sdraft).map(Request::$saction), )*
+            }
+        }
+
+        /// [`parse_request`], tolerating what `allowed` names (a charge
+        /// point's profile): `Ok` also says what was tolerated.
+        pub fn parse_request_lenient(
+            action: Action,
+            payload: &str,
+            allowed: $crate::ocpp::schema::Lenience,
+        ) -> Result<(Request, $crate::ocpp::schema::Tolerated), $crate::ocpp::Violation> {
+            use $crate::ocpp::schema::{parse_lenient, Draft};
+            match action {
+                $( Action::$action => parse_lenient::<$req>(payload, Draft::$draft, allowed)
+                    .map(|(r, t)| (Request::$action(r), t)), )*
+                $( Action::$saction => parse_lenient::<$sreq>(payload, Draft::$sdraft, allowed)
+                    .map(|(r, t)| (Request::$saction(r), t)), )*
             }
         }
 

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use super::{Answer, Processor, ProcessorSetup, ReadyAnswer, call_parts, conclude, guarded};
+use super::{
+    Answer, Incoming, Processor, ProcessorSetup, ReadyAnswer, call_parts, conclude, guarded,
+};
 use crate::config::BackendFallback;
 use crate::cross_thread::{
     BackendAnswer, BackendReply, BackendRequest, BootInfo, InboundCall, Refused,
@@ -82,10 +84,16 @@ pub(super) fn finish(setup: &ProcessorSetup, reply: BackendReply, out: &mut Stri
                 ErrorCode::InternalError,
                 format!("{why} ({action})"),
             )),
+            // The payload was corrected before it went to the backend;
+            // what the policy tolerates again is already noted.
             _ => guarded(&action, || {
-                setup
-                    .policy
-                    .answer(call.version, &call.charge_point, &action, payload)
+                setup.policy.answer(&Incoming {
+                    version: call.version,
+                    charge_point: &call.charge_point,
+                    action: &action,
+                    payload,
+                    lenience: call.lenience,
+                })
             }),
         },
     };
@@ -120,6 +128,8 @@ fn read_reply(
         return Ok(Answer {
             payload: text.to_owned(),
             boot: boot.filter(|_| accepted),
+            // Already noted when the CALL was checked, before it went out.
+            tolerated: Default::default(),
         });
     }
     let error: (String, String, serde_json::Value) = serde_json::from_str(text).map_err(|_| {

@@ -20,13 +20,14 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{error, warn};
 use tungstenite::Utf8Bytes;
 
-pub use policy::{Answer, Policy};
+pub use policy::{Answer, Checked, Incoming, Policy};
 
 use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, KindFields, Payload};
 
-use crate::cross_thread::{AnswerCounts, ProcessorStats};
+use crate::cross_thread::{AnswerCounts, LenientCounts, ProcessorStats};
 use crate::cross_thread::{BootInfo, CallAnswer, ConnRef, InboundCall, ReactorHandle, ToReactor};
 use crate::ocpp::frame::{self, Frame};
+use crate::ocpp::schema::Tolerated;
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v21, v201};
 
 /// Called with the action name before each answer is decided. An extension
@@ -109,6 +110,7 @@ struct Processor<'a> {
     setup: &'a ProcessorSetup,
     stats: &'a ProcessorStats,
     counts: AnswerCounts,
+    lenient: LenientCounts,
     last_publish: Instant,
     /// The answer frame being written (keeps its capacity between calls).
     out: String,
@@ -116,7 +118,7 @@ struct Processor<'a> {
 
 impl Processor<'_> {
     fn publish(&mut self) {
-        self.stats.publish(&self.counts);
+        self.stats.publish(&self.counts, &self.lenient);
         self.last_publish = Instant::now();
     }
 
@@ -161,9 +163,9 @@ impl Processor<'_> {
         let _ = reactor.send(ToReactor::Answer(answer));
     }
 
-    fn on_call(&mut self, call: InboundCall) {
+    fn on_call(&mut self, mut call: InboundCall) {
         self.out.clear();
-        match answer(self.setup, &call, &mut self.out) {
+        match answer(self.setup, &mut call, &mut self.out, &mut self.lenient) {
             Step::Now(decided) => self.deliver(call.conn, decided),
             Step::Backend { action, body, boot } => {
                 backend::forward(self, call, action, body, boot);
@@ -184,6 +186,7 @@ fn run(setup: &ProcessorSetup, stats: &ProcessorStats) {
         setup,
         stats,
         counts: AnswerCounts::new(),
+        lenient: LenientCounts::new(),
         last_publish: Instant::now(),
         out: String::new(),
     };
@@ -308,54 +311,131 @@ enum Step {
     },
 }
 
-fn answer(setup: &ProcessorSetup, call: &InboundCall, out: &mut String) -> Step {
+/// What the policy said about a CALL or SEND, before anything is written.
+enum Decision {
+    /// A SEND: valid (journal it) or not (log it).
+    Send(Result<(), Violation>),
+    /// Valid, and the backend answers it.
+    Backend(Option<Box<BootInfo>>),
+    /// Answered here.
+    Local(Result<Answer, Violation>),
+}
+
+fn decide(setup: &ProcessorSetup, call: &Incoming<'_>, send: bool) -> (Decision, Tolerated) {
+    let action = call.action;
+    if send {
+        return match guarded(action, || setup.policy.check_send(call)) {
+            Ok(tolerated) => (Decision::Send(Ok(())), tolerated),
+            Err(violation) => (Decision::Send(Err(violation)), Tolerated::default()),
+        };
+    }
+    if let Some(link) = &setup.backend
+        && link.answers_from_backend(action)
+    {
+        return match guarded(action, || setup.policy.check(call)) {
+            Ok(Checked { boot, tolerated }) => (Decision::Backend(boot), tolerated),
+            Err(violation) => (Decision::Local(Err(violation)), Tolerated::default()),
+        };
+    }
+    let result = guarded(action, || {
+        if let Some(hook) = &setup.before_answer {
+            hook(action);
+        }
+        setup.policy.answer(call)
+    });
+    match result {
+        Ok(mut answer) => {
+            let tolerated = std::mem::take(&mut answer.tolerated);
+            (Decision::Local(Ok(answer)), tolerated)
+        }
+        Err(violation) => (Decision::Local(Err(violation)), Tolerated::default()),
+    }
+}
+
+fn answer(
+    setup: &ProcessorSetup,
+    call: &mut InboundCall,
+    out: &mut String,
+    lenient: &mut LenientCounts,
+) -> Step {
     let Some(parts) = call_parts(call) else {
         warn!("processor received a frame that is not a CALL");
         return Step::Now(ReadyAnswer::nothing());
     };
-    if parts.send {
-        return Step::Now(send::take(setup, call, &parts));
+    let incoming = Incoming {
+        version: call.version,
+        charge_point: &call.charge_point,
+        action: &parts.action,
+        payload: parts.payload,
+        lenience: call.lenience,
+    };
+    let (decision, tolerated) = decide(setup, &incoming, parts.send);
+    if !tolerated.is_empty() {
+        let label = action_label(call.version, &parts.action);
+        for (quirk, n) in tolerated.counts() {
+            *lenient.entry((quirk.name(), label)).or_insert(0) += u64::from(n);
+        }
+        let payload_range = frame::subslice_range(call.frame.as_str(), parts.payload);
+        drop(parts);
+        correct(call, payload_range, &tolerated);
+    } else {
+        drop(parts);
     }
+    // Parsed again only if `correct` dropped the ranges (they never fail
+    // for a frame the reactor handed over).
+    let Some(parts) = call_parts(call) else {
+        return Step::Now(ReadyAnswer::nothing());
+    };
     let CallParts {
         id,
         action,
         payload,
         ..
-    } = parts;
-    if let Some(link) = &setup.backend
-        && link.answers_from_backend(&action)
-    {
-        match guarded(&action, || {
-            setup.policy.check(call.version, &action, payload)
-        }) {
-            Ok(boot) => {
-                let body = link.request_body(call, &id, &action, payload);
-                return Step::Backend {
-                    action: action.into(),
-                    body,
-                    boot,
-                };
+    } = &parts;
+    match decision {
+        Decision::Send(checked) => Step::Now(send::take(setup, call, &parts, checked)),
+        Decision::Backend(boot) => {
+            let link = setup.backend.as_ref();
+            let body = link.map(|l| l.request_body(call, id, action, payload));
+            Step::Backend {
+                action: action.as_ref().into(),
+                body: body.unwrap_or_default(),
+                boot,
             }
-            Err(violation) => {
-                return Step::Now(conclude(
-                    setup,
-                    call,
-                    (&id, &action, payload),
-                    Err(violation),
-                    out,
-                ));
-            }
+        }
+        Decision::Local(result) => {
+            Step::Now(conclude(setup, call, (id, action, payload), result, out))
         }
     }
-    let result = guarded(&action, || {
-        if let Some(hook) = &setup.before_answer {
-            hook(&action);
-        }
-        setup
-            .policy
-            .answer(call.version, &call.charge_point, &action, payload)
-    });
-    Step::Now(conclude(setup, call, (&id, &action, payload), result, out))
+}
+
+/// What lenient mode let through becomes part of the CALL: its notes go
+/// with it to the journal, and where a correction is defined the frame is
+/// replaced by the corrected one, so the journal line, the bus and the
+/// backend all carry the corrected payload (the frame's id and action,
+/// before the payload, do not move).
+fn correct(
+    call: &mut InboundCall,
+    payload_range: Option<std::ops::Range<usize>>,
+    tolerated: &Tolerated,
+) {
+    call.lenient_notes = serde_json::value::RawValue::from_string(tolerated.notes_json()).ok();
+    let text = call.frame.as_str();
+    let Some(range) = payload_range else {
+        return;
+    };
+    let Some(fixed) = text.get(range.clone()).and_then(|p| tolerated.corrected(p)) else {
+        return;
+    };
+    let mut frame = String::with_capacity(text.len() - range.len() + fixed.len());
+    frame.push_str(&text[..range.start]);
+    frame.push_str(&fixed);
+    frame.push_str(&text[range.end..]);
+    call.parts = call
+        .parts
+        .take()
+        .and_then(|parts| parts.with_payload_len(fixed.len()));
+    call.frame = Utf8Bytes::from(frame);
 }
 
 /// Runs a handler; a panic becomes `InternalError` (the thread lives on).
@@ -447,6 +527,7 @@ fn call_record(
         id,
         received_payload(call, payload)?,
     );
+    record.lenient = call.lenient_notes.clone();
     record.extra = match result {
         Ok(_) => KindFields::Answer(Payload::written(answer_frame, answer_range)),
         Err(violation) => {

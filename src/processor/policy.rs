@@ -15,7 +15,19 @@ use std::time::SystemTime;
 use super::transaction_ids::TransactionIds;
 use crate::config::{BootFacts, Config, ProfileTable};
 use crate::cross_thread::{BootInfo, Reloadable};
+use crate::ocpp::schema::{Lenience, Tolerated};
 use crate::ocpp::{ErrorCode, OcppVersion, Violation, v16, v21, v201};
+
+/// A charge point's CALL (or SEND) as the policy judges it.
+#[derive(Clone, Copy, Debug)]
+pub struct Incoming<'a> {
+    pub version: OcppVersion,
+    pub charge_point: &'a str,
+    pub action: &'a str,
+    pub payload: &'a str,
+    /// What its profile tolerates.
+    pub lenience: Lenience,
+}
 
 /// A decided CALLRESULT.
 #[derive(Debug)]
@@ -24,13 +36,24 @@ pub struct Answer {
     pub payload: String,
     /// Set for an accepted BootNotification.
     pub boot: Option<Box<BootInfo>>,
+    /// What lenient mode let through in the CALL.
+    pub tolerated: Tolerated,
 }
 
-impl From<String> for Answer {
-    fn from(payload: String) -> Answer {
+/// A valid CALL the backend answers.
+#[derive(Debug)]
+pub struct Checked {
+    /// What a BootNotification says.
+    pub boot: Option<Box<BootInfo>>,
+    pub tolerated: Tolerated,
+}
+
+impl Answer {
+    fn new(payload: String, tolerated: Tolerated) -> Answer {
         Answer {
             payload,
             boot: None,
+            tolerated,
         }
     }
 }
@@ -64,17 +87,13 @@ fn not_handled(action: &str, why: &str) -> Violation {
     Violation::new(ErrorCode::NotSupported, format!("action {action} {why}"))
 }
 
-/// A 1.6 CALL from a charge point, read and schema-checked.
-fn parse_v16(name: &str, payload: &str) -> Result<v16::Request, Violation> {
-    let action =
-        v16::Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V16, name))?;
-    if action.sender() == v16::Sender::CentralSystem {
-        return Err(not_handled(
-            name,
-            "is sent by a central system, not a charge point",
-        ));
+/// What a parse of a BootNotification says about the charge point.
+fn facts(boot: &BootInfo) -> BootFacts<'_> {
+    BootFacts {
+        vendor: &boot.vendor,
+        model: &boot.model,
+        firmware_version: boot.firmware_version.as_deref(),
     }
-    v16::parse_request(action, payload)
 }
 
 fn boot_info_v16(boot: &v16::BootNotificationRequest) -> Box<BootInfo> {
@@ -93,7 +112,7 @@ fn boot_info_v16(boot: &v16::BootNotificationRequest) -> Box<BootInfo> {
 /// versions' types are distinct (generated per schema set) while the rules
 /// are the same, so they are written once.
 macro_rules! v2_answers {
-    ($( $(#[$doc:meta])* $module:ident: $answer:ident, $check:ident, $boot:ident, $version:expr; )*) => {
+    ($( $(#[$doc:meta])* $module:ident: $parse:ident, $answer:ident, $check:ident, $boot:ident, $version:expr; )*) => {
         $(
             $(#[$doc])*
             fn $boot(boot: $module::BootNotificationRequest) -> Box<BootInfo> {
@@ -107,13 +126,29 @@ macro_rules! v2_answers {
             }
 
             impl Policy {
+                /// The payload of a CALL of `action`, schema-checked under
+                /// the charge point's lenience.
+                fn $parse(
+                    &self,
+                    call: &Incoming<'_>,
+                    action: $module::Action,
+                ) -> Result<($module::Request, Tolerated), Violation> {
+                    use $module::{Action, Request};
+                    self.parse_with(
+                        call,
+                        action == Action::BootNotification,
+                        |lenience| $module::parse_request_lenient(action, call.payload, lenience),
+                        |request| match request {
+                            Request::BootNotification(boot) => Some($boot(boot.clone())),
+                            _ => None,
+                        },
+                    )
+                }
+
                 /// A CALL the gateway may not answer itself for the version's
                 /// reasons: unknown, sent by a CSMS (or a SEND), or not handled.
-                fn $check(
-                    &self,
-                    name: &str,
-                    payload: &str,
-                ) -> Result<Option<Box<BootInfo>>, Violation> {
+                fn $check(&self, call: &Incoming<'_>) -> Result<Checked, Violation> {
+                    let name = call.action;
                     let action = $module::Action::from_name(name)
                         .ok_or_else(|| unknown_action($version, name))?;
                     if action.sender() == $module::Sender::Csms {
@@ -122,19 +157,17 @@ macro_rules! v2_answers {
                     if action.is_send() {
                         return Err(not_handled(name, "is a SEND (type 6), not a CALL"));
                     }
-                    Ok(match $module::parse_request(action, payload)? {
+                    let (request, tolerated) = self.$parse(call, action)?;
+                    let boot = match request {
                         $module::Request::BootNotification(boot) => Some($boot(boot)),
                         _ => None,
-                    })
+                    };
+                    Ok(Checked { boot, tolerated })
                 }
 
-                fn $answer(
-                    &self,
-                    charge_point: &str,
-                    name: &str,
-                    payload: &str,
-                ) -> Result<Answer, Violation> {
+                fn $answer(&self, call: &Incoming<'_>) -> Result<Answer, Violation> {
                     use $module::{Action, Request};
+                    let name = call.action;
                     let action = Action::from_name(name)
                         .ok_or_else(|| unknown_action($version, name))?;
                     if action.sender() == $module::Sender::Csms {
@@ -164,13 +197,14 @@ macro_rules! v2_answers {
                     if !answered_here {
                         return Err(not_handled(name, "is not handled by this gateway"));
                     }
-                    let request = $module::parse_request(action, payload)?;
-                    Ok(Answer::from(match request {
+                    let (request, tolerated) = self.$parse(call, action)?;
+                    Ok(Answer::new(match request {
                         Request::BootNotification(boot) => {
                             let boot = $boot(boot);
                             return Ok(Answer {
-                                payload: self.boot_answer(charge_point, &boot),
+                                payload: self.boot_answer(call.charge_point, &boot),
                                 boot: Some(boot),
+                                tolerated,
                             });
                         }
                         Request::Heartbeat(_) => {
@@ -184,7 +218,7 @@ macro_rules! v2_answers {
                         Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
                         // The rest of `answered_here`: notifications, answered empty.
                         _ => "{}".to_owned(),
-                    }))
+                    }, tolerated))
                 }
             }
         )*
@@ -203,30 +237,20 @@ impl Policy {
         })
     }
 
-    /// The CALLRESULT for a CALL of `charge_point`, or why not.
-    pub fn answer(
-        &self,
-        version: OcppVersion,
-        charge_point: &str,
-        action: &str,
-        payload: &str,
-    ) -> Result<Answer, Violation> {
-        match version {
-            OcppVersion::V16 => self.answer_v16(charge_point, action, payload),
-            OcppVersion::V201 => self.answer_v201(charge_point, action, payload),
-            OcppVersion::V21 => self.answer_v21(charge_point, action, payload),
+    /// The CALLRESULT for a charge point's CALL, or why not.
+    pub fn answer(&self, call: &Incoming<'_>) -> Result<Answer, Violation> {
+        match call.version {
+            OcppVersion::V16 => self.answer_v16(call),
+            OcppVersion::V201 => self.answer_v201(call),
+            OcppVersion::V21 => self.answer_v21(call),
         }
     }
 
     /// Checks an OCPP 2.1 SEND (type 6): the action must be one defined as
     /// a SEND, sent by a charging station, and the payload valid. A SEND is
     /// never answered, so `Err` only tells the caller what to log.
-    pub fn check_send(
-        &self,
-        version: OcppVersion,
-        action: &str,
-        payload: &str,
-    ) -> Result<(), Violation> {
+    pub fn check_send(&self, call: &Incoming<'_>) -> Result<Tolerated, Violation> {
+        let (version, action) = (call.version, call.action);
         if version != OcppVersion::V21 {
             // The reactor refuses type 6 on the other versions (parse_for).
             return Err(Violation::new(
@@ -242,7 +266,40 @@ impl Policy {
                 "is not a SEND a charging station sends",
             ));
         }
-        v21::parse_request(parsed, payload).map(|_| ())
+        v21::parse_request_lenient(parsed, call.payload, call.lenience).map(|(_, t)| t)
+    }
+
+    /// Parses a CALL's payload under the charge point's lenience. A
+    /// BootNotification it refuses gets a second chance under the
+    /// lenience of the profile its own vendor, model and firmware select:
+    /// a profile matching on them applies from the boot on, and the boot
+    /// that names the vendor is the first CALL it must cover. (On the
+    /// error path only: a valid payload is parsed once.)
+    fn parse_with<R>(
+        &self,
+        call: &Incoming<'_>,
+        is_boot: bool,
+        parse: impl Fn(Lenience) -> Result<(R, Tolerated), Violation>,
+        boot_of: impl Fn(&R) -> Option<Box<BootInfo>>,
+    ) -> Result<(R, Tolerated), Violation> {
+        let violation = match parse(call.lenience) {
+            Ok(parsed) => return Ok(parsed),
+            Err(violation) => violation,
+        };
+        if !is_boot {
+            return Err(violation);
+        }
+        let Some(boot) = parse(Lenience::ALL).ok().and_then(|(r, _)| boot_of(&r)) else {
+            return Err(violation);
+        };
+        let profiles = self.profiles.current();
+        let chosen = profiles
+            .settings(profiles.matching(call.charge_point, Some(facts(&boot))))
+            .lenience;
+        if chosen == call.lenience {
+            return Err(violation);
+        }
+        parse(chosen)
     }
 
     fn data_transfer_status(&self, vendor_id: &str) -> String {
@@ -256,13 +313,8 @@ impl Policy {
     /// `ocpp.heartbeat_interval`.
     fn boot_answer(&self, charge_point: &str, boot: &BootInfo) -> String {
         let profiles = self.profiles.current();
-        let facts = BootFacts {
-            vendor: &boot.vendor,
-            model: &boot.model,
-            firmware_version: boot.firmware_version.as_deref(),
-        };
         let interval = profiles
-            .settings(profiles.matching(charge_point, Some(facts)))
+            .settings(profiles.matching(charge_point, Some(facts(boot))))
             .heartbeat_interval
             .as_secs();
         format!(
@@ -273,71 +325,103 @@ impl Policy {
 
     /// Checks a CALL the way [`answer`](Self::answer) does (unknown
     /// action, wrong direction, schema) without deciding an answer: for
-    /// CALLs the backend answers. `Ok` carries what a BootNotification says.
-    pub fn check(
-        &self,
-        version: OcppVersion,
-        action: &str,
-        payload: &str,
-    ) -> Result<Option<Box<BootInfo>>, Violation> {
-        Ok(match version {
-            OcppVersion::V16 => match parse_v16(action, payload)? {
-                v16::Request::BootNotification(boot) => Some(boot_info_v16(&boot)),
-                _ => None,
-            },
-            OcppVersion::V201 => self.check_v201(action, payload)?,
-            OcppVersion::V21 => self.check_v21(action, payload)?,
-        })
+    /// CALLs the backend answers.
+    pub fn check(&self, call: &Incoming<'_>) -> Result<Checked, Violation> {
+        match call.version {
+            OcppVersion::V16 => {
+                let (request, tolerated) = self.parse_v16(call)?;
+                let boot = match request {
+                    v16::Request::BootNotification(boot) => Some(boot_info_v16(&boot)),
+                    _ => None,
+                };
+                Ok(Checked { boot, tolerated })
+            }
+            OcppVersion::V201 => self.check_v201(call),
+            OcppVersion::V21 => self.check_v21(call),
+        }
     }
 
-    fn answer_v16(
-        &self,
-        charge_point: &str,
-        name: &str,
-        payload: &str,
-    ) -> Result<Answer, Violation> {
+    /// A 1.6 CALL from a charge point, read and schema-checked.
+    fn parse_v16(&self, call: &Incoming<'_>) -> Result<(v16::Request, Tolerated), Violation> {
+        let name = call.action;
+        let action =
+            v16::Action::from_name(name).ok_or_else(|| unknown_action(OcppVersion::V16, name))?;
+        if action.sender() == v16::Sender::CentralSystem {
+            return Err(not_handled(
+                name,
+                "is sent by a central system, not a charge point",
+            ));
+        }
+        self.parse_with(
+            call,
+            action == v16::Action::BootNotification,
+            |lenience| v16::parse_request_lenient(action, call.payload, lenience),
+            |request| match request {
+                v16::Request::BootNotification(boot) => Some(boot_info_v16(boot)),
+                _ => None,
+            },
+        )
+    }
+
+    fn answer_v16(&self, call: &Incoming<'_>) -> Result<Answer, Violation> {
         use v16::Request;
-        let request = parse_v16(name, payload)?;
-        Ok(Answer::from(match request {
-            Request::BootNotification(boot) => {
-                let boot = boot_info_v16(&boot);
-                return Ok(Answer {
-                    payload: self.boot_answer(charge_point, &boot),
-                    boot: Some(boot),
-                });
-            }
-            Request::Heartbeat(_) => format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display()),
-            Request::StatusNotification(_)
-            | Request::MeterValues(_)
-            | Request::DiagnosticsStatusNotification(_)
-            | Request::FirmwareStatusNotification(_)
-            | Request::LogStatusNotification(_)
-            | Request::SecurityEventNotification(_)
-            | Request::SignedFirmwareStatusNotification(_) => "{}".to_owned(),
-            Request::Authorize(_) | Request::StopTransaction(_) => ACCEPTED_ID_TAG.to_owned(),
-            Request::StartTransaction(_) => {
-                let id = self.transaction_ids.next().map_err(|e| {
-                    Violation::new(ErrorCode::InternalError, format!("no transactionId: {e}"))
-                })?;
-                format!(r#"{{"idTagInfo":{{"status":"Accepted"}},"transactionId":{id}}}"#)
-            }
-            Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
-            _ => return Err(not_handled(name, "is not handled by this gateway")),
-        }))
+        let (request, tolerated) = self.parse_v16(call)?;
+        Ok(Answer::new(
+            match request {
+                Request::BootNotification(boot) => {
+                    let boot = boot_info_v16(&boot);
+                    return Ok(Answer {
+                        payload: self.boot_answer(call.charge_point, &boot),
+                        boot: Some(boot),
+                        tolerated,
+                    });
+                }
+                Request::Heartbeat(_) => {
+                    format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display())
+                }
+                Request::StatusNotification(_)
+                | Request::MeterValues(_)
+                | Request::DiagnosticsStatusNotification(_)
+                | Request::FirmwareStatusNotification(_)
+                | Request::LogStatusNotification(_)
+                | Request::SecurityEventNotification(_)
+                | Request::SignedFirmwareStatusNotification(_) => "{}".to_owned(),
+                Request::Authorize(_) | Request::StopTransaction(_) => ACCEPTED_ID_TAG.to_owned(),
+                Request::StartTransaction(_) => {
+                    let id = self.transaction_ids.next().map_err(|e| {
+                        Violation::new(ErrorCode::InternalError, format!("no transactionId: {e}"))
+                    })?;
+                    format!(r#"{{"idTagInfo":{{"status":"Accepted"}},"transactionId":{id}}}"#)
+                }
+                Request::DataTransfer(request) => self.data_transfer_status(&request.vendor_id),
+                _ => return Err(not_handled(call.action, "is not handled by this gateway")),
+            },
+            tolerated,
+        ))
     }
 }
 
 v2_answers! {
     /// OCPP 2.0.1.
-    v201: answer_v201, check_v201, boot_info_v201, OcppVersion::V201;
+    v201: parse_v201, answer_v201, check_v201, boot_info_v201, OcppVersion::V201;
     /// OCPP 2.1: the messages a charging station sends first have the same
     /// shape as in 2.0.1 (2.1 adds optional fields) and get the same answers.
-    v21: answer_v21, check_v21, boot_info_v21, OcppVersion::V21;
+    v21: parse_v21, answer_v21, check_v21, boot_info_v21, OcppVersion::V21;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn call<'a>(version: OcppVersion, action: &'a str, payload: &'a str) -> Incoming<'a> {
+        Incoming {
+            version,
+            charge_point: "CP-1",
+            action,
+            payload,
+            lenience: Lenience::STRICT,
+        }
+    }
 
     fn policy() -> Policy {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -388,7 +472,7 @@ mod tests {
         ];
         for (name, payload) in v16_calls {
             let answer = p
-                .answer(OcppVersion::V16, "CP-1", name, payload)
+                .answer(&call(OcppVersion::V16, name, payload))
                 .unwrap_or_else(|v| panic!("{name}: {v:?}"));
             let action = v16::Action::from_name(name).unwrap();
             v16::parse_response(action, &answer.payload)
@@ -408,7 +492,7 @@ mod tests {
         ];
         for (name, payload) in v201_calls {
             let answer = p
-                .answer(OcppVersion::V201, "CP-1", name, payload)
+                .answer(&call(OcppVersion::V201, name, payload))
                 .unwrap_or_else(|v| panic!("{name}: {v:?}"));
             let action = v201::Action::from_name(name).unwrap();
             v201::parse_response(action, &answer.payload).unwrap_or_else(|v| {
@@ -435,7 +519,7 @@ mod tests {
         ]);
         for (name, payload) in v21_calls {
             let answer = p
-                .answer(OcppVersion::V21, "CP-1", name, payload)
+                .answer(&call(OcppVersion::V21, name, payload))
                 .unwrap_or_else(|v| panic!("2.1 {name}: {v:?}"));
             let action = v21::Action::from_name(name).unwrap();
             v21::parse_response(action, &answer.payload).unwrap_or_else(|v| {
@@ -447,7 +531,7 @@ mod tests {
     #[test]
     fn refusals_in_the_order_of_the_design() {
         let p = policy();
-        let code = |v, name, payload| p.answer(v, "CP-1", name, payload).unwrap_err().code;
+        let code = |v, name, payload| p.answer(&call(v, name, payload)).unwrap_err().code;
         use OcppVersion::*;
         assert_eq!(code(V16, "Teleport", "{}"), ErrorCode::NotImplemented);
         assert_eq!(
@@ -487,11 +571,11 @@ mod tests {
         let stream =
             r#"{"id":1,"pending":0,"basetime":"2026-01-01T00:00:00Z","data":[{"t":0,"v":"1"}]}"#;
         assert_eq!(
-            p.check_send(OcppVersion::V21, "NotifyPeriodicEventStream", stream),
-            Ok(())
+            p.check_send(&call(OcppVersion::V21, "NotifyPeriodicEventStream", stream)),
+            Ok(Tolerated::default())
         );
         let code = |action, payload| {
-            p.check_send(OcppVersion::V21, action, payload)
+            p.check_send(&call(OcppVersion::V21, action, payload))
                 .unwrap_err()
                 .code
         };
@@ -502,8 +586,12 @@ mod tests {
         assert_eq!(code("Heartbeat", "{}"), ErrorCode::NotSupported);
         assert_eq!(code("Teleport", "{}"), ErrorCode::NotImplemented);
         assert!(
-            p.check_send(OcppVersion::V201, "NotifyPeriodicEventStream", stream)
-                .is_err()
+            p.check_send(&call(
+                OcppVersion::V201,
+                "NotifyPeriodicEventStream",
+                stream
+            ))
+            .is_err()
         );
     }
 }

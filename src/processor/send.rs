@@ -12,8 +12,9 @@
 use log::warn;
 use tungstenite::Utf8Bytes;
 
-use super::{CallParts, ProcessorSetup, ReadyAnswer, action_label, guarded, received_payload};
+use super::{CallParts, ProcessorSetup, ReadyAnswer, action_label, received_payload};
 use crate::cross_thread::{Direction, InboundCall, JournalRecord, Kind};
+use crate::ocpp::Violation;
 
 /// Takes a SEND: what goes back to the reactor is only the release of the
 /// connection (an empty frame), through the journal when it is on.
@@ -21,12 +22,10 @@ pub(super) fn take(
     setup: &ProcessorSetup,
     call: &InboundCall,
     parts: &CallParts<'_>,
+    checked: Result<(), Violation>,
 ) -> ReadyAnswer {
     let (id, action, payload) = (parts.id.as_ref(), parts.action.as_ref(), parts.payload);
     let label = action_label(call.version, action);
-    let checked = guarded(action, || {
-        setup.policy.check_send(call.version, action, payload)
-    });
     match checked {
         Ok(()) => ReadyAnswer {
             frame: Utf8Bytes::default(),
@@ -58,7 +57,7 @@ pub(super) fn take(
 
 /// The journal line of a valid SEND.
 fn send_record(call: &InboundCall, id: &str, action: &str, payload: &str) -> Option<JournalRecord> {
-    Some(JournalRecord::message(
+    let mut record = JournalRecord::message(
         call.charge_point.clone(),
         call.conn.reactor,
         Direction::In,
@@ -66,5 +65,7 @@ fn send_record(call: &InboundCall, id: &str, action: &str, payload: &str) -> Opt
         Some(action),
         id,
         received_payload(call, payload)?,
-    ))
+    );
+    record.lenient = call.lenient_notes.clone();
+    Some(record)
 }

@@ -21,6 +21,7 @@
 // An extension of the reactor: same thread, same state, split out to keep
 // files readable. Everything the parent module imports is in scope.
 use super::*;
+use crate::ocpp::schema::Lenience;
 use crate::ocpp::session::{self, Answer, FrameErrorAnswer};
 
 /// Offers a connection's CALL to the processor queue without waiting; on
@@ -32,6 +33,7 @@ fn hand_over(
     conn: &mut Connection,
     frame: Utf8Bytes,
     parts: Option<CallRanges>,
+    lenience: Lenience,
     counters: &mut ReactorCounters,
 ) -> Result<(), TrySendError<Utf8Bytes>> {
     let call = InboundCall {
@@ -40,6 +42,8 @@ fn hand_over(
         version: conn.version,
         frame,
         parts,
+        lenience,
+        lenient_notes: None,
     };
     match processors.try_send(call) {
         Ok(()) => {
@@ -379,12 +383,14 @@ impl Reactor {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        let lenience = self.profiles.settings(conn.profile).lenience;
         match hand_over(
             &self.processors,
             conn_ref,
             conn,
             frame,
             parts,
+            lenience,
             &mut self.counters,
         ) {
             Ok(()) => {}
@@ -418,12 +424,14 @@ impl Reactor {
                 continue;
             };
             // A held frame is handed over without its ranges (rare: backpressure).
+            let lenience = self.profiles.settings(conn.profile).lenience;
             match hand_over(
                 &self.processors,
                 conn_ref,
                 conn,
                 frame,
                 None,
+                lenience,
                 &mut self.counters,
             ) {
                 Ok(()) => {

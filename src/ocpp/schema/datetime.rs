@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserializer, Serialize, Serializer};
 
-use super::{Ctx, FromJson, excerpt, with_str};
+use super::{Ctx, FromJson, Quirk, excerpt, with_str};
 use crate::ocpp::ErrorCode;
 use crate::time_text::{civil_from_days, days_from_civil};
 
@@ -214,15 +214,33 @@ impl Serialize for DateTime {
 impl FromJson for DateTime {
     const EXPECTED: &'static str = "a string";
     fn from_json<'de, D: Deserializer<'de>>(de: D, cx: &mut Ctx) -> Result<Self, D::Error> {
-        with_str(de, cx, |_, s| {
-            DateTime::parse(&s).ok_or_else(|| {
-                (
-                    ErrorCode::PropertyConstraintViolation,
-                    format!("{} is not an RFC 3339 date-time", excerpt(&s)),
-                )
-            })
+        with_str(de, cx, |cx, s| {
+            if let Some(t) = DateTime::parse(&s) {
+                return Ok(t);
+            }
+            if let Some(t) = without_zone(cx, &s) {
+                return Ok(t);
+            }
+            Err((
+                ErrorCode::PropertyConstraintViolation,
+                format!("{} is not an RFC 3339 date-time", excerpt(&s)),
+            ))
         })
     }
+}
+
+/// `date_time_without_zone`: a timestamp that would be valid with `Z`
+/// and has no zone of its own (it ends in a digit of the seconds or of
+/// their fraction) is read as UTC, and `Z` is written after it.
+fn without_zone(cx: &mut Ctx, s: &str) -> Option<DateTime> {
+    if !cx.tolerates(Quirk::DateTimeWithoutZone) || !s.ends_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let span = cx.span_of(s)?;
+    let t = DateTime::parse(&format!("{s}Z"))?;
+    cx.note(Quirk::DateTimeWithoutZone, None);
+    cx.fix(span.end..span.end, "Z".to_owned());
+    Some(t)
 }
 
 #[cfg(test)]

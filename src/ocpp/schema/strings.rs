@@ -5,11 +5,13 @@ use std::ops::Deref;
 
 use serde::{Deserializer, Serialize, Serializer};
 
-use super::{Ctx, FromJson, excerpt, with_str};
+use super::{Ctx, FromJson, Quirk, excerpt, with_str};
 use crate::ocpp::ErrorCode;
 
 /// A string of at most `N` characters (`"maxLength": N`; JSON Schema counts
 /// Unicode code points, not bytes). OCPP 1.6 calls these `CiString{N}Type`.
+/// The one exception: a charge point whose profile tolerates
+/// `long_strings` may send a longer one, kept whole.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BoundedString<const N: usize>(String);
 
@@ -59,8 +61,12 @@ impl<const N: usize> Serialize for BoundedString<N> {
 impl<const N: usize> FromJson for BoundedString<N> {
     const EXPECTED: &'static str = "a string";
     fn from_json<'de, D: Deserializer<'de>>(de: D, cx: &mut Ctx) -> Result<Self, D::Error> {
-        with_str(de, cx, |_, s| {
+        with_str(de, cx, |cx, s| {
             if char_len_within(&s, N) {
+                Ok(BoundedString(s.into_owned()))
+            } else if cx.tolerates(Quirk::LongStrings) {
+                // Kept whole: the backend sees what the charge point sent.
+                cx.note(Quirk::LongStrings, None);
                 Ok(BoundedString(s.into_owned()))
             } else {
                 Err((
