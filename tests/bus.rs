@@ -135,6 +135,19 @@ fn call_ids(events: &[Event], cp: &str) -> Vec<String> {
 /// Waits until the presence entry of `key` is removed and checks it was
 /// deleted by its gateway, not left to expire: either a delete/purge marker
 /// is seen, or the key vanished well within presence_ttl of its last put.
+/// The `call` event of the charge-point CALL `id`, once it is on the stream.
+fn call_event(bus: &Bus, id: &str) -> Event {
+    let mut reader = EventReader::new("OCPP_EVENTS");
+    let is_it = |e: &Event| e.kind() == "call" && e.body["id"] == id;
+    bus.read_until(
+        &mut reader,
+        &format!("the event of CALL {id}"),
+        10 * SECOND,
+        |events| events.iter().any(is_it),
+    );
+    reader.events.into_iter().find(is_it).unwrap()
+}
+
 fn wait_presence_deleted(bus: &Bus, key: &str, what: &str) {
     let deadline = Instant::now() + 5 * SECOND;
     let mut last_put: Option<std::time::SystemTime> = None;
@@ -508,23 +521,7 @@ fn backend_answers_boot_notifications() {
     }
 
     // The journal (so the stream) records what the charge point was told.
-    let mut reader = EventReader::new("OCPP_EVENTS");
-    let boot_id = answer[1].as_str().unwrap().to_owned();
-    bus.read_until(
-        &mut reader,
-        "the backend-answered boot",
-        10 * SECOND,
-        |events| {
-            events
-                .iter()
-                .any(|e| e.kind() == "call" && e.body["id"] == boot_id.as_str())
-        },
-    );
-    let event = reader
-        .events
-        .iter()
-        .find(|e| e.kind() == "call" && e.body["id"] == boot_id.as_str())
-        .unwrap();
+    let event = call_event(&bus, answer[1].as_str().unwrap());
     assert_eq!(event.body["answer"]["interval"], 77, "{}", event.raw);
 
     // backend_fallback = "error": InternalError without a backend, or
@@ -550,6 +547,61 @@ fn backend_answers_boot_notifications() {
     assert_eq!(pending["interval"], 5, "{pending}");
     let seen = ok.stop();
     assert_eq!(seen[0].body["gatewayId"], "gw-e");
+}
+
+/// Lenient mode on the bus: a CALL the backend answers reaches it with
+/// the corrected payload, and the event stream carries the corrected
+/// payload and the `lenient` notes of a CALL answered locally.
+#[test]
+fn lenient_corrections_reach_the_backend_and_the_stream() {
+    let nats = NatsServer::start();
+    let extra = "\n[bus.answers]\nStatusNotification = \"backend\"\n\n\
+                 [[profiles]]\nname = \"sloppy\"\nids = [\"SLOPPY-*\"]\n\
+                 lenient = [\"enum_case\", \"numbers_as_strings\"]\n";
+    let gw = start_gateway("bus-lenient", &nats, "gw-l", extra);
+    let bus = Bus::connect(&nats.url());
+    let backend = Listener::start(
+        &nats.url(),
+        "ocpp.req.StatusNotification",
+        Some("backends"),
+        |_| Some(json!({})),
+    );
+    let mut cp = ChargePoint::connect(gw.addr, "SLOPPY-1");
+    wait_connect_event(&bus, "SLOPPY-1");
+    let status = cp.call_ok(
+        "StatusNotification",
+        json!({"connectorId": "1", "errorCode": "noerror", "status": "AVAILABLE"}),
+    );
+    assert_eq!(status, json!({}));
+    let seen = backend.stop();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0].body["payload"],
+        json!({"connectorId": 1, "errorCode": "NoError", "status": "Available"}),
+        "the backend gets the corrected payload: {}",
+        seen[0].body
+    );
+
+    let meter = cp.call(
+        "MeterValues",
+        json!({"connectorId": 1, "meterValue": [{"timestamp": "2026-01-01T00:00:00Z",
+               "sampledValue": [{"value": "5", "unit": "KWH"}]}]}),
+    );
+    assert_eq!(meter[0], 3, "{meter}");
+    let meter_id = meter[1].as_str().unwrap().to_owned();
+    let event = call_event(&bus, &meter_id);
+    assert_eq!(
+        event.body["payload"]["meterValue"][0]["sampledValue"][0]["unit"], "kWh",
+        "{}",
+        event.raw
+    );
+    assert_eq!(
+        event.body["lenient"],
+        json!(["enum_case:meterValue[0].sampledValue[0].unit"]),
+        "{}",
+        event.raw
+    );
+    cp.close();
 }
 
 /// Heartbeats from several charge points while nats-server is down for a

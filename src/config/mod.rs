@@ -339,6 +339,24 @@ mod tests {
             ],
             "matches nothing; a duplicate name: {e:?}"
         );
+        // Lenient quirks are a closed set, named in the error.
+        let e = errors("[[profiles]]\nname = \"a\"\nids = [\"x\"]\nlenient = [\"sloppy\"]\n");
+        assert_eq!(e[0].line, Some(4), "{e:?}");
+        assert!(
+            e[0].message.contains("sloppy") && e[0].message.contains("numbers_as_strings"),
+            "{}",
+            e[0]
+        );
+        let c = Config::parse(
+            "[[profiles]]\nname = \"a\"\nids = [\"x\"]\nlenient = [\"enum_case\", \"long_strings\"]\n",
+            Path::new("g.toml"),
+        )
+        .unwrap();
+        let table = c.profile_table(c.profiles.clone());
+        let lenience = table.settings(table.matching("x", None)).lenience;
+        assert!(lenience.allows(crate::ocpp::schema::Quirk::EnumCase));
+        assert!(!lenience.allows(crate::ocpp::schema::Quirk::ExtraFields));
+        assert!(table.settings(None).lenience.is_strict());
     }
 
     #[test]
