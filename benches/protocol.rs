@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use ocpp_gateway::ocpp::frame::{self, Frame};
+use ocpp_gateway::ocpp::schema::Lenience;
 use ocpp_gateway::ocpp::{v16, v21, v201};
 
 struct Counting;
@@ -49,22 +50,45 @@ enum Ver {
     V21,
 }
 
-/// Parses and validates one CALL frame; `true` if it was accepted.
-fn handle(ver: Ver, text: &str) -> bool {
+/// Parses and validates one CALL frame under `lenience` (and writes the
+/// corrected payload, as the processor does, if lenient mode corrected
+/// anything); `true` if it was accepted.
+fn handle(ver: Ver, lenience: Lenience, text: &str) -> bool {
     let Ok(Frame::Call {
         action, payload, ..
     }) = frame::parse(text)
     else {
         return false;
     };
-    match ver {
+    let payload = payload.get();
+    let tolerated = match ver {
         Ver::V16 => v16::Action::from_name(&action)
-            .is_some_and(|a| black_box(v16::parse_request(a, payload.get())).is_ok()),
+            .and_then(|a| v16::parse_request_lenient(a, payload, lenience).ok())
+            .map(|(request, t)| {
+                black_box(request);
+                t
+            }),
         Ver::V201 => v201::Action::from_name(&action)
-            .is_some_and(|a| black_box(v201::parse_request(a, payload.get())).is_ok()),
+            .and_then(|a| v201::parse_request_lenient(a, payload, lenience).ok())
+            .map(|(request, t)| {
+                black_box(request);
+                t
+            }),
         Ver::V21 => v21::Action::from_name(&action)
-            .is_some_and(|a| black_box(v21::parse_request(a, payload.get())).is_ok()),
+            .and_then(|a| v21::parse_request_lenient(a, payload, lenience).ok())
+            .map(|(request, t)| {
+                black_box(request);
+                t
+            }),
+    };
+    let Some(tolerated) = tolerated else {
+        return false;
+    };
+    if !tolerated.is_empty() {
+        black_box(tolerated.corrected(payload));
+        black_box(tolerated.notes_json());
     }
+    true
 }
 
 fn sampled_value(i: usize) -> String {
@@ -120,15 +144,19 @@ struct Row {
 }
 
 fn measure(name: &'static str, ver: Ver, text: &str) -> Row {
+    measure_with(name, ver, Lenience::STRICT, text)
+}
+
+fn measure_with(name: &'static str, ver: Ver, lenience: Lenience, text: &str) -> Row {
     assert!(
-        handle(ver, text),
+        handle(ver, lenience, text),
         "{name}: the benchmark frame must be valid"
     );
     // Allocations of one frame, measured apart from the timing loop.
     let (a0, b0) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
     const COUNTED: u64 = 1000;
     for _ in 0..COUNTED {
-        black_box(handle(ver, black_box(text)));
+        black_box(handle(ver, lenience, black_box(text)));
     }
     let allocs = (ALLOCS.load(Relaxed) - a0) as f64 / COUNTED as f64;
     let bytes = (BYTES.load(Relaxed) - b0) as f64 / COUNTED as f64;
@@ -138,13 +166,13 @@ fn measure(name: &'static str, ver: Ver, text: &str) -> Row {
     let start = Instant::now();
     while start.elapsed() < budget / 5 {
         for _ in 0..1000 {
-            black_box(handle(ver, black_box(text)));
+            black_box(handle(ver, lenience, black_box(text)));
         }
     }
     let start = Instant::now();
     while start.elapsed() < budget {
         for _ in 0..1000 {
-            black_box(handle(ver, black_box(text)));
+            black_box(handle(ver, lenience, black_box(text)));
         }
         n += 1000;
     }
@@ -167,11 +195,16 @@ fn main() {
 
     let tx21 = r#"[2,"8","TransactionEvent",{"eventType":"Started","timestamp":"2026-12-01T10:00:00Z","triggerReason":"Authorized","seqNo":0,"transactionInfo":{"transactionId":"tx-2","chargingState":"EVConnected"},"idToken":{"idToken":"04A2B3C4","type":"ISO14443"},"evse":{"id":1,"connectorId":1},"meterValue":[{"timestamp":"2026-12-01T10:00:00Z","sampledValue":[{"value":0.0,"measurand":"Energy.Active.Import.Register","unitOfMeasure":{"unit":"Wh"}}]}]}]"#;
     let report100 = notify_report(100);
+    // What sloppy firmware sends: every unit in lower case (10 corrections).
+    let mv10_sloppy = mv10.replace("\"Wh\"", "\"wh\"").replace("\"A\"", "\"a\"");
+    let all = Lenience::ALL;
 
     let rows = [
         measure("1.6 Heartbeat", Ver::V16, heartbeat),
         measure("1.6 MeterValues, 1 sample", Ver::V16, &mv1),
         measure("1.6 MeterValues, 10 samples", Ver::V16, &mv10),
+        measure_with("  lenient (all quirks), valid", Ver::V16, all, &mv10),
+        measure_with("  lenient, 10 enum_case fixes", Ver::V16, all, &mv10_sloppy),
         measure("1.6 BootNotification", Ver::V16, boot),
         measure("2.0.1 TransactionEvent, 1 sample", Ver::V201, tx201),
         measure("2.1 Heartbeat", Ver::V21, heartbeat),

@@ -139,11 +139,18 @@ impl Ctx {
         let Some(l) = self.lenient.as_mut() else {
             return;
         };
-        let mut path = path_text(l.path.iter());
-        if let Some(child) = child {
-            push_key(&mut path, &cut_name(child));
-        }
-        l.tolerated.note(quirk, path);
+        let segs = &l.path;
+        l.tolerated.note(quirk, || {
+            let mut note = String::with_capacity(48);
+            note.push_str(quirk.name());
+            note.push(':');
+            let at = note.len();
+            push_path(&mut note, at, segs.iter());
+            if let Some(child) = child {
+                push_segment(&mut note, at, &cut_name(child));
+            }
+            note
+        });
     }
 
     /// The byte span of `value` in the payload, if it was borrowed from it.
@@ -155,7 +162,7 @@ impl Ctx {
     }
 
     /// Records that the payload's bytes at `range` are to read `text`.
-    pub fn fix(&mut self, range: std::ops::Range<usize>, text: String) {
+    pub fn fix(&mut self, range: std::ops::Range<usize>, text: &'static str) {
         if let Some(l) = self.lenient.as_mut() {
             l.tolerated.fix(range, text);
         }
@@ -234,23 +241,29 @@ impl Ctx {
 /// `meterValue[0].sampledValue[1].measurand`, outermost segment first.
 fn path_text<'a>(segs: impl Iterator<Item = &'a Seg>) -> String {
     let mut path = String::new();
-    for seg in segs {
-        match seg {
-            Seg::Key(k) => push_key(&mut path, k),
-            Seg::Unknown(k) => push_key(&mut path, k),
-            Seg::Index(i) => {
-                let _ = write!(path, "[{i}]");
-            }
-        }
-    }
+    push_path(&mut path, 0, segs);
     path
 }
 
-fn push_key(path: &mut String, key: &str) {
-    if !path.is_empty() {
-        path.push('.');
+/// Appends a path to `out`, whose text from `at` on is the path so far.
+fn push_path<'a>(out: &mut String, at: usize, segs: impl Iterator<Item = &'a Seg>) {
+    for seg in segs {
+        match seg {
+            Seg::Key(k) => push_segment(out, at, k),
+            Seg::Unknown(k) => push_segment(out, at, k),
+            Seg::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
+        }
     }
-    path.push_str(key);
+}
+
+/// Appends property `key`, after a `.` unless the path (from `at`) is empty.
+fn push_segment(out: &mut String, at: usize, key: &str) {
+    if out.len() > at {
+        out.push('.');
+    }
+    out.push_str(key);
 }
 
 /// A property name the sender made up: cut a huge one rather than echo it.
@@ -603,7 +616,7 @@ fn tolerated_enum_value<T: EnumValue>(cx: &mut Ctx, v: &str) -> Option<T> {
         && let Some(span) = cx.span_of(v)
     {
         cx.note(Quirk::EnumCase, None);
-        cx.fix(span, t.as_str().to_owned());
+        cx.fix(span, t.as_str());
         return Some(t);
     }
     if cx.tolerates(Quirk::UnknownEnumValues) {

@@ -239,7 +239,7 @@ fn without_zone(cx: &mut Ctx, s: &str) -> Option<DateTime> {
     let span = cx.span_of(s)?;
     let t = DateTime::parse(&format!("{s}Z"))?;
     cx.note(Quirk::DateTimeWithoutZone, None);
-    cx.fix(span.end..span.end, "Z".to_owned());
+    cx.fix(span.end..span.end, "Z");
     Some(t)
 }
 

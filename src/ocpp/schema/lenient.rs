@@ -106,7 +106,9 @@ pub struct Tolerated {
 struct Fix {
     /// Bytes of the payload text to replace (empty: an insertion).
     range: Range<usize>,
-    text: String,
+    /// Every correction writes a constant: the schema's spelling of an
+    /// enum value, `Z`, or nothing (a number's quotes go).
+    text: &'static str,
 }
 
 impl Tolerated {
@@ -127,14 +129,16 @@ impl Tolerated {
             .map(|(q, n)| (*q, n))
     }
 
-    pub(super) fn note(&mut self, quirk: Quirk, path: String) {
+    /// Counts a tolerated violation; `note` writes its `quirk:path` text,
+    /// asked for only while fewer than [`MAX_NOTES`] are kept.
+    pub(super) fn note(&mut self, quirk: Quirk, note: impl FnOnce() -> String) {
         self.counts[quirk as usize] = self.counts[quirk as usize].saturating_add(1);
         if self.notes.len() < MAX_NOTES {
-            self.notes.push(format!("{}:{path}", quirk.name()));
+            self.notes.push(note());
         }
     }
 
-    pub(super) fn fix(&mut self, range: Range<usize>, text: String) {
+    pub(super) fn fix(&mut self, range: Range<usize>, text: &'static str) {
         self.fixes.push(Fix { range, text });
     }
 
@@ -151,7 +155,7 @@ impl Tolerated {
             // range that does not fit means a caller passed another text.
             let before = payload.get(at..fix.range.start)?;
             out.push_str(before);
-            out.push_str(&fix.text);
+            out.push_str(fix.text);
             at = fix.range.end;
         }
         out.push_str(payload.get(at..)?);
@@ -233,9 +237,10 @@ mod tests {
     fn corrections_splice_in_order() {
         let text = r#"{"a":"x","b":"12","c":"t"}"#;
         let mut t = Tolerated::default();
-        t.fix(5..8, "\"X\"".into());
-        t.fix(13..17, "12".into());
-        t.fix(24..24, "Z".into());
+        t.fix(5..8, "\"X\"");
+        t.fix(13..14, "");
+        t.fix(16..17, "");
+        t.fix(24..24, "Z");
         assert_eq!(
             t.corrected(text).as_deref(),
             Some(r#"{"a":"X","b":12,"c":"tZ"}"#)
@@ -247,7 +252,7 @@ mod tests {
     fn notes_are_capped_but_counts_are_exact() {
         let mut t = Tolerated::default();
         for i in 0..100 {
-            t.note(Quirk::ExtraFields, format!("x{i}"));
+            t.note(Quirk::ExtraFields, || format!("extra_fields:x{i}"));
         }
         assert_eq!(t.notes().len(), MAX_NOTES);
         assert_eq!(t.counts().collect::<Vec<_>>(), [(Quirk::ExtraFields, 100)]);

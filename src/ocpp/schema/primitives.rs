@@ -76,7 +76,7 @@ impl FromJson for i64 {
                     (None, Some(u)) => V(cx).visit_u64(u),
                     (None, None) => V(cx).visit_f64(n.as_f64().unwrap_or(f64::NAN)),
                 }?;
-                number_fixed(cx, span, v);
+                number_fixed(cx, span);
                 Ok(value)
             }
         }
@@ -101,9 +101,10 @@ fn number_string(cx: &Ctx, v: &str) -> Option<std::ops::Range<usize>> {
 
 /// Notes a number sent as a string and corrects it: the quotes around
 /// `span` (the string's content) go, the digits stay as written.
-fn number_fixed(cx: &mut Ctx, span: std::ops::Range<usize>, v: &str) {
+fn number_fixed(cx: &mut Ctx, span: std::ops::Range<usize>) {
     cx.note(Quirk::NumbersAsStrings, None);
-    cx.fix(span.start.saturating_sub(1)..span.end + 1, v.to_owned());
+    cx.fix(span.start.saturating_sub(1)..span.start, "");
+    cx.fix(span.end..span.end + 1, "");
 }
 
 fn out_of_i64(v: f64) -> Fail {
@@ -143,7 +144,7 @@ impl FromJson for f64 {
                 let Some((span, value)) = number else {
                     return Err(E::invalid_type(de::Unexpected::Str(v), &"a number"));
                 };
-                number_fixed(cx, span, v);
+                number_fixed(cx, span);
                 Ok(value)
             }
         }
