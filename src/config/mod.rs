@@ -33,6 +33,7 @@ mod reactors;
 mod shutdown;
 mod tls;
 mod toml_text;
+mod trace;
 mod websocket;
 
 use std::fmt;
@@ -55,6 +56,7 @@ pub use reactors::ReactorsConfig;
 pub use shutdown::ShutdownConfig;
 pub use tls::{TlsConfig, TlsVersion};
 pub use toml_text::{REDACTED, SECRET_KEYS};
+pub use trace::{MAX_TRACE_MINUTES, TraceConfig};
 pub use websocket::WebSocketConfig;
 
 use toml_text::{key_at, key_offset, key_on_line, line_of, redact_secrets};
@@ -75,6 +77,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub tls: TlsConfig,
     pub bus: BusConfig,
+    /// `[trace]`: frame traces of single charge points (off without a directory).
+    pub trace: TraceConfig,
     /// `[[profiles]]`, in file order (the first match wins).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<ProfileConfig>,
@@ -167,6 +171,10 @@ impl Config {
             &config.profiles,
             config.reactors.timer_tick,
         ));
+        problems.extend(profiles::trace_problems(
+            &config.profiles,
+            config.trace.enabled(),
+        ));
         if problems.is_empty() {
             return Ok(config);
         }
@@ -245,6 +253,7 @@ impl Config {
             "must be true when bus.kind = \"nats\": events reach the bus through the journal",
         );
         out.extend(self.bus.problems());
+        out.extend(self.trace.problems());
         out.into_vec()
     }
 

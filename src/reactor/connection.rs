@@ -18,6 +18,7 @@ use tungstenite::{Error as WsError, Message, Utf8Bytes, WebSocket};
 
 use super::handshake::HandshakeCallback;
 use super::token_bucket::TokenBucket;
+use super::tracing::ConnTrace;
 use super::transport::Transport;
 use crate::cross_thread::{BootInfo, ReplyTo};
 use crate::ocpp::OcppVersion;
@@ -107,6 +108,9 @@ pub struct Connection {
     /// Bumped when the ping chain restarts (a profile change): an older
     /// chain's timer finds a newer epoch and ends.
     pub ping_epoch: u8,
+    /// Set while its frames are traced (`tracing.rs`); `None` costs the
+    /// frame path one branch.
+    pub trace: Option<Box<ConnTrace>>,
 }
 
 /// Whether the reactor keeps a connection after an I/O step, or drops it.
@@ -149,6 +153,7 @@ impl Connection {
             boot: None,
             profile: None,
             ping_epoch: 0,
+            trace: None,
         }
     }
 
