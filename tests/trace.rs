@@ -278,6 +278,22 @@ fn a_trace_file_stops_at_its_cap_with_one_truncation_line() {
     std::thread::sleep(Duration::from_millis(100));
     let after = std::fs::read_to_string(trace_file(&dir, "CHATTY-1")).expect("file");
     assert_eq!(after, text);
+    // A later session's trace finds the file full: still nothing more.
+    let mut cp = ChargePoint::connect(gw.local_addr(), "CHATTY-1");
+    trace_for(addr, "CHATTY-1", 1);
+    let capped = metric(addr, "ocpp_gateway_trace_frames_capped_total");
+    for _ in 0..5 {
+        exchange(&mut cp, "Heartbeat", json!({}));
+    }
+    wait_for("the new session's frames capped", WAIT, || {
+        metric(addr, "ocpp_gateway_trace_frames_capped_total") >= capped.map(|n| n + 10)
+    });
+    let after = std::fs::read_to_string(trace_file(&dir, "CHATTY-1")).expect("file");
+    assert_eq!(after, text, "a full file gets nothing in a later session");
+    assert_eq!(
+        metric(addr, "ocpp_gateway_trace_files_capped_total"),
+        Some(1)
+    );
     stop(gw);
 }
 

@@ -351,6 +351,40 @@ mod tests {
     }
 
     #[test]
+    fn profile_trace_globs_need_a_trace_directory() {
+        let profile =
+            "[[profiles]]\nname = \"debug\"\nids = [\"CP-*\"]\ntrace = [\"CP-DEBUG-*\"]\n";
+        let e = errors(profile);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].key.as_deref(), Some("profiles[0].trace"));
+        assert_eq!(e[0].line, Some(4));
+        assert!(e[0].message.contains("trace.directory"), "{}", e[0]);
+        let e = errors("[[profiles]]\nname = \"a\"\nids = [\"x\"]\ntrace = [\"[x]\"]\n");
+        assert_eq!(e[0].line, Some(4), "{e:?}");
+        assert!(e[0].message.contains("wildcards"), "{}", e[0]);
+        let e = errors("[trace]\ndirectory = \"t\"\nmax_file_bytes = 10\n");
+        assert_eq!(e[0].key.as_deref(), Some("trace.max_file_bytes"), "{e:?}");
+        assert_eq!(e[0].line, Some(3));
+
+        let text = format!("[trace]\ndirectory = \"/tmp/t\"\n{profile}");
+        let c = Config::parse(&text, Path::new("g.toml")).unwrap();
+        let table = c.profile_table(c.profiles.clone());
+        let p = table.matching("CP-DEBUG-1", None);
+        assert_eq!(p, Some(0));
+        assert!(table.traces(p, "CP-DEBUG-1"));
+        assert!(
+            !table.traces(p, "CP-1"),
+            "under the profile, not in its trace globs"
+        );
+        assert!(!table.traces(None, "CP-DEBUG-1"));
+        let again = Config::parse(&c.to_toml(), Path::new("g.toml")).unwrap();
+        assert_eq!(
+            (again.trace, again.profiles),
+            (c.trace.clone(), c.profiles.clone())
+        );
+    }
+
+    #[test]
     fn out_of_range_names_key_and_line() {
         let e = errors("[channels]\n\ncapacity = 0\n");
         assert_eq!(e.len(), 1);

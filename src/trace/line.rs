@@ -124,7 +124,8 @@ pub fn truncated(out: &mut Vec<u8>, at: SystemTime, max_file_bytes: u64) {
 pub fn ends_truncated(tail: &[u8]) -> bool {
     let tail = tail.strip_suffix(b"\n").unwrap_or(tail);
     let last = tail.rsplit(|&b| b == b'\n').next().unwrap_or(tail);
-    last.windows(20).any(|w| w == b"\"kind\":\"truncated\",")
+    const MARK: &[u8] = b"\"kind\":\"truncated\",";
+    last.windows(MARK.len()).any(|w| w == MARK)
 }
 
 #[cfg(test)]
