@@ -18,7 +18,6 @@ use tungstenite::{Error as WsError, Message, Utf8Bytes, WebSocket};
 
 use super::handshake::HandshakeCallback;
 use super::token_bucket::TokenBucket;
-use super::tracing::ConnTrace;
 use super::transport::Transport;
 use crate::cross_thread::{BootInfo, ReplyTo};
 use crate::ocpp::OcppVersion;
@@ -111,6 +110,16 @@ pub struct Connection {
     /// Set while its frames are traced (`tracing.rs`); `None` costs the
     /// frame path one branch.
     pub trace: Option<Box<ConnTrace>>,
+}
+
+/// One connection's trace (`tracing.rs`), boxed in `Connection::trace`:
+/// 8 bytes for an untraced connection.
+#[derive(Debug)]
+pub struct ConnTrace {
+    /// When the operator's trace ends (`None`: no operator trace).
+    pub until: Option<Instant>,
+    /// Its profile's `trace` globs match it: no time limit.
+    pub by_profile: bool,
 }
 
 /// Whether the reactor keeps a connection after an I/O step, or drops it.

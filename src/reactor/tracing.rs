@@ -17,20 +17,11 @@ use std::time::SystemTime;
 
 // An extension of the reactor: same thread, same state, split out to keep
 // files readable. Everything the parent module imports is in scope.
+use super::connection::ConnTrace;
 use super::*;
 use crate::cross_thread::{
     TraceCause, TraceCommand, TraceEnd, TraceEvent, TraceReply, TraceSender, TracedFrame,
 };
-
-/// One connection's trace (boxed in `Connection::trace`: 8 bytes for
-/// untraced connections).
-#[derive(Debug)]
-pub struct ConnTrace {
-    /// When the operator's trace ends (`None`: no operator trace).
-    pub until: Option<Instant>,
-    /// Its profile's `trace` globs match it: no time limit.
-    pub by_profile: bool,
-}
 
 /// The reactor's end of the trace queue.
 #[derive(Default)]
