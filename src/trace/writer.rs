@@ -295,3 +295,82 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cross_thread::{Direction, TraceCause, TraceEnd, TracedFrame};
+    use std::time::SystemTime;
+
+    fn text(id: &str, frame: &str) -> TraceEvent {
+        TraceEvent::Frame {
+            charge_point: id.into(),
+            at: SystemTime::now(),
+            dir: Direction::In,
+            frame: TracedFrame::Text(frame.to_owned().into()),
+        }
+    }
+
+    fn start(id: &str) -> TraceEvent {
+        TraceEvent::Start {
+            charge_point: id.into(),
+            at: SystemTime::now(),
+            cause: TraceCause::Operator,
+            until: None,
+        }
+    }
+
+    fn stop(id: &str) -> TraceEvent {
+        TraceEvent::Stop {
+            charge_point: id.into(),
+            at: SystemTime::now(),
+            why: TraceEnd::Disconnected,
+        }
+    }
+
+    #[test]
+    fn files_past_max_open_files_are_closed_and_reopened_and_sessions_overlap() {
+        let dir = std::env::temp_dir().join(format!("trace-writer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = TraceConfig {
+            max_open_files: 1,
+            ..TraceConfig::default()
+        };
+        let stats = Arc::new(TraceStats::default());
+        let mut w = Writer::new(&config, dir.clone(), stats.clone());
+        let (tx, rx) = crossbeam_channel::unbounded();
+        // A and B alternate with room for one open file; A's connection is
+        // replaced (a second session starts before the first stops).
+        for event in [
+            start("A"),
+            start("B"),
+            text("A", "a1"),
+            text("B", "b1"),
+            start("A"),
+            stop("A"),
+            text("A", "a2"),
+            stop("A"),
+            stop("B"),
+        ] {
+            tx.send(event).unwrap();
+        }
+        drop(tx);
+        w.run(rx, 16);
+        let read = |id: &str| std::fs::read_to_string(dir.join(line::file_name(id))).unwrap();
+        let frames = |id: &str| -> Vec<String> {
+            read(id)
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .filter_map(|l| l["frame"].as_str().map(str::to_owned))
+                .collect()
+        };
+        assert_eq!(frames("A"), ["a1", "a2"], "{}", read("A"));
+        assert_eq!(frames("B"), ["b1"]);
+        assert_eq!(read("A").matches("trace_stop").count(), 2);
+        assert_eq!(stats.frames_written.load(Relaxed), 3);
+        assert_eq!(stats.files_open.load(Relaxed), 0, "all closed at the end");
+        assert!(w.files.is_empty() && w.open.is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
