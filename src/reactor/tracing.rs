@@ -230,3 +230,45 @@ impl Tracer {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stop(id: &Arc<str>) -> TraceEvent {
+        TraceEvent::Stop {
+            charge_point: id.clone(),
+            at: SystemTime::now(),
+            why: TraceEnd::Operator,
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_frames_and_keeps_starts_and_stops_in_order() {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let mut tracer = Tracer::new(Some(TraceSender::new(tx)));
+        let id: Arc<str> = Arc::from("CP-1");
+        let text = || TracedFrame::Text("[2,\"1\",\"Heartbeat\",{}]".into());
+        tracer.frame(&id, Direction::In, text());
+        tracer.frame(&id, Direction::In, text());
+        assert_eq!(tracer.dropped, 1, "the queue held one");
+        // A stop the full queue refuses waits; frames meanwhile are dropped
+        // rather than sent ahead of it.
+        tracer.control(stop(&id));
+        assert!(tracer.has_backlog());
+        assert!(matches!(rx.try_recv(), Ok(TraceEvent::Frame { .. })));
+        tracer.frame(&id, Direction::Out, text());
+        assert_eq!(tracer.dropped, 2);
+        tracer.retry();
+        assert!(!tracer.has_backlog());
+        assert!(matches!(rx.try_recv(), Ok(TraceEvent::Stop { .. })));
+        // A stopped writer: nothing is kept for it.
+        drop(rx);
+        tracer.control(stop(&id));
+        assert!(!tracer.has_backlog());
+        // Not configured: nothing is sent or counted.
+        let mut off = Tracer::new(None);
+        off.frame(&id, Direction::In, text());
+        assert_eq!((off.dropped, off.enabled()), (0, false));
+    }
+}
