@@ -118,6 +118,9 @@ pub struct Connection {
 pub struct ConnTrace {
     /// When the operator's trace ends (`None`: no operator trace).
     pub until: Option<Instant>,
+    /// The same moment on the wall clock, worked out once so that every
+    /// answer and the file's start line name the same millisecond.
+    pub until_wall: Option<std::time::SystemTime>,
     /// Its profile's `trace` globs match it: no time limit.
     pub by_profile: bool,
 }

@@ -167,11 +167,8 @@ impl Reactor {
                     .trace
                     .as_deref()
                     .filter(|t| !t.by_profile)
-                    .and_then(|t| t.until)
-                    .map(|until| {
-                        let ahead = until.saturating_duration_since(self.now);
-                        humantime::format_rfc3339_millis(wall_now + ahead).to_string()
-                    }),
+                    .and_then(|t| t.until_wall)
+                    .map(tracing::wall_text),
             });
         }
         out

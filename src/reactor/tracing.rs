@@ -119,14 +119,9 @@ impl Reactor {
         let trace = conn.trace.as_deref();
         Some(TraceReply {
             traced: trace.is_some(),
-            until: trace.and_then(|t| t.until).map(|at| self.wall_text(at)),
+            until: trace.and_then(|t| t.until_wall).map(wall_text),
             by_profile: trace.is_some_and(|t| t.by_profile),
         })
-    }
-
-    /// Wall-clock text (RFC 3339 UTC, ms) of a reactor instant.
-    pub(super) fn wall_text(&self, at: Instant) -> String {
-        humantime::format_rfc3339_millis(self.wall(at)).to_string()
     }
 
     fn wall(&self, at: Instant) -> SystemTime {
@@ -150,13 +145,14 @@ impl Reactor {
         };
         if let Some(trace) = conn.trace.as_mut() {
             match cause {
-                TraceCause::Operator => trace.until = until,
+                TraceCause::Operator => (trace.until, trace.until_wall) = (until, wall_until),
                 TraceCause::Profile => trace.by_profile = true,
             }
             return;
         }
         conn.trace = Some(Box::new(ConnTrace {
             until,
+            until_wall: wall_until,
             by_profile: cause == TraceCause::Profile,
         }));
         self.tracer.traced += 1;
@@ -188,7 +184,7 @@ impl Reactor {
         if trace.until.is_none_or(|until| until > now) {
             return;
         }
-        trace.until = None;
+        (trace.until, trace.until_wall) = (None, None);
         if !trace.by_profile {
             self.end_trace(key, TraceEnd::Expired);
         }
@@ -217,6 +213,11 @@ impl Reactor {
             }
         }
     }
+}
+
+/// Wall-clock text of a trace's end: RFC 3339 UTC, milliseconds.
+pub(super) fn wall_text(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 impl Tracer {
