@@ -8,6 +8,7 @@
 //! - [`bus`]: the NATS bridge thread (scale-out).
 //! - [`admin`]: the admin API thread.
 //! - [`logging`]: the log writer thread.
+//! - [`trace`]: the trace writer thread (frame traces of single charge points).
 //! - [`memory`]: the memory trimmer thread.
 //! - [`cross_thread`]: everything those threads pass to each other or share;
 //!   thread folders meet only there.
@@ -38,6 +39,7 @@ pub mod start;
 pub mod time_text;
 pub mod tls;
 pub mod tls_stream;
+pub mod trace;
 
 pub use config::Config;
 pub use start::{Extensions, GatewayHandle, start, start_with};

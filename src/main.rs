@@ -182,6 +182,16 @@ fn main() -> ExitCode {
                         Ok(false) => {}
                         Err(e) => warn!("SIGHUP: TLS not reloaded, old certificate kept: {e}"),
                     }
+                    // [trace] is read at start only: globs without a
+                    // running trace writer would trace nothing.
+                    if new.profiles.iter().any(|p| !p.trace.is_empty())
+                        && !gateway.config().trace.enabled()
+                    {
+                        warn!(
+                            "SIGHUP: profile trace globs ignored: the gateway started without \
+                             [trace] directory (restart to trace)"
+                        );
+                    }
                     let reactors = gateway.reload_profiles(&new.profiles);
                     info!(
                         "SIGHUP: {} profiles in force, applied on {reactors} reactors",

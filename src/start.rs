@@ -31,6 +31,7 @@ use crate::journal::{Journal, JournalHandle};
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
 use crate::reactor::{self, ReactorSetup};
 use crate::tls::TlsStore;
+use crate::trace::TraceWriter;
 
 /// How long `start` waits for every reactor to publish its counters once
 /// (each does so as its loop starts) before it starts the admin API.
@@ -63,6 +64,9 @@ pub struct GatewayHandle {
     profiles: Arc<Reloadable<ProfileTable>>,
     /// The journal writer; taken at the end of `join`.
     journal: Mutex<Option<JournalHandle>>,
+    /// The trace writer, when `[trace] directory` is set; it stops once
+    /// the reactors (its only senders) have.
+    trace: Option<TraceWriter>,
     admin: Option<crate::admin::Admin>,
     bus: Option<Bus>,
     reactor_threads: Vec<JoinHandle<()>>,
@@ -187,6 +191,16 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     } else {
         (None, None)
     };
+    // Frame traces: one writer thread, fed by the reactors only.
+    let (trace_tx, trace_writer) = match &config.trace.directory {
+        Some(dir) => {
+            let (tx, writer) = TraceWriter::start(&config.trace, dir, capacity).map_err(|e| {
+                io::Error::new(e.kind(), format!("trace.directory {}: {e}", dir.display()))
+            })?;
+            (Some(tx), Some(writer))
+        }
+        None => (None, None),
+    };
     let processor_stats: Vec<Arc<ProcessorStats>> = (0..config.processors.threads)
         .map(|_| Arc::default())
         .collect();
@@ -207,6 +221,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             memory: memory.clone(),
             journal: journal_handle.as_ref().map(JournalHandle::watch),
             bus: bus_stats.clone(),
+            trace: trace_writer.as_ref().map(TraceWriter::stats),
         },
         stop: stop.clone(),
     });
@@ -219,6 +234,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         credentials: credentials.clone(),
         profiles: profiles.clone(),
         journal: Mutex::new(journal_handle),
+        trace: trace_writer,
         admin: None,
         bus: None,
         reactor_threads: Vec::new(),
@@ -263,6 +279,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             peers: reactors.clone(),
             stats,
             journal: journal_tx.clone(),
+            trace: trace_tx.clone(),
         };
         let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
         let running = stop.clone();
@@ -284,6 +301,8 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     // Reactors and processors hold the only journal senders: the journal
     // drains after they stop.
     drop(journal_tx);
+    // Likewise the trace queue: its writer flushes and stops after them.
+    drop(trace_tx);
     if let Some(stats) = bus_stats {
         let bus_view = Arc::new(BusHandle {
             config: config.clone(),
@@ -357,6 +376,17 @@ impl GatewayHandle {
                 std::thread::sleep(Duration::from_millis(5));
             }
             let _ = thread.join();
+        }
+        // The reactors have stopped, so has the trace queue: the writer
+        // flushes, closes its files and ends.
+        if let Some(trace) = self.trace {
+            while !trace.is_finished() {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            trace.join();
         }
         // Everyone who could journal has stopped: drain, fsync, close.
         let journal = self.journal.lock().map(|mut j| j.take());

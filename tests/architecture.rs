@@ -2,7 +2,7 @@
 //!
 //! - no import cycle among the files of `src/`;
 //! - each thread's folder (`reactor/`, `processor/`, `journal/`, `bus/`,
-//!   `admin/`, `logging.rs`, `memory.rs`) imports no other thread's folder
+//!   `admin/`, `logging.rs`, `memory.rs`, `trace/`) imports no other thread's folder
 //!   and not the start-up wiring: threads meet only in `cross_thread/`;
 //! - `cross_thread/` depends on nothing but `ocpp` and `config`;
 //!   `ocpp/` on nothing outside itself; `config/` on `ocpp` only — besides
@@ -29,6 +29,7 @@ const THREADS: &[&str] = &[
     "admin",
     "logging",
     "memory",
+    "trace",
 ];
 /// Modules with no thread state that any thread may use.
 const PURE_HELPERS: &[&str] = &["auth", "tls", "command_json"];

@@ -431,6 +431,9 @@ pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
         crate::cross_thread::stats::LOG_LINES_DROPPED.load(std::sync::atomic::Ordering::Relaxed),
     );
 
+    if let Some(t) = gateway.trace_stats() {
+        trace_metrics(&mut r, c, t);
+    }
     if let Some(j) = gateway.journal_stats() {
         counter(
             &mut r,
@@ -473,6 +476,61 @@ pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
         out = format!("# cannot encode metrics: {e}\n");
     }
     out
+}
+
+/// Only with `[trace] directory` set: the reactors' share (traced
+/// connections, frames dropped at the full queue) and the writer's.
+fn trace_metrics(r: &mut Registry, c: &[ReactorCounters], t: &crate::cross_thread::TraceStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let sum = |value: fn(&ReactorCounters) -> u64| c.iter().map(value).sum::<u64>();
+    gauge(
+        r,
+        "trace_connections",
+        "Connections whose frames are traced now (all reactors)",
+        i64::try_from(sum(|c| c.traced_connections)).unwrap_or(i64::MAX),
+    );
+    counter(
+        r,
+        "trace_frames_dropped",
+        "Frames of traced connections dropped because the trace queue was full",
+        sum(|c| c.trace_frames_dropped),
+    );
+    counter(
+        r,
+        "trace_frames_written",
+        "Frames written to trace files",
+        t.frames_written.load(Relaxed),
+    );
+    counter(
+        r,
+        "trace_bytes_written",
+        "Bytes written to trace files",
+        t.bytes_written.load(Relaxed),
+    );
+    counter(
+        r,
+        "trace_frames_capped",
+        "Frames not written because their trace file had reached trace.max_file_bytes",
+        t.frames_capped.load(Relaxed),
+    );
+    counter(
+        r,
+        "trace_files_capped",
+        "Trace files that reached trace.max_file_bytes (each ends in one truncated line)",
+        t.files_capped.load(Relaxed),
+    );
+    counter(
+        r,
+        "trace_io_errors",
+        "Trace file opens, writes or flushes that failed",
+        t.io_errors.load(Relaxed),
+    );
+    gauge(
+        r,
+        "trace_files_open",
+        "Trace files open now (at most trace.max_open_files)",
+        i64::try_from(t.files_open.load(Relaxed)).unwrap_or(i64::MAX),
+    );
 }
 
 fn bus_metrics(r: &mut Registry, b: &crate::cross_thread::BusStats) {

@@ -11,6 +11,8 @@
 //! | `GET /connections/{id}` | one connection, or 404 |
 //! | `POST /connections/{id}/calls` | `{"action","payload","timeout_ms"}` → 200 result, 400 invalid, 404, 502 CALLERROR/bad answer, 504 timeout |
 //! | `DELETE /connections/{id}?code=N` | close it (default 1000), 200 or 404 |
+//! | `POST /connections/{id}/trace` | `{"minutes":N}` (1 to 1440) → 200 until when, 400, 404, 503 without `[trace] directory` |
+//! | `DELETE /connections/{id}/trace` | stop tracing it → 200, 404, 503 without `[trace] directory` |
 
 use std::time::{Duration, Instant};
 
@@ -20,9 +22,10 @@ use subtle::ConstantTimeEq;
 
 use super::http::Response;
 use crate::command_json::{self, Command};
+use crate::config::MAX_TRACE_MINUTES;
 use crate::cross_thread::AdminHandle;
 use crate::cross_thread::unix_ms;
-use crate::cross_thread::{ConnectionInfo, ServerCallOutcome};
+use crate::cross_thread::{ConnectionInfo, ServerCallOutcome, TraceReply};
 use crate::ocpp::handshake::percent_decode;
 
 /// Default and largest page of `GET /connections`.
@@ -55,6 +58,11 @@ pub enum Route {
         charge_point: String,
         command: Command,
     },
+    /// Start (`Some(minutes)`) or stop tracing a charge point's frames.
+    Trace {
+        charge_point: String,
+        minutes: Option<u64>,
+    },
 }
 
 /// Routes a whole request. `body` is read only by the routes that take one.
@@ -83,8 +91,23 @@ pub fn route(method: &str, target: &str, body: &[u8], call_timeout: Duration) ->
                 command,
             })
         })),
+        ("POST", ["connections", id, "trace"]) => answer(decoded(id).and_then(|charge_point| {
+            let minutes = trace_minutes(body)?;
+            Ok(Route::Trace {
+                charge_point,
+                minutes: Some(minutes),
+            })
+        })),
+        ("DELETE", ["connections", id, "trace"]) => {
+            answer(decoded(id).map(|charge_point| Route::Trace {
+                charge_point,
+                minutes: None,
+            }))
+        }
         (_, ["health"] | ["metrics"] | ["connections"] | ["connections", _])
-        | (_, ["connections", _, "calls"]) => Route::Answer(error(405, "method not allowed")),
+        | (_, ["connections", _, "calls" | "trace"]) => {
+            Route::Answer(error(405, "method not allowed"))
+        }
         _ => Route::Answer(error(404, "no such route")),
     }
 }
@@ -267,6 +290,49 @@ pub fn closed(found: bool, charge_point: &str, code: u16) -> Response {
     }
 }
 
+/// The body of `POST /connections/{id}/trace`: `{"minutes": N}`, N a
+/// whole number from 1 to [`MAX_TRACE_MINUTES`], and nothing else.
+fn trace_minutes(body: &[u8]) -> Result<u64, Response> {
+    let refuse = || {
+        error(
+            400,
+            format!(
+                "the body must be {{\"minutes\": N}}, N a whole number from 1 to {MAX_TRACE_MINUTES}"
+            ),
+        )
+    };
+    let value: Value = serde_json::from_slice(body).map_err(|_| refuse())?;
+    let fields = value.as_object().ok_or_else(refuse)?;
+    if fields.keys().any(|k| k != "minutes") {
+        return Err(refuse());
+    }
+    fields
+        .get("minutes")
+        .and_then(Value::as_u64)
+        .filter(|m| (1..=MAX_TRACE_MINUTES).contains(m))
+        .ok_or_else(refuse)
+}
+
+pub fn tracing_off() -> Response {
+    error(
+        503,
+        "tracing is not configured: set [trace] directory in the configuration and restart",
+    )
+}
+
+/// `reply`: the holder reactor's account of the charge point's trace
+/// (`None`: it had gone meanwhile).
+pub fn traced(reply: Option<TraceReply>, charge_point: &str) -> Response {
+    match reply {
+        Some(t) => json_response(
+            200,
+            &json!({"id": charge_point, "traced": t.traced, "until": t.until,
+                    "by_profile": t.by_profile}),
+        ),
+        None => not_connected(charge_point),
+    }
+}
+
 pub fn call_outcome(charge_point: &str, timeout: Duration, outcome: ServerCallOutcome) -> Response {
     let (status, body) = command_json::outcome_body(charge_point, timeout, outcome);
     json_response(status, &body)
@@ -318,6 +384,32 @@ mod tests {
             400
         );
         assert_eq!(status(route("GET", "/connections/%zz", b"", t)), 400);
+        assert!(matches!(
+            route("POST", "/connections/CP-1/trace", br#"{"minutes":1440}"#, t),
+            Route::Trace {
+                minutes: Some(1440),
+                ..
+            }
+        ));
+        assert!(matches!(
+            route("DELETE", "/connections/CP-1/trace", b"", t),
+            Route::Trace { minutes: None, .. }
+        ));
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"[]",
+            b"{\"minutes\":0}",
+            b"{\"minutes\":1441}",
+            b"{\"minutes\":1.5}",
+            b"{\"minutes\":-1}",
+            b"{\"minutes\":\"10\"}",
+            b"{\"minutes\":10,\"hours\":1}",
+        ] {
+            let route = route("POST", "/connections/CP/trace", bad, t);
+            assert_eq!(status(route), 400, "{}", String::from_utf8_lossy(bad));
+        }
+        assert_eq!(status(route("GET", "/connections/CP/trace", b"", t)), 405);
         assert_eq!(status(route("PUT", "/health", b"", t)), 405);
         assert_eq!(status(route("GET", "/connections/CP/calls", b"", t)), 405);
         assert_eq!(status(route("GET", "/nowhere", b"", t)), 404);

@@ -437,6 +437,10 @@ impl Server {
             Route::Close { charge_point, code } => {
                 self.start_close(key, keep_alive, charge_point, code)
             }
+            Route::Trace {
+                charge_point,
+                minutes,
+            } => self.start_trace(key, keep_alive, charge_point, minutes),
         };
         if let Some(response) = response {
             self.respond(key, &response, keep_alive);

@@ -33,6 +33,7 @@ mod reactors;
 mod shutdown;
 mod tls;
 mod toml_text;
+mod trace;
 mod websocket;
 
 use std::fmt;
@@ -55,6 +56,7 @@ pub use reactors::ReactorsConfig;
 pub use shutdown::ShutdownConfig;
 pub use tls::{TlsConfig, TlsVersion};
 pub use toml_text::{REDACTED, SECRET_KEYS};
+pub use trace::{MAX_TRACE_MINUTES, TraceConfig};
 pub use websocket::WebSocketConfig;
 
 use toml_text::{key_at, key_offset, key_on_line, line_of, redact_secrets};
@@ -75,6 +77,8 @@ pub struct Config {
     pub admin: AdminConfig,
     pub tls: TlsConfig,
     pub bus: BusConfig,
+    /// `[trace]`: frame traces of single charge points (off without a directory).
+    pub trace: TraceConfig,
     /// `[[profiles]]`, in file order (the first match wins).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<ProfileConfig>,
@@ -167,6 +171,10 @@ impl Config {
             &config.profiles,
             config.reactors.timer_tick,
         ));
+        problems.extend(profiles::trace_problems(
+            &config.profiles,
+            config.trace.enabled(),
+        ));
         if problems.is_empty() {
             return Ok(config);
         }
@@ -245,6 +253,7 @@ impl Config {
             "must be true when bus.kind = \"nats\": events reach the bus through the journal",
         );
         out.extend(self.bus.problems());
+        out.extend(self.trace.problems());
         out.into_vec()
     }
 
@@ -357,6 +366,40 @@ mod tests {
         assert!(lenience.allows(crate::ocpp::schema::Quirk::EnumCase));
         assert!(!lenience.allows(crate::ocpp::schema::Quirk::ExtraFields));
         assert!(table.settings(None).lenience.is_strict());
+    }
+
+    #[test]
+    fn profile_trace_globs_need_a_trace_directory() {
+        let profile =
+            "[[profiles]]\nname = \"debug\"\nids = [\"CP-*\"]\ntrace = [\"CP-DEBUG-*\"]\n";
+        let e = errors(profile);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].key.as_deref(), Some("profiles[0].trace"));
+        assert_eq!(e[0].line, Some(4));
+        assert!(e[0].message.contains("trace.directory"), "{}", e[0]);
+        let e = errors("[[profiles]]\nname = \"a\"\nids = [\"x\"]\ntrace = [\"[x]\"]\n");
+        assert_eq!(e[0].line, Some(4), "{e:?}");
+        assert!(e[0].message.contains("wildcards"), "{}", e[0]);
+        let e = errors("[trace]\ndirectory = \"t\"\nmax_file_bytes = 10\n");
+        assert_eq!(e[0].key.as_deref(), Some("trace.max_file_bytes"), "{e:?}");
+        assert_eq!(e[0].line, Some(3));
+
+        let text = format!("[trace]\ndirectory = \"/tmp/t\"\n{profile}");
+        let c = Config::parse(&text, Path::new("g.toml")).unwrap();
+        let table = c.profile_table(c.profiles.clone());
+        let p = table.matching("CP-DEBUG-1", None);
+        assert_eq!(p, Some(0));
+        assert!(table.traces(p, "CP-DEBUG-1"));
+        assert!(
+            !table.traces(p, "CP-1"),
+            "under the profile, not in its trace globs"
+        );
+        assert!(!table.traces(None, "CP-DEBUG-1"));
+        let again = Config::parse(&c.to_toml(), Path::new("g.toml")).unwrap();
+        assert_eq!(
+            (again.trace, again.profiles),
+            (c.trace.clone(), c.profiles.clone())
+        );
     }
 
     #[test]

@@ -148,6 +148,12 @@ pub struct ProfileConfig {
     /// Schema violations tolerated in this profile's CALLs (lenient mode).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lenient: Vec<Quirk>,
+    /// Globs on the id: the profile's charge points that match are traced
+    /// (every frame, both ways, to `[trace] directory`) for as long as
+    /// they are connected under this profile; SIGHUP re-applies the list.
+    /// Needs `trace.directory`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<Glob>,
 }
 
 /// What a BootNotification said, for matching.
@@ -233,6 +239,13 @@ impl ProfileTable {
 
     pub fn get(&self, profile: Option<u16>) -> Option<&ProfileConfig> {
         profile.and_then(|i| self.profiles.get(usize::from(i)))
+    }
+
+    /// Whether `profile` traces the charge point `id` (its `trace` globs;
+    /// no profile, or an index from an older list: no).
+    pub fn traces(&self, profile: Option<u16>, id: &str) -> bool {
+        self.get(profile)
+            .is_some_and(|p| p.trace.iter().any(|g| g.matches(id)))
     }
 
     /// The settings under `profile` (`None`, or an index from an older
@@ -371,6 +384,22 @@ pub(super) fn problems(profiles: &[ProfileConfig], tick: Duration) -> Vec<(Strin
         );
     }
     out
+}
+
+/// A profile's `trace` globs need somewhere to write: without
+/// `trace.directory` they would trace nothing, silently.
+pub(super) fn trace_problems(profiles: &[ProfileConfig], tracing: bool) -> Vec<(String, String)> {
+    profiles
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.trace.is_empty() && !tracing)
+        .map(|(i, _)| {
+            (
+                format!("profiles[{i}].trace"),
+                "needs trace.directory (where trace files go)".to_owned(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -86,4 +86,10 @@ pub struct ConnectionInfo {
     /// The `[[profiles]]` entry in force, by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// Its frames are being written to a trace file.
+    pub traced: bool,
+    /// RFC 3339 UTC: when an operator's trace ends (absent: not traced,
+    /// or traced by its profile with no time limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_until: Option<String>,
 }

@@ -25,6 +25,7 @@ use super::stats::{
     ReactorStats, ReactorTallies,
 };
 use super::stop::StopSignal;
+use super::trace_queue::TraceStats;
 use crate::config::{Config, ProfileTable};
 
 /// Every counter the other threads publish, for reading.
@@ -38,6 +39,8 @@ pub struct PublishedCounters {
     pub memory: Arc<MemoryStats>,
     pub journal: Option<JournalWatch>,
     pub bus: Option<Arc<BusStats>>,
+    /// The trace writer's, when `[trace] directory` is set.
+    pub trace: Option<Arc<TraceStats>>,
 }
 
 /// The gateway as the admin API sees it.
@@ -142,6 +145,11 @@ impl AdminHandle {
     /// The journal's counters, when it is on.
     pub fn journal_stats(&self) -> Option<JournalStats> {
         self.counters.journal.as_ref().map(JournalWatch::stats)
+    }
+
+    /// The trace writer's counters, when tracing is configured.
+    pub fn trace_stats(&self) -> Option<&TraceStats> {
+        self.counters.trace.as_deref()
     }
 
     /// The bus bridge's counters, when the bus is on.

@@ -14,6 +14,7 @@
 //!  journal writer --files--> bus bridge (tails them: journal_files)
 //!  processors --BackendRequest--> bus bridge --BackendReply--> processors
 //!  admin, bus --Route--> IdRegistry --> the owner reactor's inbox
+//!  reactors --TraceEvent--> trace queue (bounded) --> trace writer
 //! ```
 //! Every channel is bounded by `[channels] capacity`. A connection lives on
 //! one reactor only; other threads name it by [`ConnRef`] and send messages.
@@ -33,6 +34,7 @@ pub mod route;
 pub mod server_calls;
 pub mod stats;
 pub mod stop;
+pub mod trace_queue;
 
 pub use backend::{
     BackendAnswer, BackendLink, BackendReply, BackendRequest, BridgeEnds, Refused, backend_channels,
@@ -55,3 +57,7 @@ pub use stats::{
     ReactorStats, ReactorTallies, unix_ms,
 };
 pub use stop::StopSignal;
+pub use trace_queue::{
+    TraceCause, TraceCommand, TraceEnd, TraceEvent, TraceReply, TraceSender, TraceStats,
+    TracedFrame,
+};

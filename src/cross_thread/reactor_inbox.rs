@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, SendError, Sender, TrySendError};
 
 use super::calls::{CallAnswer, ConnRef, ConnectionInfo};
 use super::server_calls::{Deliver, ServerCallRequest};
+use super::trace_queue::{TraceCommand, TraceReply};
 use crate::config::ProfileTable;
 
 /// Messages a reactor receives in its inbox.
@@ -32,6 +33,13 @@ pub enum ToReactor {
         charge_point: Box<str>,
         code: u16,
         reply: Deliver<bool>,
+    },
+    /// Start or stop tracing a charge point's frames, if this reactor
+    /// holds it open; the reply is its trace now (`None`: not held here).
+    Trace {
+        charge_point: Box<str>,
+        command: TraceCommand,
+        reply: Deliver<Option<TraceReply>>,
     },
     /// Close this connection: its charge point has connected again
     /// (`duplicate_id = "replace"`). Stale if the connection is already gone.

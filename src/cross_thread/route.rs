@@ -15,6 +15,7 @@ use super::calls::{ConnRef, ConnectionInfo};
 use super::id_registry::IdRegistry;
 use super::reactor_inbox::{ReactorHandle, ToReactor};
 use super::server_calls::{Deliver, ServerCallOutcome, ServerCallRequest};
+use super::trace_queue::{TraceCommand, TraceReply};
 
 /// How a message offered to reactor inboxes without waiting fared.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -119,6 +120,26 @@ impl Route {
             Some(reactor) => Offered::of([reactor.try_send(ToReactor::Close {
                 charge_point: charge_point.into(),
                 code,
+                reply,
+            })]),
+            None => Offered::default(),
+        }
+    }
+
+    /// Asks the reactor holding `charge_point` to start or stop tracing
+    /// it, without waiting; `reply` then gives its trace (`None`: it was
+    /// gone). Nobody asked (not held here, or the inbox is full) shows in
+    /// the result.
+    pub fn start_trace(
+        &self,
+        charge_point: &str,
+        command: TraceCommand,
+        reply: Deliver<Option<TraceReply>>,
+    ) -> Offered {
+        match self.holder_inbox(charge_point) {
+            Some(reactor) => Offered::of([reactor.try_send(ToReactor::Trace {
+                charge_point: charge_point.into(),
+                command,
                 reply,
             })]),
             None => Offered::default(),

@@ -189,6 +189,10 @@ reactor_counters! {
     result_errors_sent,
     /// 2.1: SEND messages handed to the processors.
     sends_dispatched,
+    /// Open connections whose frames are traced now (a gauge).
+    traced_connections,
+    /// Frames of traced connections dropped because the trace queue was full.
+    trace_frames_dropped,
 }
 
 impl ReactorStats {

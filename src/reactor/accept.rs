@@ -273,5 +273,7 @@ impl Reactor {
             self.schedule(settings.ping_interval, key, TimerKind::Ping(epoch));
         }
         self.schedule(settings.dead_after(), key, TimerKind::Idle);
+        // Its profile (matched at the upgrade) may trace it from the start.
+        self.apply_profile_trace(key);
     }
 }

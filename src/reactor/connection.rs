@@ -107,6 +107,22 @@ pub struct Connection {
     /// Bumped when the ping chain restarts (a profile change): an older
     /// chain's timer finds a newer epoch and ends.
     pub ping_epoch: u8,
+    /// Set while its frames are traced (`tracing.rs`); `None` costs the
+    /// frame path one branch.
+    pub trace: Option<Box<ConnTrace>>,
+}
+
+/// One connection's trace (`tracing.rs`), boxed in `Connection::trace`:
+/// 8 bytes for an untraced connection.
+#[derive(Debug)]
+pub struct ConnTrace {
+    /// When the operator's trace ends (`None`: no operator trace).
+    pub until: Option<Instant>,
+    /// The same moment on the wall clock, worked out once so that every
+    /// answer and the file's start line name the same millisecond.
+    pub until_wall: Option<std::time::SystemTime>,
+    /// Its profile's `trace` globs match it: no time limit.
+    pub by_profile: bool,
 }
 
 /// Whether the reactor keeps a connection after an I/O step, or drops it.
@@ -149,6 +165,7 @@ impl Connection {
             boot: None,
             profile: None,
             ping_epoch: 0,
+            trace: None,
         }
     }
 

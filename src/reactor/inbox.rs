@@ -35,6 +35,11 @@ impl Reactor {
                     }
                     reply.send(found.is_some());
                 }
+                Ok(ToReactor::Trace {
+                    charge_point,
+                    command,
+                    reply,
+                }) => reply.send(self.on_trace(&charge_point, command)),
                 Ok(ToReactor::ServerCall(request)) => self.on_server_call(*request),
                 Ok(ToReactor::Evict { conn }) => self.evict(conn),
                 Ok(ToReactor::Profiles(profiles)) => self.replace_profiles(profiles),
@@ -155,6 +160,15 @@ impl Reactor {
                 last_frame_at: wall(conn.last_rx),
                 boot: conn.boot.as_deref().cloned(),
                 profile: self.profiles.get(conn.profile).map(|p| p.name.clone()),
+                traced: conn.trace.is_some(),
+                // Only a time limit that will end the trace: under a
+                // tracing profile it goes on after it.
+                trace_until: conn
+                    .trace
+                    .as_deref()
+                    .filter(|t| !t.by_profile)
+                    .and_then(|t| t.until_wall)
+                    .map(tracing::wall_text),
             });
         }
         out

@@ -39,6 +39,7 @@ mod server_calls;
 pub mod timer_wheel;
 mod timers;
 mod token_bucket;
+mod tracing;
 mod transport;
 
 use std::collections::{HashMap, VecDeque};
@@ -68,6 +69,7 @@ use crate::cross_thread::{
 };
 use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload};
 use crate::cross_thread::{ReactorCounters, ReactorStats};
+use crate::cross_thread::{TraceEnd, TraceSender, TracedFrame};
 use crate::ocpp::frame::{self, CallRanges, Frame};
 use crate::ocpp::session::CallIds;
 use crate::slab::{Slab, SlotKey, key_of, token_of};
@@ -111,6 +113,8 @@ pub struct ReactorSetup {
     pub peers: Arc<[ReactorHandle]>,
     pub stats: Arc<ReactorStats>,
     pub journal: Option<JournalSender>,
+    /// The trace writer's queue, when `[trace] directory` is set.
+    pub trace: Option<TraceSender>,
 }
 
 impl ReactorSetup {
@@ -170,6 +174,9 @@ enum TimerKind {
     MessageDeadline(u32),
     /// A CALL held for the call rate may go now.
     CallToken,
+    /// An operator's trace of the connection may be over (it is, if its
+    /// `until` has passed: a later request moves `until`, not the timer).
+    TraceEnd,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -228,6 +235,8 @@ struct Reactor {
     /// dropped; while any wait, no new connection is accepted, and past
     /// `journal.reactor_backlog` no connection is read.
     journal_backlog: VecDeque<JournalRecord>,
+    /// Frame traces: the queue to the trace writer and what waits for it.
+    tracer: tracing::Tracer,
     /// The journal backlog is full: no connection is read until it drains.
     reads_paused: bool,
     /// When reading last resumed after `reads_paused` (dead-peer clock).
@@ -315,6 +324,7 @@ pub fn run(setup: ReactorSetup) {
         pending_evictions: Vec::new(),
         journal: setup.journal,
         journal_backlog: VecDeque::new(),
+        tracer: tracing::Tracer::new(setup.trace),
         reads_paused: false,
         reads_resumed_at: now,
         abandoned_timers: 0,
@@ -344,6 +354,9 @@ impl Reactor {
             self.retry_stalled();
             self.retry_evictions();
             self.flush_journal_backlog();
+            if self.tracer.has_backlog() {
+                self.tracer.retry();
+            }
             self.resume_buffer_waiters();
             self.serve_read_queue();
             self.accept_again();
@@ -404,6 +417,8 @@ impl Reactor {
         c.tls_failed_protocol = t.protocol.get();
         c.tls_failed_eof = t.eof.get();
         c.tls_failed_timeout = t.timeout.get();
+        c.traced_connections = self.tracer.traced;
+        c.trace_frames_dropped = self.tracer.dropped;
         self.stats.publish(&self.counters);
         self.publish_profile_counts();
         self.last_publish = self.now;
@@ -482,6 +497,10 @@ impl Reactor {
             return;
         };
         self.counters.frames_out += 1;
+        if conn.trace.is_some() {
+            let frame = TracedFrame::Text(text.clone());
+            self.tracer.frame(&conn.charge_point, Direction::Out, frame);
+        }
         if let KeepOrDrop::Drop(why) = conn.send_text(text, large) {
             if why == WRITE_BUFFER_FULL {
                 self.counters.write_buffer_full_drops += 1;
@@ -502,6 +521,10 @@ impl Reactor {
         }
         self.counters.count_close(code.into());
         debug!("closing {} ({code}: {reason})", conn.charge_point);
+        if conn.trace.is_some() {
+            let frame = TracedFrame::Close(Some((code.into(), Utf8Bytes::from_static(reason))));
+            self.tracer.frame(&conn.charge_point, Direction::Out, frame);
+        }
         let sent = conn.start_close(code, reason);
         if self.await_close(key, sent) {
             // The peer's close reply may already be waiting.
@@ -535,6 +558,10 @@ impl Reactor {
         };
         self.counters.count_close(code.into());
         debug!("failing {} ({code}: {reason})", conn.charge_point);
+        if conn.trace.is_some() {
+            let frame = TracedFrame::Close(Some((code.into(), Utf8Bytes::from_static(reason))));
+            self.tracer.frame(&conn.charge_point, Direction::Out, frame);
+        }
         let sent = conn.fail(code, reason);
         if self.await_close(key, sent) {
             // What the peer still sends is discarded on the next turns,
@@ -553,6 +580,9 @@ impl Reactor {
             self.handshakes_here -= 1;
         }
         self.tallies.set_buffered(&mut conn, 0);
+        if conn.trace.is_some() {
+            self.tracer.end(&conn.charge_point, TraceEnd::Disconnected);
+        }
         if self.ids.get(&conn.charge_point) == Some(&key) {
             self.ids.remove(&conn.charge_point);
         }

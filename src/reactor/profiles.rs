@@ -52,6 +52,8 @@ impl Reactor {
         // The dead-peer check reads the settings when it fires; one more
         // check at the new period makes a shorter one take effect now.
         self.schedule(settings.dead_after(), key, TimerKind::Idle);
+        // The new profile's (or the new list's) `trace` globs.
+        self.apply_profile_trace(key);
     }
 
     /// SIGHUP: the new profile list, applied to every open connection at

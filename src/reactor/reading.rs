@@ -134,6 +134,19 @@ impl Reactor {
             };
             frames += 1;
             conn.last_rx = self.now;
+            if conn.trace.is_some() {
+                let frame = match &message {
+                    Message::Text(text) => TracedFrame::Text(text.clone()),
+                    Message::Binary(b) => TracedFrame::Binary(b.len()),
+                    Message::Ping(b) => TracedFrame::Ping(b.len()),
+                    Message::Pong(b) => TracedFrame::Pong(b.len()),
+                    Message::Close(f) => {
+                        TracedFrame::Close(f.as_ref().map(|f| (f.code.into(), f.reason.clone())))
+                    }
+                    Message::Frame(f) => TracedFrame::Binary(f.payload().len()),
+                };
+                self.tracer.frame(&conn.charge_point, Direction::In, frame);
+            }
             match message {
                 Message::Text(text) => {
                     self.counters.frames_in += 1;

@@ -44,6 +44,10 @@ impl Reactor {
                     return;
                 }
                 self.counters.pings_sent += 1;
+                if conn.trace.is_some() {
+                    let frame = TracedFrame::Ping(0);
+                    self.tracer.frame(&conn.charge_point, Direction::Out, frame);
+                }
                 if let KeepOrDrop::Drop(why) = conn.send_ping() {
                     self.remove(key, why);
                     return;
@@ -113,6 +117,7 @@ impl Reactor {
                 self.remove(key, "no close reply");
             }
             TimerKind::ServerCall(seq) => self.server_call_timed_out(key, seq),
+            TimerKind::TraceEnd => self.trace_timer(key),
         }
     }
 }

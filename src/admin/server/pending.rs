@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cross_thread::{ConnectionInfo, ServerCallOutcome};
+use crate::cross_thread::{ConnectionInfo, ServerCallOutcome, TraceReply};
 use crate::slab::SlotKey;
 
 /// A reactor's reply to the request `ticket`.
@@ -16,6 +16,7 @@ pub(super) enum ReplyBody {
     Call(ServerCallOutcome),
     Inspect(Vec<ConnectionInfo>),
     Close(bool),
+    Trace(Option<TraceReply>),
 }
 
 /// A request that waits for reactors or a charge point.
@@ -46,5 +47,8 @@ pub(super) enum Awaiting {
     Close {
         charge_point: String,
         code: u16,
+    },
+    Trace {
+        charge_point: String,
     },
 }

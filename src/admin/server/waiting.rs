@@ -7,7 +7,9 @@
 use super::pending::{Awaiting, Pending, Reply, ReplyBody};
 use super::*;
 use crate::command_json::{Command, REPLY_GRACE};
-use crate::cross_thread::{Deliver, Offered, ReplyTo, ServerCallOutcome, ServerCallRequest};
+use crate::cross_thread::{
+    Deliver, Offered, ReplyTo, ServerCallOutcome, ServerCallRequest, TraceCommand,
+};
 use log::debug;
 
 impl Server {
@@ -226,6 +228,40 @@ impl Server {
         )
     }
 
+    /// `minutes`: trace for that long from now; `None`: stop. Answered at
+    /// once (503) when tracing is not configured.
+    pub(super) fn start_trace(
+        &mut self,
+        key: SlotKey,
+        keep_alive: bool,
+        charge_point: String,
+        minutes: Option<u64>,
+    ) -> Option<Response> {
+        if !self.gateway.config.trace.enabled() {
+            return Some(routes::tracing_off());
+        }
+        let command = match minutes {
+            Some(m) => TraceCommand::Start(Duration::from_secs(m.saturating_mul(60))),
+            None => TraceCommand::Stop,
+        };
+        let awaiting = Awaiting::Trace {
+            charge_point: charge_point.clone(),
+        };
+        self.ask_holder(
+            key,
+            keep_alive,
+            &charge_point,
+            awaiting,
+            |server, ticket| {
+                let reply = server.deliver(ticket, ReplyBody::Trace);
+                server
+                    .gateway
+                    .route
+                    .start_trace(&charge_point, command, reply)
+            },
+        )
+    }
+
     /// Offers a request about one charge point to the reactor holding it
     /// (`offer` sends it, with the promise for `ticket`), and waits.
     fn ask_holder(
@@ -295,6 +331,9 @@ impl Server {
                 }
                 (Awaiting::Close { charge_point, code }, ReplyBody::Close(found)) => {
                     routes::closed(found, charge_point, *code)
+                }
+                (Awaiting::Trace { charge_point }, ReplyBody::Trace(reply)) => {
+                    routes::traced(reply, charge_point)
                 }
                 (
                     Awaiting::Call {
