@@ -37,9 +37,25 @@ pub fn file_name(charge_point: &str) -> String {
             name.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
+    if name.len() > MAX_PLAIN_NAME {
+        // Percent-encoding triples a non-ASCII id: a long one would pass
+        // the file system's 255-byte name limit. Keep a readable prefix
+        // and make it unique with a digest of the whole id.
+        use sha2::{Digest, Sha256};
+        name.truncate(MAX_PLAIN_NAME - 33);
+        name.push('~');
+        for b in &Sha256::digest(charge_point.as_bytes())[..16] {
+            name.push(char::from(HEX[usize::from(b >> 4)]));
+            name.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
     name.push_str(".trace");
     name
 }
+
+/// Longest encoded id kept whole in a file name (with `.trace`, well under
+/// the usual 255-byte limit).
+const MAX_PLAIN_NAME: usize = 200;
 
 fn start_line(out: &mut Vec<u8>, at: SystemTime) {
     out.extend_from_slice(b"{\"at\":\"");
@@ -143,6 +159,14 @@ mod tests {
         assert_eq!(file_name("x*y:z"), "x%2Ay%3Az.trace");
         assert_eq!(file_name("é"), "%C3%A9.trace");
         assert_eq!(file_name("%41"), "%2541.trace", "no two ids share a name");
+        let long = "é".repeat(48);
+        let name = file_name(&long);
+        assert!(name.len() <= 255 && name.starts_with("%C3%A9"), "{name}");
+        assert_ne!(
+            name,
+            file_name(&"é".repeat(47)),
+            "distinct ids, distinct names"
+        );
         for id in ["a/../../etc", "\0", "a\\b", ".", ".."] {
             let name = file_name(id);
             assert!(!name.contains('/') && !name.contains('\0') && !name.starts_with(".."));
