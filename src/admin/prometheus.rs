@@ -497,6 +497,12 @@ fn trace_metrics(r: &mut Registry, c: &[ReactorCounters], t: &crate::cross_threa
     );
     counter(
         r,
+        "trace_starts_refused",
+        "Traces not started because the writer was a trace queue behind",
+        sum(|c| c.trace_starts_refused),
+    );
+    counter(
+        r,
         "trace_frames_written",
         "Frames written to trace files",
         t.frames_written.load(Relaxed),

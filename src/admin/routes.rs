@@ -321,9 +321,14 @@ pub fn tracing_off() -> Response {
 }
 
 /// `reply`: the holder reactor's account of the charge point's trace
-/// (`None`: it had gone meanwhile).
-pub fn traced(reply: Option<TraceReply>, charge_point: &str) -> Response {
+/// (`None`: it had gone meanwhile). A start that left it untraced was
+/// refused: the trace writer is a whole queue behind.
+pub fn traced(reply: Option<TraceReply>, charge_point: &str, start: bool) -> Response {
     match reply {
+        Some(t) if start && !t.traced => error(
+            503,
+            "the trace writer is far behind: no new trace starts until it catches up",
+        ),
         Some(t) => json_response(
             200,
             &json!({"id": charge_point, "traced": t.traced, "until": t.until,

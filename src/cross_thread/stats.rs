@@ -193,6 +193,9 @@ reactor_counters! {
     traced_connections,
     /// Frames of traced connections dropped because the trace queue was full.
     trace_frames_dropped,
+    /// Traces not started: the reactor's backlog of trace start/stop lines
+    /// was as long as the trace queue (the writer is far behind).
+    trace_starts_refused,
 }
 
 impl ReactorStats {

@@ -145,6 +145,11 @@ impl TraceSender {
     pub fn try_send(&self, event: TraceEvent) -> Result<(), TrySendError<TraceEvent>> {
         self.0.try_send(event)
     }
+
+    /// The queue's capacity (`channels.capacity`).
+    pub fn capacity(&self) -> usize {
+        self.0.capacity().unwrap_or(usize::MAX)
+    }
 }
 
 /// What the admin asks the reactor holding a charge point.

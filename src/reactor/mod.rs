@@ -419,6 +419,7 @@ impl Reactor {
         c.tls_failed_timeout = t.timeout.get();
         c.traced_connections = self.tracer.traced;
         c.trace_frames_dropped = self.tracer.dropped;
+        c.trace_starts_refused = self.tracer.starts_refused;
         self.stats.publish(&self.counters);
         self.publish_profile_counts();
         self.last_publish = self.now;

@@ -11,7 +11,11 @@
 //! are never dropped: they wait in `Tracer::backlog` and are offered
 //! again each turn, and while any wait, frames are dropped rather than
 //! sent ahead of them, so the writer sees every trace's start before its
-//! frames and its stop after them.
+//! frames and its stop after them. The backlog is bounded: while it holds
+//! as many lines as the queue (`channels.capacity`), no trace starts (the
+//! operator's POST answers `traced: false`; counted in
+//! `trace_starts_refused`). So it holds at most that many starts, and
+//! stops only of traces that started, at most one per connection.
 
 use std::time::SystemTime;
 
@@ -35,6 +39,8 @@ pub(super) struct Tracer {
     pub(super) traced: u64,
     /// Frames dropped at a full queue (published as a counter).
     pub(super) dropped: u64,
+    /// Traces not started because the backlog was at its limit.
+    pub(super) starts_refused: u64,
 }
 
 impl Tracer {
@@ -97,6 +103,19 @@ impl Tracer {
     pub(super) fn has_backlog(&self) -> bool {
         !self.backlog.is_empty()
     }
+
+    /// Whether a new trace may start: its start line could wait in the
+    /// backlog without passing its limit.
+    fn may_start(&mut self) -> bool {
+        let full = self
+            .queue
+            .as_ref()
+            .is_some_and(|q| self.backlog.len() >= q.capacity());
+        if full {
+            self.starts_refused += 1;
+        }
+        !full
+    }
 }
 
 impl Reactor {
@@ -148,6 +167,9 @@ impl Reactor {
                 TraceCause::Operator => (trace.until, trace.until_wall) = (until, wall_until),
                 TraceCause::Profile => trace.by_profile = true,
             }
+            return;
+        }
+        if !self.tracer.may_start() {
             return;
         }
         conn.trace = Some(Box::new(ConnTrace {
@@ -267,6 +289,17 @@ mod tests {
         drop(rx);
         tracer.control(stop(&id));
         assert!(!tracer.has_backlog());
+        // A backlog as long as the queue refuses new traces (counted):
+        // only stops of traces that started may join it then.
+        let (tx, _rx) = crossbeam_channel::bounded(1);
+        let mut full = Tracer::new(Some(TraceSender::new(tx)));
+        full.control(stop(&id));
+        full.control(stop(&id));
+        assert_eq!(full.backlog.len(), 1);
+        assert!(!full.may_start());
+        assert_eq!(full.starts_refused, 1);
+        full.retry();
+        assert!(!full.may_start(), "the queue is still full");
         // Not configured: nothing is sent or counted.
         let mut off = Tracer::new(None);
         off.frame(&id, Direction::In, text());

@@ -50,5 +50,7 @@ pub(super) enum Awaiting {
     },
     Trace {
         charge_point: String,
+        /// A POST (start), not a DELETE.
+        start: bool,
     },
 }

@@ -246,6 +246,7 @@ impl Server {
         };
         let awaiting = Awaiting::Trace {
             charge_point: charge_point.clone(),
+            start: minutes.is_some(),
         };
         self.ask_holder(
             key,
@@ -332,9 +333,13 @@ impl Server {
                 (Awaiting::Close { charge_point, code }, ReplyBody::Close(found)) => {
                     routes::closed(found, charge_point, *code)
                 }
-                (Awaiting::Trace { charge_point }, ReplyBody::Trace(reply)) => {
-                    routes::traced(reply, charge_point)
-                }
+                (
+                    Awaiting::Trace {
+                        charge_point,
+                        start,
+                    },
+                    ReplyBody::Trace(reply),
+                ) => routes::traced(reply, charge_point, *start),
                 (
                     Awaiting::Call {
                         charge_point,
