@@ -194,9 +194,10 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     // Frame traces: one writer thread, fed by the reactors only.
     let (trace_tx, trace_writer) = match &config.trace.directory {
         Some(dir) => {
-            let (tx, writer) = TraceWriter::start(&config.trace, dir, capacity).map_err(|e| {
-                io::Error::new(e.kind(), format!("trace.directory {}: {e}", dir.display()))
-            })?;
+            let (tx, writer) =
+                TraceWriter::start(&config.trace, dir, &config.channels).map_err(|e| {
+                    io::Error::new(e.kind(), format!("trace.directory {}: {e}", dir.display()))
+                })?;
             (Some(tx), Some(writer))
         }
         None => (None, None),

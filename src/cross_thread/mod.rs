@@ -59,5 +59,5 @@ pub use stats::{
 pub use stop::StopSignal;
 pub use trace_queue::{
     TraceCause, TraceCommand, TraceEnd, TraceEvent, TraceReply, TraceSender, TraceStats,
-    TracedFrame,
+    TracedFrame, trace_queue,
 };

@@ -16,10 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use tungstenite::Utf8Bytes;
 
 use super::journal_record::Direction;
+use crate::config::ChannelsConfig;
 
 /// One traced frame's content: a text frame's text, or what a control
 /// or binary frame was.
@@ -135,11 +136,13 @@ pub struct TraceStats {
 #[derive(Clone)]
 pub struct TraceSender(Sender<TraceEvent>);
 
-impl TraceSender {
-    pub fn new(sender: Sender<TraceEvent>) -> TraceSender {
-        TraceSender(sender)
-    }
+/// The trace queue, sized like every channel by `[channels] capacity`.
+pub fn trace_queue(channels: &ChannelsConfig) -> (TraceSender, Receiver<TraceEvent>) {
+    let (tx, rx) = crossbeam_channel::bounded(channels.capacity);
+    (TraceSender(tx), rx)
+}
 
+impl TraceSender {
     /// Never waits: a full queue gives the event back; a closed one (the
     /// writer has stopped) too.
     pub fn try_send(&self, event: TraceEvent) -> Result<(), TrySendError<TraceEvent>> {

@@ -257,6 +257,7 @@ impl Tracer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cross_thread::trace_queue;
 
     fn stop(id: &Arc<str>) -> TraceEvent {
         TraceEvent::Stop {
@@ -268,8 +269,10 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_frames_and_keeps_starts_and_stops_in_order() {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let mut tracer = Tracer::new(Some(TraceSender::new(tx)));
+        // A gateway whose channels hold one message each.
+        let one = crate::config::ChannelsConfig { capacity: 1 };
+        let (tx, rx) = trace_queue(&one);
+        let mut tracer = Tracer::new(Some(tx));
         let id: Arc<str> = Arc::from("CP-1");
         let text = || TracedFrame::Text("[2,\"1\",\"Heartbeat\",{}]".into());
         tracer.frame(&id, Direction::In, text());
@@ -291,8 +294,8 @@ mod tests {
         assert!(!tracer.has_backlog());
         // A backlog as long as the queue refuses new traces (counted):
         // only stops of traces that started may join it then.
-        let (tx, _rx) = crossbeam_channel::bounded(1);
-        let mut full = Tracer::new(Some(TraceSender::new(tx)));
+        let (tx, _rx) = trace_queue(&one);
+        let mut full = Tracer::new(Some(tx));
         full.control(stop(&id));
         full.control(stop(&id));
         assert_eq!(full.backlog.len(), 1);

@@ -26,8 +26,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::config::TraceConfig;
-use crate::cross_thread::{TraceSender, TraceStats};
+use crate::config::{ChannelsConfig, TraceConfig};
+use crate::cross_thread::{TraceSender, TraceStats, trace_queue};
 
 pub use line::file_name;
 
@@ -38,22 +38,23 @@ pub struct TraceWriter {
 }
 
 impl TraceWriter {
-    /// Creates `directory` and starts the writer thread. `capacity` is
+    /// Creates `directory` and starts the writer thread on a queue of
     /// `[channels] capacity`. The writer stops, flushing and closing every
     /// file, once every [`TraceSender`] is dropped (the reactors hold them).
     pub fn start(
         config: &TraceConfig,
         directory: &Path,
-        capacity: usize,
+        channels: &ChannelsConfig,
     ) -> io::Result<(TraceSender, TraceWriter)> {
         fs::create_dir_all(directory)?;
         let stats = Arc::new(TraceStats::default());
-        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        let (tx, rx) = trace_queue(channels);
+        let capacity = channels.capacity;
         let mut writer = writer::Writer::new(config, directory.to_owned(), stats.clone());
         let thread = std::thread::Builder::new()
             .name("trace-writer".into())
             .spawn(move || writer.run(rx, capacity))?;
-        Ok((TraceSender::new(tx), TraceWriter { stats, thread }))
+        Ok((tx, TraceWriter { stats, thread }))
     }
 
     pub fn stats(&self) -> Arc<TraceStats> {

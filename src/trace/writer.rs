@@ -339,7 +339,8 @@ mod tests {
         };
         let stats = Arc::new(TraceStats::default());
         let mut w = Writer::new(&config, dir.clone(), stats.clone());
-        let (tx, rx) = crossbeam_channel::unbounded();
+        let channels = crate::config::ChannelsConfig { capacity: 16 };
+        let (tx, rx) = crate::cross_thread::trace_queue(&channels);
         // A and B alternate with room for one open file; A's connection is
         // replaced (a second session starts before the first stops).
         for event in [
@@ -353,10 +354,10 @@ mod tests {
             stop("A"),
             stop("B"),
         ] {
-            tx.send(event).unwrap();
+            tx.try_send(event).unwrap();
         }
         drop(tx);
-        w.run(rx, 16);
+        w.run(rx, channels.capacity);
         let read = |id: &str| std::fs::read_to_string(dir.join(line::file_name(id))).unwrap();
         let frames = |id: &str| -> Vec<String> {
             read(id)
