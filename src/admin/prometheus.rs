@@ -149,6 +149,26 @@ fn gauge(registry: &mut Registry, name: &str, help: &str, value: i64) {
     registry.register(name, help, g);
 }
 
+/// A counter family over two labels, from counts keyed by their values
+/// (written in label order, so the text is stable).
+fn label_pair_counter(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    (first, second): (&'static str, &'static str),
+    counts: std::collections::HashMap<(&'static str, &'static str), u64>,
+) {
+    let family = Family::<Labels, Counter>::default();
+    registry.register(name, help, family.clone());
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort();
+    for ((a, b), n) in counts {
+        family
+            .get_or_create(&vec![(first, a.to_owned()), (second, b.to_owned())])
+            .inc_by(n);
+    }
+}
+
 fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
     let c = Counter::<u64>::default();
     c.inc_by(value);
@@ -386,38 +406,20 @@ pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
         .unwrap_or(i64::MAX),
     );
 
-    let answers = Family::<Labels, Counter>::default();
-    r.register(
+    label_pair_counter(
+        &mut r,
         "answers",
         "Charge-point CALLs answered, by action and outcome (result or CALLERROR code)",
-        answers.clone(),
+        ("action", "outcome"),
+        gateway.answer_counts(),
     );
-    let mut counts: Vec<_> = gateway.answer_counts().into_iter().collect();
-    counts.sort();
-    for ((action, outcome), n) in counts {
-        answers
-            .get_or_create(&vec![
-                ("action", action.to_owned()),
-                ("outcome", outcome.to_owned()),
-            ])
-            .inc_by(n);
-    }
-    let lenient = Family::<Labels, Counter>::default();
-    r.register(
+    label_pair_counter(
+        &mut r,
         "lenient",
         "Schema violations accepted under a profile's lenient mode, by quirk and action",
-        lenient.clone(),
+        ("kind", "action"),
+        gateway.lenient_counts(),
     );
-    let mut counts: Vec<_> = gateway.lenient_counts().into_iter().collect();
-    counts.sort();
-    for ((kind, action), n) in counts {
-        lenient
-            .get_or_create(&vec![
-                ("kind", kind.to_owned()),
-                ("action", action.to_owned()),
-            ])
-            .inc_by(n);
-    }
     gauge(
         &mut r,
         "processor_queue_depth",

@@ -101,21 +101,20 @@ impl AdminHandle {
     /// Answers by (action, outcome), all processors together, at most one
     /// tick old.
     pub fn answer_counts(&self) -> AnswerCounts {
-        let mut total = AnswerCounts::new();
-        for stats in &self.counters.processors {
-            for (label, n) in stats.snapshot() {
-                *total.entry(label).or_insert(0) += n;
-            }
-        }
-        total
+        self.processor_sum(ProcessorStats::snapshot)
     }
 
     /// Tolerated schema violations by (quirk, action), all processors
     /// together, at most one tick old.
     pub fn lenient_counts(&self) -> LenientCounts {
-        let mut total = LenientCounts::new();
+        self.processor_sum(ProcessorStats::lenient_snapshot)
+    }
+
+    /// One labelled count of every processor, summed per label pair.
+    fn processor_sum(&self, snapshot: fn(&ProcessorStats) -> AnswerCounts) -> AnswerCounts {
+        let mut total = AnswerCounts::new();
         for stats in &self.counters.processors {
-            for (label, n) in stats.lenient_snapshot() {
+            for (label, n) in snapshot(stats) {
                 *total.entry(label).or_insert(0) += n;
             }
         }
