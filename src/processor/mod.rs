@@ -370,7 +370,9 @@ fn answer(
         lenience: call.lenience,
     };
     let (decision, tolerated) = decide(setup, &incoming, parts.send);
-    if !tolerated.is_empty() {
+    let parts = if tolerated.is_empty() {
+        parts
+    } else {
         let label = action_label(call.version, &parts.action);
         for (quirk, n) in tolerated.counts() {
             *lenient.entry((quirk.name(), label)).or_insert(0) += u64::from(n);
@@ -378,13 +380,12 @@ fn answer(
         let payload_range = frame::subslice_range(call.frame.as_str(), parts.payload);
         drop(parts);
         correct(call, payload_range, &tolerated);
-    } else {
-        drop(parts);
-    }
-    // Parsed again only if `correct` dropped the ranges (they never fail
-    // for a frame the reactor handed over).
-    let Some(parts) = call_parts(call) else {
-        return Step::Now(ReadyAnswer::nothing());
+        // The parts of the corrected frame (sliced at the moved ranges;
+        // parsed again only if the frame had none).
+        let Some(parts) = call_parts(call) else {
+            return Step::Now(ReadyAnswer::nothing());
+        };
+        parts
     };
     let CallParts {
         id,

@@ -200,12 +200,7 @@ macro_rules! v2_answers {
                     let (request, tolerated) = self.$parse(call, action)?;
                     Ok(Answer::new(match request {
                         Request::BootNotification(boot) => {
-                            let boot = $boot(boot);
-                            return Ok(Answer {
-                                payload: self.boot_answer(call.charge_point, &boot),
-                                boot: Some(boot),
-                                tolerated,
-                            });
+                            return Ok(self.boot_accepted(call, $boot(boot), tolerated));
                         }
                         Request::Heartbeat(_) => {
                             format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display())
@@ -308,6 +303,20 @@ impl Policy {
         format!(r#"{{"status":"{status}"}}"#)
     }
 
+    /// The answer to an accepted BootNotification, with what it said.
+    fn boot_accepted(
+        &self,
+        call: &Incoming<'_>,
+        boot: Box<BootInfo>,
+        tolerated: Tolerated,
+    ) -> Answer {
+        Answer {
+            payload: self.boot_answer(call.charge_point, &boot),
+            boot: Some(boot),
+            tolerated,
+        }
+    }
+
     /// The gateway's own BootNotification answer: `interval` from the
     /// first profile matching the charge point and what it just said, else
     /// `ocpp.heartbeat_interval`.
@@ -369,12 +378,7 @@ impl Policy {
         Ok(Answer::new(
             match request {
                 Request::BootNotification(boot) => {
-                    let boot = boot_info_v16(&boot);
-                    return Ok(Answer {
-                        payload: self.boot_answer(call.charge_point, &boot),
-                        boot: Some(boot),
-                        tolerated,
-                    });
+                    return Ok(self.boot_accepted(call, boot_info_v16(&boot), tolerated));
                 }
                 Request::Heartbeat(_) => {
                     format!(r#"{{"currentTime":"{}"}}"#, now_rfc3339_display())
