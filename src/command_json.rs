@@ -86,6 +86,10 @@ pub fn outcome_body(id: &str, timeout: Duration, outcome: ServerCallOutcome) -> 
         ),
         ServerCallOutcome::Timeout => error(504, format!("no answer from {id} within {timeout:?}")),
         ServerCallOutcome::Closed => error(502, format!("{id} disconnected before answering")),
+        ServerCallOutcome::ClosedBeforeSending => error(
+            502,
+            format!("{id} disconnected before the command could be sent"),
+        ),
         ServerCallOutcome::QueueFull => error(503, format!("too many commands queued for {id}")),
     }
 }

@@ -455,6 +455,7 @@ impl GatewayHandle {
             payload: payload.into(),
             timeout,
             reply: ReplyTo::Channel(reply),
+            command_id: None,
         };
         if let Err(outcome) = self.view.route.start_call(request) {
             return outcome;

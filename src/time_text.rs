@@ -32,9 +32,30 @@ pub fn days_from_civil(y: i64, m: u8, d: u8) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Milliseconds since the Unix epoch as RFC 3339 UTC text with
+/// milliseconds (`2026-12-03T17:46:09.123Z`), like the journal's `ts`.
+pub fn rfc3339_ms(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let day = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        day / 3600,
+        day / 60 % 60,
+        day % 60,
+        unix_ms % 1000
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn milliseconds_as_rfc3339() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_796_319_969_123), "2026-12-03T17:46:09.123Z");
+    }
 
     #[test]
     fn days_and_dates_round_trip() {

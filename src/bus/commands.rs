@@ -106,6 +106,7 @@ impl Commands {
             reply: ReplyTo::Callback(Box::new(move |outcome| {
                 let _ = tx.send(outcome);
             })),
+            command_id: None,
         };
         // Never waits on a reactor: a full inbox is "busy".
         if let Err(outcome) = self.gateway.start_call(request) {

@@ -33,6 +33,7 @@ mod reactors;
 mod shutdown;
 mod tls;
 mod toml_text;
+mod queue;
 mod trace;
 mod websocket;
 
@@ -51,6 +52,7 @@ pub use journal::JournalConfig;
 pub use listen::ListenConfig;
 pub use ocpp::{DuplicateId, MissingSubprotocol, OcppConfig};
 pub use processors::ProcessorsConfig;
+pub use queue::QueueConfig;
 pub use profiles::{BootFacts, Glob, MAX_PROFILES, ProfileConfig, ProfileTable, Settings};
 pub use reactors::ReactorsConfig;
 pub use shutdown::ShutdownConfig;
@@ -79,6 +81,8 @@ pub struct Config {
     pub bus: BusConfig,
     /// `[trace]`: frame traces of single charge points (off without a directory).
     pub trace: TraceConfig,
+    /// `[queue]`: commands kept for charge points that are not connected.
+    pub queue: QueueConfig,
     /// `[[profiles]]`, in file order (the first match wins).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<ProfileConfig>,
@@ -254,6 +258,13 @@ impl Config {
         );
         out.extend(self.bus.problems());
         out.extend(self.trace.problems());
+        out.extend(self.queue.problems());
+        out.check(
+            self.queue.enabled != Some(true) || self.journal.enabled || self.bus.enabled(),
+            "queue.enabled",
+            "needs a keeper: journal.enabled = true (commands are kept in the journal \
+             directory) or bus.kind = \"nats\" (kept in JetStream)",
+        );
         out.into_vec()
     }
 

@@ -282,6 +282,9 @@ pub struct JournalRecord {
     /// What lenient mode let through in this CALL (`"lenient":[...]`, a
     /// JSON array of `quirk:path` strings).
     pub lenient: Option<Box<RawValue>>,
+    /// The kept command a server call delivers (`"command_id":…`; see
+    /// `command_queue`).
+    pub command_id: Option<Box<str>>,
     /// The answer this line records, held until the line is written
     /// (write-ahead); the writer then sends it to its reactor. Not written.
     pub release: Option<CallAnswer>,
@@ -342,6 +345,7 @@ impl JournalRecord {
             extra: KindFields::None,
             late: false,
             lenient: None,
+            command_id: None,
             release: None,
         }
     }
@@ -412,6 +416,10 @@ impl JournalRecord {
         if let Some(notes) = &self.lenient {
             out.extend_from_slice(b",\"lenient\":");
             push_payload(out, notes.get());
+        }
+        if let Some(command_id) = &self.command_id {
+            out.extend_from_slice(b",\"command_id\":");
+            push_json_str(out, command_id);
         }
         out.extend_from_slice(b"}\n");
     }

@@ -23,6 +23,7 @@
 
 pub mod backend;
 pub mod calls;
+pub mod command_queue;
 pub mod handles;
 pub mod id_registry;
 pub mod journal_files;
@@ -38,6 +39,10 @@ pub mod trace_queue;
 
 pub use backend::{
     BackendAnswer, BackendLink, BackendReply, BackendRequest, BridgeEnds, Refused, backend_channels,
+};
+pub use command_queue::{
+    CancelOutcome, CommandState, QueueBusy, QueueRefusal, QueueSender, QueueSpec, QueueStats,
+    QueuedCommand, ToQueue,
 };
 pub use calls::{BootInfo, CallAnswer, ConnRef, ConnectionInfo, InboundCall};
 pub use handles::{AdminHandle, BusHandle, PublishedCounters};

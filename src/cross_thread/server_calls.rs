@@ -69,6 +69,9 @@ pub struct ServerCallRequest {
     pub timeout: std::time::Duration,
     /// The reactor that receives the request replies exactly once.
     pub reply: ReplyTo,
+    /// The kept command this call delivers (`queue/`, `bus/queue.rs`); it
+    /// goes into the call's journal lines. `None` for a live command.
+    pub command_id: Option<Box<str>>,
 }
 
 /// What became of a server-initiated CALL (the session state machine in

@@ -24,7 +24,21 @@ use crate::ocpp::OcppVersion;
 use crate::ocpp::session::Session;
 
 /// A connection's server calls; the reply handle is the requester's.
-pub type ServerCalls = Session<ReplyTo>;
+pub type ServerCalls = Session<CallReply>;
+
+/// Where a server call's outcome goes, and the kept command it delivers
+/// (named in its journal lines).
+#[derive(Debug)]
+pub struct CallReply {
+    pub reply: ReplyTo,
+    pub command_id: Option<Box<str>>,
+}
+
+impl CallReply {
+    pub fn send(self, outcome: crate::cross_thread::ServerCallOutcome) {
+        self.reply.send(outcome);
+    }
+}
 
 pub type PendingHandshake = MidHandshake<ServerHandshake<Transport, HandshakeCallback>>;
 

@@ -10,10 +10,10 @@
 
 // The reactor side below extends the parent's Reactor: its imports apply.
 use super::*;
-use crate::cross_thread::ReplyTo;
+use super::connection::CallReply;
 use crate::ocpp::session::{Answer, Answered, CallToSend, Delivery, Offered, ServerCall, Settled};
 
-fn deliver(delivery: Delivery<ReplyTo>) {
+fn deliver(delivery: Delivery<CallReply>) {
     delivery.reply.send(delivery.outcome);
 }
 
@@ -43,7 +43,10 @@ impl Reactor {
             action: request.action,
             payload: request.payload,
             timeout: request.timeout,
-            reply: request.reply,
+            reply: CallReply {
+                reply: request.reply,
+                command_id: request.command_id,
+            },
         };
         match conn
             .server_calls
@@ -70,15 +73,22 @@ impl Reactor {
             conn.server_calls.outstanding(),
             Payload::from_json(call.payload.into()),
         ) {
-            (Some(_), Some((message_id, action)), Ok(payload)) => Some(JournalRecord::message(
-                conn.charge_point.clone(),
-                self.index,
-                Direction::Out,
-                Kind::ServerCall,
-                Some(action),
-                message_id,
-                payload,
-            )),
+            (Some(_), Some((message_id, action)), Ok(payload)) => {
+                let mut record = JournalRecord::message(
+                    conn.charge_point.clone(),
+                    self.index,
+                    Direction::Out,
+                    Kind::ServerCall,
+                    Some(action),
+                    message_id,
+                    payload,
+                );
+                record.command_id = conn
+                    .server_calls
+                    .outstanding_reply()
+                    .and_then(|r| r.command_id.clone());
+                Some(record)
+            }
             _ => None,
         };
         self.counters.server_calls_sent += 1;
@@ -205,7 +215,7 @@ impl Reactor {
 
     /// Carries out the end of an outstanding call: its journal line is
     /// made, the outcome delivered, the line journaled, the next call sent.
-    fn finish_call(&mut self, key: SlotKey, settled: Settled<ReplyTo>) {
+    fn finish_call(&mut self, key: SlotKey, settled: Settled<CallReply>) {
         let Settled {
             message_id,
             action,
@@ -214,7 +224,10 @@ impl Reactor {
             next,
             result_error,
         } = settled;
-        let record = self.answer_record(key, &message_id, &action, &outcome, false);
+        let mut record = self.answer_record(key, &message_id, &action, &outcome, false);
+        if let Some(record) = &mut record {
+            record.command_id = reply.command_id.clone();
+        }
         reply.send(outcome);
         if let Some(record) = record {
             self.journal(record);

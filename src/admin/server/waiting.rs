@@ -123,6 +123,7 @@ impl Server {
             payload: command.payload.into(),
             timeout,
             reply: ReplyTo::Callback(Box::new(move |outcome| deliver.send(outcome))),
+            command_id: None,
         };
         if let Err(outcome) = self.gateway.route.start_call(request) {
             return Some(routes::call_outcome(&charge_point, timeout, outcome));

@@ -76,6 +76,9 @@ pub enum ServerCallOutcome {
     NotConnected,
     /// The connection closed before the answer came.
     Closed,
+    /// The connection closed while the call waited behind another: it was
+    /// never sent.
+    ClosedBeforeSending,
     /// Too many calls already queued for this charge point.
     QueueFull,
 }
@@ -411,8 +414,9 @@ impl<R> Session<R> {
         Some(self.settle(call, ServerCallOutcome::Timeout, ids))
     }
 
-    /// The connection is going away: every pending call ends `Closed`, the
-    /// outstanding one first, then the queued ones in order.
+    /// The connection is going away: the outstanding call ends `Closed`
+    /// (it was on the wire), then the queued ones, in order,
+    /// `ClosedBeforeSending`.
     pub fn on_close(&mut self) -> impl Iterator<Item = Delivery<R>> + use<R> {
         let (outstanding, queued) = match self.calls.take() {
             Some(calls) => {
@@ -425,14 +429,14 @@ impl<R> Session<R> {
             }
             None => (None, VecDeque::new()),
         };
-        outstanding
-            .map(|call| call.reply)
-            .into_iter()
-            .chain(queued.into_iter().map(|call| call.reply))
-            .map(|reply| Delivery {
-                reply,
-                outcome: ServerCallOutcome::Closed,
-            })
+        let sent = outstanding.map(|call| Delivery {
+            reply: call.reply,
+            outcome: ServerCallOutcome::Closed,
+        });
+        sent.into_iter().chain(queued.into_iter().map(|call| Delivery {
+            reply: call.reply,
+            outcome: ServerCallOutcome::ClosedBeforeSending,
+        }))
     }
 
     /// Whether call `seq` is the outstanding one (so its timer still matters).
@@ -444,6 +448,11 @@ impl<R> Session<R> {
     pub fn outstanding(&self) -> Option<(&str, &str)> {
         self.outstanding_call()
             .map(|call| (call.message_id.as_ref(), call.action.as_ref()))
+    }
+
+    /// The reply handle of the outstanding call.
+    pub fn outstanding_reply(&self) -> Option<&R> {
+        self.outstanding_call().map(|call| &call.reply)
     }
 
     fn outstanding_call(&self) -> Option<&Outstanding<R>> {

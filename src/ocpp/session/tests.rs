@@ -355,7 +355,7 @@ fn a_malformed_answer_fails_the_call_it_names() {
 }
 
 #[test]
-fn closing_ends_every_pending_call_in_order() {
+fn closing_ends_every_pending_call_in_order_telling_sent_from_unsent() {
     let (mut s, mut ids) = (S::default(), CallIds::new(0));
     sent(s.offer(V16, reset(1), 16, &mut ids));
     for reply in [2, 3] {
@@ -368,7 +368,11 @@ fn closing_ends_every_pending_call_in_order() {
         s.on_close().map(|d| (d.reply, d.outcome)).collect();
     assert_eq!(
         closed,
-        [1, 2, 3].map(|r| (r, ServerCallOutcome::Closed)).to_vec()
+        [
+            (1, ServerCallOutcome::Closed),
+            (2, ServerCallOutcome::ClosedBeforeSending),
+            (3, ServerCallOutcome::ClosedBeforeSending),
+        ]
     );
     assert!(s.calls.is_none());
     assert_eq!(s.on_close().count(), 0);
