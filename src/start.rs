@@ -310,7 +310,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             route,
             ids,
         });
-        match Bus::start(bus_view, bridge_ends, stats) {
+        match Bus::start(bus_view, bridge_ends, stats, None) {
             Ok(bus) => gateway.bus = Some(bus),
             Err(e) => {
                 gateway.shutdown();

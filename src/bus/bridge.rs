@@ -13,7 +13,7 @@ use super::backend::Backend;
 use super::commands::Commands;
 use super::events::{Publisher, StopAt};
 use super::presence::Presence;
-use crate::cross_thread::{BridgeEnds, BusHandle, BusStats};
+use crate::cross_thread::{BridgeEnds, BusHandle, BusStats, QueueEnds};
 
 /// Bounds every JetStream API call and publish ack: an ack not back by
 /// then counts as failed and the line is published again.
@@ -35,7 +35,11 @@ impl Bridge {
     }
 
     /// `ends`: the backend channels, when some action is answered by the backend.
-    pub async fn run(self, ends: Option<BridgeEnds>) {
+    /// `queue`: the command queue's inbox, when the queue runs on the bus.
+    pub async fn run(self, ends: Option<BridgeEnds>, queue: Option<QueueEnds>) {
+        // Filled in by bus::queue; until then the inbox is dropped, so every
+        // queue request is refused as unavailable.
+        drop(queue);
         let config = Arc::new(self.gateway.config.bus.clone());
         let gateway_id = config.gateway_id.clone();
         let window = self.gateway.config.channels.capacity;

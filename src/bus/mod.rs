@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cross_thread::{BridgeEnds, BusHandle, BusStats};
+use crate::cross_thread::{BridgeEnds, BusHandle, BusStats, QueueEnds};
 
 /// The running bridge thread.
 pub struct Bus {
@@ -40,6 +40,7 @@ impl Bus {
         gateway: Arc<BusHandle>,
         ends: Option<BridgeEnds>,
         stats: Arc<BusStats>,
+        queue: Option<QueueEnds>,
     ) -> io::Result<Bus> {
         let (stop, stop_rx) = tokio::sync::watch::channel(None);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -48,7 +49,7 @@ impl Bus {
         let bridge = bridge::Bridge::new(gateway, stats.clone(), stop_rx);
         let thread = std::thread::Builder::new()
             .name("bus-bridge".into())
-            .spawn(move || runtime.block_on(bridge.run(ends)))?;
+            .spawn(move || runtime.block_on(bridge.run(ends, queue)))?;
         Ok(Bus { thread, stop })
     }
 

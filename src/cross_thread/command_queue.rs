@@ -240,6 +240,22 @@ impl QueueSender {
     }
 }
 
+/// What the bus bridge is given to keep the queue with `bus.kind = "nats"`.
+pub struct QueueEnds {
+    /// Bounded by `[channels] capacity` ([`bus_inbox`]).
+    pub inbox: tokio::sync::mpsc::Receiver<ToQueue>,
+    pub stats: Arc<QueueStats>,
+}
+
+/// The bus bridge's queue inbox.
+pub fn bus_inbox(
+    channels: &crate::config::ChannelsConfig,
+    stats: Arc<QueueStats>,
+) -> (QueueSender, QueueEnds) {
+    let (tx, rx) = tokio::sync::mpsc::channel(channels.capacity);
+    (QueueSender::Bus(tx), QueueEnds { inbox: rx, stats })
+}
+
 /// The embedded store's inbox (the bus bridge makes its own with
 /// `tokio::sync::mpsc::channel(channels.capacity)`).
 pub fn store_inbox(

@@ -41,7 +41,7 @@ pub use backend::{
     BackendAnswer, BackendLink, BackendReply, BackendRequest, BridgeEnds, Refused, backend_channels,
 };
 pub use command_queue::{
-    CancelOutcome, CommandState, QueueBusy, QueueRefusal, QueueSender, QueueSpec, QueueStats,
+    CancelOutcome, CommandState, QueueBusy, QueueEnds, QueueRefusal, QueueSender, QueueSpec, QueueStats,
     QueuedCommand, ToQueue,
 };
 pub use calls::{BootInfo, CallAnswer, ConnRef, ConnectionInfo, InboundCall};
