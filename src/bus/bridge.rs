@@ -37,9 +37,6 @@ impl Bridge {
     /// `ends`: the backend channels, when some action is answered by the backend.
     /// `queue`: the command queue's inbox, when the queue runs on the bus.
     pub async fn run(self, ends: Option<BridgeEnds>, queue: Option<QueueEnds>) {
-        // Filled in by bus::queue; until then the inbox is dropped, so every
-        // queue request is refused as unavailable.
-        drop(queue);
         let config = Arc::new(self.gateway.config.bus.clone());
         let gateway_id = config.gateway_id.clone();
         let window = self.gateway.config.channels.capacity;
@@ -134,6 +131,19 @@ impl Bridge {
             prefix: config.subject_prefix.clone(),
             in_flight: Default::default(),
         });
+        let keeper = queue.map(|ends| {
+            let gateway = self.gateway.clone();
+            let start_call: super::queue::StartCall =
+                Arc::new(move |request| gateway.start_call(request));
+            let keeper = super::queue::Keeper::new(
+                client.clone(),
+                js.clone(),
+                self.gateway.config.clone(),
+                start_call,
+                ends.stats,
+            );
+            tokio::spawn(keeper.run(ends.inbox, self.stop.clone()))
+        });
         let presence = Presence::new(
             js,
             config,
@@ -148,6 +158,11 @@ impl Bridge {
         }
         if let Some(backend) = backend {
             backend.abort();
+        }
+        // Commands in flight stay `sent` and unacknowledged: whichever
+        // gateway next pulls them ends them failed (unknown outcome).
+        if let Some(keeper) = keeper {
+            keeper.abort();
         }
         // Replies and presence deletes still queued in the client go out.
         if self.stats.connected.load(Ordering::Relaxed)

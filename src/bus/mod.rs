@@ -17,6 +17,7 @@ mod commands;
 mod cursor;
 mod events;
 mod presence;
+mod queue;
 mod tail;
 pub mod token;
 

@@ -74,6 +74,11 @@ pub struct BusConfig {
     #[serde(with = "duration_text")]
     pub duplicate_window: Duration,
     pub presence_bucket: String,
+    /// JetStream stream of commands kept for charge points (`{prefix}.queue.*`,
+    /// `[queue]`); created when missing.
+    pub queue_stream: String,
+    /// KV bucket of those commands' records (key: command id).
+    pub commands_bucket: String,
     /// A presence entry lives this long unless refreshed (every third of it).
     #[serde(with = "duration_text")]
     pub presence_ttl: Duration,
@@ -103,6 +108,8 @@ impl Default for BusConfig {
             stream_max_bytes: 0,
             duplicate_window: Duration::from_secs(600),
             presence_bucket: "ocpp_presence".into(),
+            queue_stream: "OCPP_QUEUE".into(),
+            commands_bucket: "ocpp_commands".into(),
             presence_ttl: Duration::from_secs(30),
             backend_timeout: Duration::from_secs(5),
             backend_fallback: BackendFallback::Local,
@@ -199,6 +206,16 @@ impl BusConfig {
             "bus.presence_bucket",
             "may hold only letters, digits, `_` and `-`",
         );
+        out.check(
+            is_name(&self.queue_stream) && self.queue_stream != self.stream,
+            "bus.queue_stream",
+            "may hold only letters, digits, `_` and `-`, and must differ from bus.stream",
+        );
+        out.check(
+            is_name(&self.commands_bucket) && self.commands_bucket != self.presence_bucket,
+            "bus.commands_bucket",
+            "may hold only letters, digits, `_` and `-`, and must differ from bus.presence_bucket",
+        );
         // JetStream takes durations as i64 nanoseconds (about 292 years);
         // async-nats converts with `as`, so a longer one would wrap.
         out.check(
@@ -284,7 +301,7 @@ mod tests {
         assert!(e.message().contains("unknown field"), "{e}");
         let c = nats(
             "servers = []\ntoken = \"t\"\nuser = \"u\"\ngateway_id = \"a.b\"\nsubject_prefix = \"a.*\"\n\
-             stream = \"\"\npresence_bucket = \"x y\"\nduplicate_window = \"0s\"\npresence_ttl = \"10ms\"\n\
+             stream = \"\"\npresence_bucket = \"x y\"\nqueue_stream = \"a.b\"\ncommands_bucket = \"x y\"\nduplicate_window = \"0s\"\npresence_ttl = \"10ms\"\n\
              backend_timeout = \"1h\"\ntls_ca = \"/nonexistent/ca.pem\"\n[answers]\nBootNotifcation = \"backend\"",
         );
         let keys: Vec<_> = c.problems().into_iter().map(|(k, _)| k).collect();
@@ -299,6 +316,8 @@ mod tests {
                 "bus.subject_prefix",
                 "bus.stream",
                 "bus.presence_bucket",
+                "bus.queue_stream",
+                "bus.commands_bucket",
                 "bus.duplicate_window",
                 "bus.presence_ttl",
                 "bus.backend_timeout",
