@@ -33,6 +33,7 @@ pub mod memory;
 pub mod net;
 pub mod ocpp;
 pub mod processor;
+pub mod queue;
 pub mod reactor;
 pub mod slab;
 pub mod start;

@@ -24,11 +24,13 @@ use crate::bus::Bus;
 use crate::config::{AuthConfig, Config, ProfileConfig, ProfileTable, TlsConfig};
 use crate::cross_thread::{
     AdminHandle, BusHandle, BusStats, ConnectionInfo, Deliver, IdRegistry, MemoryStats,
-    ProcessorStats, PublishedCounters, ReactorHandle, ReactorStats, ReactorTallies, Reloadable,
-    ReplyTo, Route, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor, reactor_inbox,
+    ProcessorStats, PublishedCounters, QueueStats, ReactorHandle, ReactorStats, ReactorTallies,
+    Reloadable, ReplyTo, Route, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor,
+    reactor_inbox,
 };
 use crate::journal::{Journal, JournalHandle};
 use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
+use crate::queue::CommandStore;
 use crate::reactor::{self, ReactorSetup};
 use crate::tls::TlsStore;
 use crate::trace::TraceWriter;
@@ -69,6 +71,9 @@ pub struct GatewayHandle {
     trace: Option<TraceWriter>,
     admin: Option<crate::admin::Admin>,
     bus: Option<Bus>,
+    /// The embedded command store (bus off); stopped after the reactors,
+    /// so the outcomes they delivered are recorded.
+    store: Option<CommandStore>,
     reactor_threads: Vec<JoinHandle<()>>,
     processor_threads: Vec<JoinHandle<()>>,
     trimmer_thread: Option<JoinHandle<()>>,
@@ -209,6 +214,34 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     let stop = Arc::new(StopSignal::new(config.shutdown.grace, count));
     let route = Route::new(reactors.clone(), ids.clone());
     let bus_stats = config.bus.enabled().then(|| Arc::new(BusStats::default()));
+    // The command queue's keeper: JetStream with the bus, else the store
+    // in the journal directory; none without either.
+    let keeper = config.bus.enabled() || config.journal.enabled;
+    let queue_stats = config
+        .queue
+        .runs(keeper)
+        .then(|| Arc::new(QueueStats::default()));
+    let (queue_tx, queue_ends, store) = match &queue_stats {
+        Some(stats) if config.bus.enabled() => {
+            let (tx, ends) =
+                crate::cross_thread::command_queue::bus_inbox(&config.channels, stats.clone());
+            (Some(tx), Some(ends), None)
+        }
+        Some(stats) => {
+            let (tx, store) =
+                CommandStore::start(&config, route.clone(), stats.clone()).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "queue store in {}/queue: {e}",
+                            config.journal.directory.display()
+                        ),
+                    )
+                })?;
+            (Some(tx), None, Some(store))
+        }
+        None => (None, None, None),
+    };
     let view = Arc::new(AdminHandle {
         config: config.clone(),
         route: route.clone(),
@@ -223,7 +256,9 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             journal: journal_handle.as_ref().map(JournalHandle::watch),
             bus: bus_stats.clone(),
             trace: trace_writer.as_ref().map(TraceWriter::stats),
+            queue: queue_stats,
         },
+        queue: queue_tx.clone(),
         stop: stop.clone(),
     });
     let mut gateway = GatewayHandle {
@@ -238,6 +273,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         trace: trace_writer,
         admin: None,
         bus: None,
+        store,
         reactor_threads: Vec::new(),
         processor_threads: Vec::new(),
         trimmer_thread: None,
@@ -281,6 +317,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             stats,
             journal: journal_tx.clone(),
             trace: trace_tx.clone(),
+            queue: queue_tx.clone(),
         };
         let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
         let running = stop.clone();
@@ -310,7 +347,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             route,
             ids,
         });
-        match Bus::start(bus_view, bridge_ends, stats, None) {
+        match Bus::start(bus_view, bridge_ends, stats, queue_ends) {
             Ok(bus) => gateway.bus = Some(bus),
             Err(e) => {
                 gateway.shutdown();
@@ -388,6 +425,10 @@ impl GatewayHandle {
                 std::thread::sleep(Duration::from_millis(5));
             }
             trace.join();
+        }
+        // The reactors have delivered every outcome they owed the store.
+        if let Some(store) = self.store {
+            store.shutdown();
         }
         // Everyone who could journal has stopped: drain, fsync, close.
         let journal = self.journal.lock().map(|mut j| j.take());

@@ -7,34 +7,9 @@ use std::time::Duration;
 
 use common::*;
 use ocpp_gateway::cross_thread::ServerCallOutcome;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(10);
-
-/// Reads the next CALL the gateway sends: (message id, action, payload).
-fn expect_call(cp: &mut ChargePoint) -> (String, String, Value) {
-    let frame = cp.recv();
-    assert_eq!(frame[0], 2, "expected a CALL, got {frame}");
-    (
-        frame[1].as_str().unwrap().to_owned(),
-        frame[2].as_str().unwrap().to_owned(),
-        frame[3].clone(),
-    )
-}
-
-fn expect_silence(cp: &mut ChargePoint, for_: Duration) {
-    cp.ws.get_ref().set_read_timeout(Some(for_)).unwrap();
-    match cp.ws.read() {
-        Err(tungstenite::Error::Io(e))
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        Ok(tungstenite::Message::Ping(_)) => {}
-        other => panic!("expected nothing, got {other:?}"),
-    }
-    cp.ws.get_ref().set_read_timeout(Some(LONG)).unwrap();
-}
 
 #[test]
 fn reset_round_trip() {

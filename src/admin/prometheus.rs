@@ -169,6 +169,23 @@ fn label_pair_counter(
     }
 }
 
+/// A counter family over one label, one series per (value, count).
+fn labelled_counter(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    counts: &[(&str, u64)],
+) {
+    let family = Family::<Labels, Counter>::default();
+    registry.register(name, help, family.clone());
+    for (value, n) in counts {
+        family
+            .get_or_create(&vec![(label, (*value).to_owned())])
+            .inc_by(*n);
+    }
+}
+
 fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
     let c = Counter::<u64>::default();
     c.inc_by(value);
@@ -472,6 +489,9 @@ pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
     if let Some(b) = gateway.bus_stats() {
         bus_metrics(&mut r, b);
     }
+    if let Some(q) = &gateway.counters.queue {
+        queue_metrics(&mut r, c, q);
+    }
     admin_metrics(&mut r, admin);
     let mut out = String::new();
     if let Err(e) = encode(&mut out, &r) {
@@ -538,6 +558,66 @@ fn trace_metrics(r: &mut Registry, c: &[ReactorCounters], t: &crate::cross_threa
         "trace_files_open",
         "Trace files open now (at most trace.max_open_files)",
         i64::try_from(t.files_open.load(Relaxed)).unwrap_or(i64::MAX),
+    );
+}
+
+/// Only while the command queue runs (the journal or the bus is on).
+fn queue_metrics(r: &mut Registry, c: &[ReactorCounters], q: &crate::cross_thread::QueueStats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    labelled_counter(
+        r,
+        "queue_commands",
+        "Kept commands by what became of them: queued (taken in), delivered (handed to the \
+         connection), answered, expired, cancelled (or replaced), failed",
+        "event",
+        &[
+            ("queued", q.queued.load(Relaxed)),
+            ("delivered", q.delivered.load(Relaxed)),
+            ("answered", q.answered.load(Relaxed)),
+            ("expired", q.expired.load(Relaxed)),
+            ("cancelled", q.cancelled.load(Relaxed)),
+            ("failed", q.failed.load(Relaxed)),
+        ],
+    );
+    labelled_counter(
+        r,
+        "queue_refused",
+        "Commands not queued: queue.max_per_charge_point or queue.max_total reached (507), \
+         or the store or bus could not take them (503)",
+        "reason",
+        &[
+            (
+                "charge_point_full",
+                q.refused_charge_point_full.load(Relaxed),
+            ),
+            ("total_full", q.refused_total_full.load(Relaxed)),
+            ("unavailable", q.refused_unavailable.load(Relaxed)),
+        ],
+    );
+    gauge(
+        r,
+        "queue_depth",
+        "Kept commands queued or sent, not yet ended",
+        i64::try_from(q.depth.load(Relaxed)).unwrap_or(i64::MAX),
+    );
+    gauge(
+        r,
+        "queue_store_bytes",
+        "Bytes of the embedded queue store's log (0 on the bus)",
+        i64::try_from(q.store_bytes.load(Relaxed)).unwrap_or(i64::MAX),
+    );
+    counter(
+        r,
+        "queue_store_errors",
+        "Queue store writes, syncs or lines read back that failed",
+        q.store_errors.load(Relaxed),
+    );
+    counter(
+        r,
+        "queue_ready_dropped",
+        "Session-ready notices a reactor could not hand to the queue (its inbox and the \
+         reactor's backlog full): that charge point's commands wait for its next boot",
+        c.iter().map(|c| c.queue_notes_dropped).sum::<u64>() + q.ready_dropped.load(Relaxed),
     );
 }
 

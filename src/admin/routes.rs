@@ -9,7 +9,10 @@
 //! | `GET /metrics` | OpenMetrics text |
 //! | `GET /connections?offset=&limit=` | JSON page of open connections, sorted by id |
 //! | `GET /connections/{id}` | one connection, or 404 |
-//! | `POST /connections/{id}/calls` | `{"action","payload","timeout_ms"}` → 200 result, 400 invalid, 404, 502 CALLERROR/bad answer, 504 timeout |
+//! | `POST /connections/{id}/calls` | `{"action","payload","timeout_ms","queue"}` → 200 result, 400 invalid, 404, 502 CALLERROR/bad answer, 504 timeout; not connected with `queue`: 202 `{"command_id"}`, 507 queue full, 503 |
+//! | `GET /connections/{id}/commands` | the charge point's kept commands not yet ended, in queue order |
+//! | `GET /commands/{command_id}` | a kept command and its state, or 404 |
+//! | `DELETE /commands/{command_id}` | cancel a queued one → 200, 409 past queued, 404 |
 //! | `DELETE /connections/{id}?code=N` | close it (default 1000), 200 or 404 |
 //! | `POST /connections/{id}/trace` | `{"minutes":N}` (1 to 1440) → 200 until when, 400, 404, 503 without `[trace] directory` |
 //! | `DELETE /connections/{id}/trace` | stop tracing it → 200, 404, 503 without `[trace] directory` |
@@ -63,6 +66,15 @@ pub enum Route {
         charge_point: String,
         minutes: Option<u64>,
     },
+    /// A charge point's kept commands.
+    Commands {
+        charge_point: String,
+    },
+    /// One kept command (`cancel`: DELETE it).
+    Command {
+        command_id: String,
+        cancel: bool,
+    },
 }
 
 /// Routes a whole request. `body` is read only by the routes that take one.
@@ -104,8 +116,15 @@ pub fn route(method: &str, target: &str, body: &[u8], call_timeout: Duration) ->
                 minutes: None,
             }))
         }
-        (_, ["health"] | ["metrics"] | ["connections"] | ["connections", _])
-        | (_, ["connections", _, "calls" | "trace"]) => {
+        ("GET", ["connections", id, "commands"]) => {
+            answer(decoded(id).map(|charge_point| Route::Commands { charge_point }))
+        }
+        ("GET" | "DELETE", ["commands", id]) => Route::Command {
+            command_id: (*id).to_owned(),
+            cancel: method == "DELETE",
+        },
+        (_, ["health"] | ["metrics"] | ["connections"] | ["connections", _] | ["commands", _])
+        | (_, ["connections", _, "calls" | "trace" | "commands"]) => {
             Route::Answer(error(405, "method not allowed"))
         }
         _ => Route::Answer(error(404, "no such route")),
@@ -338,6 +357,15 @@ pub fn traced(reply: Option<TraceReply>, charge_point: &str, start: bool) -> Res
     }
 }
 
+/// A queue request (or a command asking to be kept) while no queue runs.
+pub fn queue_off() -> Response {
+    error(
+        404,
+        "commands are not kept here: the queue runs only with the journal or the bus \
+         (and queue.enabled not false)",
+    )
+}
+
 pub fn call_outcome(charge_point: &str, timeout: Duration, outcome: ServerCallOutcome) -> Response {
     let (status, body) = command_json::outcome_body(charge_point, timeout, outcome);
     json_response(status, &body)
@@ -418,6 +446,23 @@ mod tests {
         assert_eq!(status(route("PUT", "/health", b"", t)), 405);
         assert_eq!(status(route("GET", "/connections/CP/calls", b"", t)), 405);
         assert_eq!(status(route("GET", "/nowhere", b"", t)), 404);
+        assert!(matches!(
+            route("GET", "/connections/CP%201/commands", b"", t),
+            Route::Commands { charge_point } if charge_point == "CP 1"
+        ));
+        assert!(matches!(
+            route("DELETE", "/commands/c01", b"", t),
+            Route::Command { cancel: true, command_id } if command_id == "c01"
+        ));
+        assert!(matches!(
+            route("GET", "/commands/c01", b"", t),
+            Route::Command { cancel: false, .. }
+        ));
+        assert_eq!(status(route("POST", "/commands/c01", b"", t)), 405);
+        assert_eq!(
+            status(route("DELETE", "/connections/CP/commands", b"", t)),
+            405
+        );
         assert!(!needs_token("/health"));
         assert!(!needs_token("/health?verbose=1"));
         assert!(needs_token("/metrics"));

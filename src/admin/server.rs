@@ -40,6 +40,7 @@ use crate::cross_thread::AdminHandle;
 use crate::slab::{Slab, SlotKey, key_of, token_of};
 
 mod pending;
+mod queued;
 mod waiting;
 
 use self::pending::{Pending, Reply};
@@ -441,6 +442,10 @@ impl Server {
                 charge_point,
                 minutes,
             } => self.start_trace(key, keep_alive, charge_point, minutes),
+            Route::Commands { charge_point } => self.start_commands(key, keep_alive, charge_point),
+            Route::Command { command_id, cancel } => {
+                self.start_command(key, keep_alive, command_id, cancel)
+            }
         };
         if let Some(response) = response {
             self.respond(key, &response, keep_alive);

@@ -21,19 +21,38 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::server_calls::Deliver;
+use super::server_calls::{Deliver, ServerCallOutcome};
 use crate::ocpp::OcppVersion;
 
 /// How a command asks to be kept when its charge point is not connected
 /// (the `"queue"` object of a command request).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueueSpec {
-    /// Undelivered for this long, it ends `expired`.
-    pub ttl: Duration,
+    /// Undelivered for this long, it ends `expired`. `None`: the request
+    /// gave none; [`QueueSpec::ttl_within`] then takes a day, or
+    /// `queue.max_ttl` if shorter.
+    pub ttl: Option<Duration>,
     /// A later command for the same charge point with the same key
     /// replaces this one while it is still queued.
     pub replace_key: Option<String>,
 }
+
+impl QueueSpec {
+    /// The ttl to keep the command for; `Err` if it asks for more than
+    /// `max_ttl`.
+    pub fn ttl_within(&self, max_ttl: Duration) -> Result<Duration, String> {
+        match self.ttl {
+            None => Ok(DEFAULT_TTL.min(max_ttl)),
+            Some(ttl) if ttl <= max_ttl => Ok(ttl),
+            Some(ttl) => Err(format!(
+                "queue.ttl {ttl:?} is longer than queue.max_ttl ({max_ttl:?})"
+            )),
+        }
+    }
+}
+
+/// A queued command's ttl when the request gives none (at most `queue.max_ttl`).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
 
 /// A command kept for a charge point. Immutable once made; its state is
 /// kept beside it.
@@ -57,13 +76,20 @@ pub struct QueuedCommand {
 pub enum CommandState {
     Queued,
     /// Handed to the connection (on the wire or about to be).
-    Sent { at_ms: u64 },
-    /// The charge point answered: `answer` is `{"payload": …}` for a
-    /// CALLRESULT, `{"callerror": {"code","description","details"}}` for a
-    /// CALLERROR.
-    Answered { at_ms: u64, answer: Value },
+    Sent {
+        at_ms: u64,
+    },
+    /// The charge point answered: `answer` is `{"result": …}` (the
+    /// CALLRESULT's payload), or `{"callerror": {"code","description",
+    /// "details"}}`; the view shows these fields beside the request's.
+    Answered {
+        at_ms: u64,
+        answer: Value,
+    },
     /// Its ttl passed before it could be sent.
-    Expired { at_ms: u64 },
+    Expired {
+        at_ms: u64,
+    },
     /// Cancelled by `DELETE /commands/{id}`, or replaced by a later
     /// command with the same `replace_key` (`replaced_by`).
     Cancelled {
@@ -72,7 +98,10 @@ pub enum CommandState {
     },
     /// It was sent and did not end in an answer that could be read, or its
     /// outcome is unknown; `reason` says which.
-    Failed { at_ms: u64, reason: String },
+    Failed {
+        at_ms: u64,
+        reason: String,
+    },
 }
 
 impl CommandState {
@@ -140,6 +169,52 @@ pub fn command_view(command: &QueuedCommand, state: &CommandState) -> Value {
     view
 }
 
+/// The state a delivered command ends in, from its CALL's outcome; `Err`
+/// gives back an outcome that means it was never sent (the connection
+/// closed while it waited behind another, the charge point was not held,
+/// its connection could take no more): it may go again. Both keepers use
+/// this one mapping.
+pub fn settle(
+    outcome: ServerCallOutcome,
+    timeout_ms: u64,
+    at_ms: u64,
+) -> Result<CommandState, ServerCallOutcome> {
+    let failed = |reason: String| Ok(CommandState::Failed { at_ms, reason });
+    let json_of = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+    match outcome {
+        ServerCallOutcome::Result(payload) => Ok(CommandState::Answered {
+            at_ms,
+            answer: json!({ "result": json_of(&payload) }),
+        }),
+        ServerCallOutcome::Error {
+            code,
+            description,
+            details,
+        } => Ok(CommandState::Answered {
+            at_ms,
+            answer: json!({"callerror": {
+                "code": code, "description": description, "details": json_of(&details),
+            }}),
+        }),
+        ServerCallOutcome::InvalidResponse { violation, .. } => failed(format!(
+            "the answer breaks the response schema: {}",
+            violation.description
+        )),
+        ServerCallOutcome::MalformedAnswer(why) => failed(format!("malformed answer: {why}")),
+        ServerCallOutcome::Timeout => failed(format!("no answer within {timeout_ms} ms")),
+        ServerCallOutcome::Closed => {
+            failed("the charge point disconnected before answering".into())
+        }
+        ServerCallOutcome::InvalidRequest(v) => failed(format!(
+            "invalid for the connection's OCPP version: {}",
+            v.description
+        )),
+        not_sent @ (ServerCallOutcome::ClosedBeforeSending
+        | ServerCallOutcome::NotConnected
+        | ServerCallOutcome::QueueFull) => Err(not_sent),
+    }
+}
+
 /// Why a command could not be queued.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueRefusal {
@@ -169,7 +244,7 @@ pub enum ToQueue {
     /// Keep `command` (its id already made, [`new_command_id`]); the reply
     /// says whether it was.
     Enqueue {
-        command: QueuedCommand,
+        command: Box<QueuedCommand>,
         reply: Deliver<Result<(), QueueRefusal>>,
     },
     /// The view of one command (`Ok(None)`: unknown).

@@ -15,6 +15,7 @@ use std::time::Instant;
 use crossbeam_channel::Receiver;
 
 use super::calls::{ConnRef, InboundCall};
+use super::command_queue::{QueueSender, QueueStats};
 use super::id_registry::{IdRegistry, PresenceChange};
 use super::journal_queue::{JournalStats, JournalWatch};
 use super::reloadable::Reloadable;
@@ -41,6 +42,8 @@ pub struct PublishedCounters {
     pub bus: Option<Arc<BusStats>>,
     /// The trace writer's, when `[trace] directory` is set.
     pub trace: Option<Arc<TraceStats>>,
+    /// The command queue's counts, when the queue runs.
+    pub queue: Option<Arc<QueueStats>>,
 }
 
 /// The gateway as the admin API sees it.
@@ -52,6 +55,8 @@ pub struct AdminHandle {
     /// `[[profiles]]` in force (SIGHUP replaces them), to name the
     /// reactors' per-profile gauges.
     pub profiles: Arc<Reloadable<ProfileTable>>,
+    /// The command queue's keeper, when the queue runs.
+    pub queue: Option<QueueSender>,
 }
 
 impl AdminHandle {

@@ -40,11 +40,11 @@ pub mod trace_queue;
 pub use backend::{
     BackendAnswer, BackendLink, BackendReply, BackendRequest, BridgeEnds, Refused, backend_channels,
 };
-pub use command_queue::{
-    CancelOutcome, CommandState, QueueBusy, QueueEnds, QueueRefusal, QueueSender, QueueSpec, QueueStats,
-    QueuedCommand, ToQueue,
-};
 pub use calls::{BootInfo, CallAnswer, ConnRef, ConnectionInfo, InboundCall};
+pub use command_queue::{
+    CancelOutcome, CommandState, QueueBusy, QueueEnds, QueueRefusal, QueueSender, QueueSpec,
+    QueueStats, QueuedCommand, ToQueue,
+};
 pub use handles::{AdminHandle, BusHandle, PublishedCounters};
 pub use id_registry::{IdRegistry, PresenceChange};
 pub use journal_queue::{

@@ -196,6 +196,9 @@ reactor_counters! {
     /// Traces not started: the reactor's backlog of trace start/stop lines
     /// was as long as the trace queue (the writer is far behind).
     trace_starts_refused,
+    /// Ready/gone notices for the command queue dropped: its inbox and
+    /// this reactor's backlog (`channels.capacity`) were full.
+    queue_notes_dropped,
 }
 
 impl ReactorStats {

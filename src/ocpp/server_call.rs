@@ -33,6 +33,31 @@ pub fn check_request(version: OcppVersion, action: &str, payload: &str) -> Resul
     }
 }
 
+/// Checks a command kept for a charge point that is not connected, whose
+/// version is not known yet: valid if it is a valid request in at least
+/// one version. Else the violation of the first version that knows the
+/// action (or of 1.6 when none does). The reactor checks it again against
+/// the connection's version before it is sent.
+pub fn check_request_any_version(action: &str, payload: &str) -> Result<(), Violation> {
+    let mut first_known = None;
+    let mut first = None;
+    for version in OcppVersion::ALL {
+        match check_request(version, action, payload) {
+            Ok(()) => return Ok(()),
+            Err(v) => {
+                if first_known.is_none() && v.code != ErrorCode::NotImplemented {
+                    first_known = Some(v);
+                } else if first.is_none() {
+                    first = Some(v);
+                }
+            }
+        }
+    }
+    Err(first_known
+        .or(first)
+        .unwrap_or_else(|| unknown(OcppVersion::V16, action)))
+}
+
 /// Checks a CALLRESULT payload against the action's response schema.
 pub fn check_response(version: OcppVersion, action: &str, payload: &str) -> Result<(), Violation> {
     match version {

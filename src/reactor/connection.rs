@@ -124,6 +124,9 @@ pub struct Connection {
     /// Set while its frames are traced (`tracing.rs`); `None` costs the
     /// frame path one branch.
     pub trace: Option<Box<ConnTrace>>,
+    /// The command queue has been told this session is ready for kept
+    /// commands (and must be told when it goes).
+    pub queue_ready: bool,
 }
 
 /// One connection's trace (`tracing.rs`), boxed in `Connection::trace`:
@@ -180,6 +183,7 @@ impl Connection {
             profile: None,
             ping_epoch: 0,
             trace: None,
+            queue_ready: false,
         }
     }
 

@@ -81,6 +81,7 @@ impl Reactor {
         if booted {
             // Profiles that match on what the boot said apply from now on.
             self.rematch_profile(key, false);
+            self.session_ready(key);
         }
         if let Some((code, reason)) = close_after {
             self.close(key, code, reason);

@@ -34,6 +34,7 @@ mod inbox;
 mod journaling;
 mod listener;
 mod profiles;
+mod queue_notes;
 mod reading;
 mod server_calls;
 pub mod timer_wheel;
@@ -68,8 +69,8 @@ use crate::cross_thread::{
     ReactorHandle, ReactorTallies, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor,
 };
 use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload};
+use crate::cross_thread::{QueueSender, TraceEnd, TraceSender, TracedFrame};
 use crate::cross_thread::{ReactorCounters, ReactorStats};
-use crate::cross_thread::{TraceEnd, TraceSender, TracedFrame};
 use crate::ocpp::frame::{self, CallRanges, Frame};
 use crate::ocpp::session::CallIds;
 use crate::slab::{Slab, SlotKey, key_of, token_of};
@@ -115,6 +116,9 @@ pub struct ReactorSetup {
     pub journal: Option<JournalSender>,
     /// The trace writer's queue, when `[trace] directory` is set.
     pub trace: Option<TraceSender>,
+    /// The command queue's keeper, told when a session is ready for kept
+    /// commands and when it goes.
+    pub queue: Option<QueueSender>,
 }
 
 impl ReactorSetup {
@@ -237,6 +241,8 @@ struct Reactor {
     journal_backlog: VecDeque<JournalRecord>,
     /// Frame traces: the queue to the trace writer and what waits for it.
     tracer: tracing::Tracer,
+    /// Ready/gone notices for the command queue, and those that wait.
+    queue_notes: queue_notes::QueueNotes,
     /// The journal backlog is full: no connection is read until it drains.
     reads_paused: bool,
     /// When reading last resumed after `reads_paused` (dead-peer clock).
@@ -325,6 +331,7 @@ pub fn run(setup: ReactorSetup) {
         journal: setup.journal,
         journal_backlog: VecDeque::new(),
         tracer: tracing::Tracer::new(setup.trace),
+        queue_notes: queue_notes::QueueNotes::new(setup.queue, setup.config.channels.capacity),
         reads_paused: false,
         reads_resumed_at: now,
         abandoned_timers: 0,
@@ -356,6 +363,9 @@ impl Reactor {
             self.flush_journal_backlog();
             if self.tracer.has_backlog() {
                 self.tracer.retry();
+            }
+            if self.queue_notes.has_backlog() {
+                self.queue_notes.retry();
             }
             self.resume_buffer_waiters();
             self.serve_read_queue();
@@ -419,6 +429,7 @@ impl Reactor {
         c.tls_failed_timeout = t.timeout.get();
         c.traced_connections = self.tracer.traced;
         c.trace_frames_dropped = self.tracer.dropped;
+        c.queue_notes_dropped = self.queue_notes.dropped;
         c.trace_starts_refused = self.tracer.starts_refused;
         self.stats.publish(&self.counters);
         self.publish_profile_counts();
@@ -594,6 +605,9 @@ impl Reactor {
         }
         for closed in conn.server_calls.on_close() {
             closed.reply.send(closed.outcome);
+        }
+        if conn.queue_ready {
+            self.queue_notes.gone(&conn.charge_point);
         }
         if conn.counted {
             self.admission.release();

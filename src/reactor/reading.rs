@@ -336,6 +336,15 @@ impl Reactor {
                 if matches!(call, Frame::Send { .. }) {
                     self.counters.sends_dispatched += 1;
                 }
+                // A first CALL other than a boot: the charge point booted
+                // before this connection (OCPP lets it skip the boot on a
+                // reconnect), so its session can take kept commands.
+                if let Frame::Call { action, .. } = &call
+                    && action != "BootNotification"
+                    && !conn.queue_ready
+                {
+                    self.session_ready(key);
+                }
                 // Handed over with the frame so the processor need not parse it again.
                 let parts = call.call_ranges(text.as_str());
                 self.dispatch(key, text, parts);
@@ -388,6 +397,22 @@ impl Reactor {
                 self.count_bad_message(key);
             }
         }
+    }
+
+    /// Tells the command queue (once per connection) that this session is
+    /// ready for kept commands.
+    pub(super) fn session_ready(&mut self, key: SlotKey) {
+        if !self.queue_notes.enabled() {
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        if conn.queue_ready || conn.closing {
+            return;
+        }
+        conn.queue_ready = true;
+        self.queue_notes.ready(&conn.charge_point, conn.version);
     }
 
     /// Hands a CALL to the processors, or holds it while their queue is full.

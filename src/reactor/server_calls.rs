@@ -9,8 +9,8 @@
 //! journal queue and the counters.
 
 // The reactor side below extends the parent's Reactor: its imports apply.
-use super::*;
 use super::connection::CallReply;
+use super::*;
 use crate::ocpp::session::{Answer, Answered, CallToSend, Delivery, Offered, ServerCall, Settled};
 
 fn deliver(delivery: Delivery<CallReply>) {
@@ -86,7 +86,8 @@ impl Reactor {
                 record.command_id = conn
                     .server_calls
                     .outstanding_reply()
-                    .and_then(|r| r.command_id.clone());
+                    .and_then(|r| r.command_id.as_deref())
+                    .map(|id| Box::new(id.to_owned()));
                 Some(record)
             }
             _ => None,
@@ -226,7 +227,10 @@ impl Reactor {
         } = settled;
         let mut record = self.answer_record(key, &message_id, &action, &outcome, false);
         if let Some(record) = &mut record {
-            record.command_id = reply.command_id.clone();
+            record.command_id = reply
+                .command_id
+                .as_deref()
+                .map(|id| Box::new(id.to_owned()));
         }
         reply.send(outcome);
         if let Some(record) = record {

@@ -385,3 +385,31 @@ pub fn http(
         .unwrap_or_default();
     (status, body)
 }
+
+/// Reads the next CALL the gateway sends: (message id, action, payload).
+pub fn expect_call(cp: &mut ChargePoint) -> (String, String, Value) {
+    let frame = cp.recv();
+    assert_eq!(frame[0], 2, "expected a CALL, got {frame}");
+    (
+        frame[1].as_str().unwrap().to_owned(),
+        frame[2].as_str().unwrap().to_owned(),
+        frame[3].clone(),
+    )
+}
+
+pub fn expect_silence(cp: &mut ChargePoint, for_: Duration) {
+    cp.ws.get_ref().set_read_timeout(Some(for_)).unwrap();
+    match cp.ws.read() {
+        Err(tungstenite::Error::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        Ok(tungstenite::Message::Ping(_)) => {}
+        other => panic!("expected nothing, got {other:?}"),
+    }
+    cp.ws
+        .get_ref()
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+}

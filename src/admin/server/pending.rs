@@ -3,7 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cross_thread::{ConnectionInfo, ServerCallOutcome, TraceReply};
+use serde_json::Value;
+
+use crate::command_json::Command;
+use crate::cross_thread::{
+    CancelOutcome, ConnectionInfo, QueueRefusal, QueueSpec, ServerCallOutcome, TraceReply,
+};
 use crate::slab::SlotKey;
 
 /// A reactor's reply to the request `ticket`.
@@ -17,6 +22,11 @@ pub(super) enum ReplyBody {
     Inspect(Vec<ConnectionInfo>),
     Close(bool),
     Trace(Option<TraceReply>),
+    /// From the command queue's keeper.
+    Enqueued(Result<(), QueueRefusal>),
+    Command(Result<Option<Value>, String>),
+    Cancel(CancelOutcome),
+    Commands(Result<Vec<Value>, String>),
 }
 
 /// A request that waits for reactors or a charge point.
@@ -33,7 +43,20 @@ pub(super) enum Awaiting {
     Call {
         charge_point: String,
         timeout: Duration,
+        /// The command again, with how to keep it, when the request asked
+        /// for that: the reactor may find the charge point gone.
+        queue: Option<Box<(Command, QueueSpec)>>,
     },
+    Enqueue {
+        command_id: String,
+    },
+    Command {
+        command_id: String,
+    },
+    Cancel {
+        command_id: String,
+    },
+    Commands,
     List {
         offset: usize,
         limit: usize,

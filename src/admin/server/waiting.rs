@@ -34,7 +34,18 @@ impl Server {
                 Awaiting::Call {
                     charge_point,
                     timeout,
+                    ..
                 } => routes::call_outcome(charge_point, *timeout, ServerCallOutcome::Timeout),
+                Awaiting::Enqueue { .. }
+                | Awaiting::Command { .. }
+                | Awaiting::Cancel { .. }
+                | Awaiting::Commands => routes::error(
+                    503,
+                    format!(
+                        "the command queue did not answer within admin.stall_after ({:?})",
+                        self.stall_after
+                    ),
+                ),
                 _ => {
                     self.counters.count(Refused::ReactorsBusy);
                     routes::error(
@@ -50,14 +61,18 @@ impl Server {
         }
     }
 
-    fn new_ticket(&mut self) -> u64 {
+    pub(super) fn new_ticket(&mut self) -> u64 {
         self.next_ticket += 1;
         self.next_ticket
     }
 
     /// The promise a reactor keeps for `ticket`: queue the reply and wake
     /// this thread. Never blocks: `replies_owed` ≤ capacity leaves room.
-    fn deliver<T: Send + 'static>(&self, ticket: u64, wrap: fn(T) -> ReplyBody) -> Deliver<T> {
+    pub(super) fn deliver<T: Send + 'static>(
+        &self,
+        ticket: u64,
+        wrap: fn(T) -> ReplyBody,
+    ) -> Deliver<T> {
         let replies = self.reply_sender.clone();
         let waker = self.waker.clone();
         Deliver::new(move |value| {
@@ -76,7 +91,7 @@ impl Server {
 
     /// Whether `replies` more replies fit in the reply channel; if not, the
     /// request is refused (counted) and the caller answers `busy()`.
-    fn room_for_replies(&mut self, replies: usize) -> bool {
+    pub(super) fn room_for_replies(&mut self, replies: usize) -> bool {
         let fits = self.replies_owed + replies <= self.reply_capacity;
         if !fits {
             self.counters.count(Refused::ReactorsBusy);
@@ -84,11 +99,11 @@ impl Server {
         fits
     }
 
-    fn busy() -> Response {
+    pub(super) fn busy() -> Response {
         routes::error(503, "the reactors are busy; try again")
     }
 
-    fn wait(&mut self, key: SlotKey, ticket: u64, pending: Pending) {
+    pub(super) fn wait(&mut self, key: SlotKey, ticket: u64, pending: Pending) {
         if let Some(conn) = self.conns.get_mut(key) {
             conn.state = State::Waiting;
             conn.deadline = None;
@@ -117,6 +132,11 @@ impl Server {
         let ticket = self.new_ticket();
         let deliver = self.deliver(ticket, ReplyBody::Call);
         let timeout = command.timeout;
+        // Kept aside only when the request may be queued (rare).
+        let queue = command
+            .queue
+            .clone()
+            .map(|spec| Box::new((command.clone(), spec)));
         let request = ServerCallRequest {
             charge_point: charge_point.as_str().into(),
             action: command.action.into(),
@@ -126,6 +146,12 @@ impl Server {
             command_id: None,
         };
         if let Err(outcome) = self.gateway.route.start_call(request) {
+            if outcome == ServerCallOutcome::NotConnected
+                && let Some(kept) = queue
+            {
+                let (command, spec) = *kept;
+                return self.start_enqueue(key, keep_alive, &charge_point, &command, &spec);
+            }
             return Some(routes::call_outcome(&charge_point, timeout, outcome));
         }
         self.replies_owed += 1;
@@ -137,6 +163,7 @@ impl Server {
             awaiting: Awaiting::Call {
                 charge_point,
                 timeout,
+                queue,
             },
         };
         self.wait(key, ticket, pending);
@@ -345,9 +372,40 @@ impl Server {
                     Awaiting::Call {
                         charge_point,
                         timeout,
+                        queue,
                     },
                     ReplyBody::Call(outcome),
-                ) => routes::call_outcome(charge_point, *timeout, outcome),
+                ) => match (outcome, queue.take()) {
+                    // Gone from its reactor meanwhile: kept as asked.
+                    (ServerCallOutcome::NotConnected, Some(kept)) => {
+                        let (command, spec) = *kept;
+                        let charge_point = std::mem::take(charge_point);
+                        match self.start_enqueue(
+                            pending.conn,
+                            pending.keep_alive,
+                            &charge_point,
+                            &command,
+                            &spec,
+                        ) {
+                            Some(response) => response,
+                            None => continue,
+                        }
+                    }
+                    (outcome, _) => routes::call_outcome(charge_point, *timeout, outcome),
+                },
+                (
+                    awaiting,
+                    body @ (ReplyBody::Enqueued(_)
+                    | ReplyBody::Command(_)
+                    | ReplyBody::Cancel(_)
+                    | ReplyBody::Commands(_)),
+                ) => match Self::queue_reply(awaiting, body) {
+                    Some(response) => response,
+                    None => {
+                        debug!("admin: a reply of the wrong kind for request {ticket}");
+                        continue;
+                    }
+                },
                 _ => {
                     debug!("admin: a reply of the wrong kind for request {ticket}");
                     continue;

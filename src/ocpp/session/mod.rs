@@ -433,10 +433,11 @@ impl<R> Session<R> {
             reply: call.reply,
             outcome: ServerCallOutcome::Closed,
         });
-        sent.into_iter().chain(queued.into_iter().map(|call| Delivery {
-            reply: call.reply,
-            outcome: ServerCallOutcome::ClosedBeforeSending,
-        }))
+        sent.into_iter()
+            .chain(queued.into_iter().map(|call| Delivery {
+                reply: call.reply,
+                outcome: ServerCallOutcome::ClosedBeforeSending,
+            }))
     }
 
     /// Whether call `seq` is the outstanding one (so its timer still matters).
