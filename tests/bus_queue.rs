@@ -263,6 +263,13 @@ fn replace_key_and_the_per_charge_point_bound_hold_across_gateways() {
         .expect("an enqueue responder");
     assert_eq!(reply["status"], 507, "{reply}");
 
+    // Checked as the admin API checks it: the payload against the schema.
+    let bad = json!({"action": "Reset", "payload": {"type": "Sideways"}});
+    let reply = bus
+        .request("ocpp.enqueue.CP-Q3", &bad, LONG)
+        .expect("an enqueue responder");
+    assert_eq!(reply["status"], 400, "{reply}");
+
     let (status, body) = admin(&b, "DELETE", &format!("/commands/{cancel_me}"), None);
     assert_eq!(status, 200, "{body}");
     assert_eq!(command(&a, &cancel_me)["state"], "cancelled");
@@ -270,6 +277,7 @@ fn replace_key_and_the_per_charge_point_bound_hold_across_gateways() {
         .request("ocpp.enqueue.CP-Q3", &request, LONG)
         .expect("an enqueue responder");
     assert_eq!(reply["status"], 202, "{reply}");
+    assert_eq!(reply["state"], "queued", "{reply}");
     let from_nats = reply["command_id"].as_str().expect("command_id").to_owned();
 
     let mut cp = connect_and_boot(&a, "CP-Q3");

@@ -124,13 +124,6 @@ impl Bridge {
             window,
         };
         let backend = ends.map(|ends| tokio::spawn(backend.run(ends.requests, ends.replies)));
-        let commands = Arc::new(Commands {
-            client: client.clone(),
-            gateway: self.gateway.clone(),
-            stats: self.stats.clone(),
-            prefix: config.subject_prefix.clone(),
-            in_flight: Default::default(),
-        });
         let keeper = queue.map(|ends| {
             let gateway = self.gateway.clone();
             let start_call: super::queue::StartCall =
@@ -142,7 +135,18 @@ impl Bridge {
                 start_call,
                 ends.stats,
             );
-            tokio::spawn(keeper.run(ends.inbox, self.stop.clone()))
+            (
+                keeper.clone(),
+                tokio::spawn(keeper.run(ends.inbox, self.stop.clone())),
+            )
+        });
+        let commands = Arc::new(Commands {
+            client: client.clone(),
+            gateway: self.gateway.clone(),
+            stats: self.stats.clone(),
+            prefix: config.subject_prefix.clone(),
+            in_flight: Default::default(),
+            queue: keeper.as_ref().map(|(keeper, _)| keeper.clone()),
         });
         let presence = Presence::new(
             js,
@@ -161,7 +165,7 @@ impl Bridge {
         }
         // Commands in flight stay `sent` and unacknowledged: whichever
         // gateway next pulls them ends them failed (unknown outcome).
-        if let Some(keeper) = keeper {
+        if let Some((_, keeper)) = keeper {
             keeper.abort();
         }
         // Replies and presence deletes still queued in the client go out.

@@ -3,7 +3,10 @@
 //! owning reactor — the engine behind the admin API — and its outcome the
 //! reply, in the admin API's JSON with the HTTP status it would have had.
 //! A charge point no gateway holds has no subscriber: NATS answers "no
-//! responders" at once.
+//! responders" at once (`{prefix}.enqueue.{id}`, served by every gateway,
+//! keeps a command for it: `bus::queue`). A command with `"queue"` that
+//! could not be sent here after all (the charge point left meanwhile) is
+//! kept instead, and answered 202 like the admin API's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,6 +26,8 @@ pub struct Commands {
     /// Commands waiting for their charge point now, all charge points
     /// together (`bus.max_commands_in_flight`).
     pub in_flight: AtomicUsize,
+    /// The command queue, when it runs on the bus.
+    pub queue: Option<Arc<super::queue::Keeper>>,
 }
 
 /// A command's place among those in flight, given back however its task ends.
@@ -84,8 +89,18 @@ impl Commands {
             }
             Ok(command) => {
                 let timeout = command.timeout;
-                let outcome = self.call(&id, command).await;
-                command_json::outcome_body(&id, timeout, outcome)
+                let keep = match (&self.queue, &command.queue) {
+                    (Some(keeper), Some(spec)) => Some((keeper, command.clone(), spec.clone())),
+                    _ => None,
+                };
+                match (self.call(&id, command).await, keep) {
+                    // Never sent (gone before it could be): kept instead.
+                    (
+                        ServerCallOutcome::NotConnected | ServerCallOutcome::ClosedBeforeSending,
+                        Some((keeper, command, spec)),
+                    ) => keeper.keep(&id, &command, &spec).await,
+                    (outcome, _) => command_json::outcome_body(&id, timeout, outcome),
+                }
             }
             Err(reason) => (400, serde_json::json!({ "error": reason })),
         };

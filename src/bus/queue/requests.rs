@@ -7,21 +7,23 @@
 //! it is how a backend on NATS queues a command (`{prefix}.cmd.{id}` has a
 //! responder only while a gateway holds the charge point). Body: the
 //! command's JSON (`action`, `payload`, `timeout_ms`) with an optional
-//! `"queue": {"ttl": "24h", "replace_key": "…"}` (ttl defaults to
-//! `queue.max_ttl`). Reply: `{"status": 202, "command_id": …}`, or
-//! `{"status": 400|503|507, "error": …}`.
+//! `"queue": {"ttl": "24h", "replace_key": "…"}`, checked as the admin
+//! API checks it (the payload against the action's schema in any OCPP
+//! version; ttl at most `queue.max_ttl`, a day when not given). Reply:
+//! the admin API's body with its `status`: `{"status": 202, "command_id":
+//! …, "state": "queued"}`, or `{"status": 400|503|507, "error": …}`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::Keeper;
 use super::record::{CommandBody, Record, StateJson};
 use super::store::{Changed, Refused, Store};
+use crate::command_json::{self, Command};
 use crate::cross_thread::{
-    CancelOutcome, CommandState, QueueRefusal, QueueStats, QueuedCommand, ToQueue,
-    command_queue::new_command_id, unix_ms,
+    CancelOutcome, CommandState, QueueRefusal, QueueSpec, QueueStats, QueuedCommand, ToQueue,
+    unix_ms,
 };
 
 const NOT_OPEN: &str = "the command queue is not open yet (the bus is not connected)";
@@ -35,15 +37,7 @@ impl Keeper {
         match request {
             ToQueue::Enqueue { command, reply } => {
                 let result = self.enqueue(&command).await;
-                let counter = match &result {
-                    Ok(()) => &self.stats.queued,
-                    Err(QueueRefusal::ChargePointFull { .. }) => {
-                        &self.stats.refused_charge_point_full
-                    }
-                    Err(QueueRefusal::TotalFull { .. }) => &self.stats.refused_total_full,
-                    Err(QueueRefusal::Unavailable(_)) => &self.stats.refused_unavailable,
-                };
-                QueueStats::add(counter, 1);
+                self.count_enqueue(&result);
                 reply.send(result);
             }
             ToQueue::Get { command_id, reply } => reply.send(self.get(&command_id).await),
@@ -245,33 +239,25 @@ impl Keeper {
             return;
         };
         let token = request.subject.rsplit('.').next().unwrap_or_default();
-        let (status, mut body) = match self.parse_enqueue(token, &request.payload) {
-            Err(why) => (400, json!({ "error": why })),
-            Ok(command) => {
-                let id = command.command_id.clone();
-                let result = self.enqueue(&command).await;
-                let (status, body) = match &result {
-                    Ok(()) => (202, json!({ "command_id": id })),
-                    Err(QueueRefusal::ChargePointFull { max }) => (
-                        507,
-                        json!({ "error": format!("{max} commands already wait for {}", command.charge_point) }),
-                    ),
-                    Err(QueueRefusal::TotalFull { max }) => (
-                        507,
-                        json!({ "error": format!("{max} commands already wait, all charge points together") }),
-                    ),
-                    Err(QueueRefusal::Unavailable(why)) => (503, json!({ "error": why })),
-                };
-                let counter = match result {
-                    Ok(()) => &self.stats.queued,
-                    Err(QueueRefusal::ChargePointFull { .. }) => {
-                        &self.stats.refused_charge_point_full
-                    }
-                    Err(QueueRefusal::TotalFull { .. }) => &self.stats.refused_total_full,
-                    Err(QueueRefusal::Unavailable(_)) => &self.stats.refused_unavailable,
-                };
-                QueueStats::add(counter, 1);
-                (status, body)
+        let charge_point = super::super::token::decode(token)
+            .filter(|id| !id.is_empty() && id.len() <= self.config.ocpp.max_id_length);
+        let default_timeout = self.config.admin.call_timeout;
+        let (status, mut body) = match (
+            charge_point,
+            command_json::parse(&request.payload, default_timeout),
+        ) {
+            (None, _) => (
+                400,
+                json!({ "error": format!("{token:?} is not a charge point id's subject token") }),
+            ),
+            (_, Err(why)) => (400, json!({ "error": why })),
+            (Some(charge_point), Ok(command)) => {
+                // Queued whatever it says: that is what this subject is for.
+                let spec = command.queue.clone().unwrap_or(QueueSpec {
+                    ttl: None,
+                    replace_key: None,
+                });
+                self.keep(&charge_point, &command, &spec).await
             }
         };
         body["status"] = status.into();
@@ -280,58 +266,33 @@ impl Keeper {
         }
     }
 
-    /// The command of an enqueue request, checked as far as it can be
-    /// without a connection (the reactor checks the payload against the
-    /// schema of the connection's version before sending it).
-    fn parse_enqueue(&self, token: &str, body: &[u8]) -> Result<QueuedCommand, String> {
-        let charge_point = super::super::token::decode(token)
-            .filter(|id| !id.is_empty() && id.len() <= self.config.ocpp.max_id_length)
-            .ok_or_else(|| format!("{token:?} is not a charge point id's subject token"))?;
-        let command = crate::command_json::parse(body, self.config.admin.call_timeout)?;
-        let known = crate::ocpp::v16::Action::from_name(&command.action).is_some()
-            || crate::ocpp::v201::Action::from_name(&command.action).is_some()
-            || crate::ocpp::v21::Action::from_name(&command.action).is_some();
-        if !known {
-            return Err(format!(
-                "{:?} is not an OCPP 1.6, 2.0.1 or 2.1 action",
-                command.action
-            ));
-        }
-        let spec: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let spec = &spec["queue"];
+    /// Keeps a command from the bus (`{prefix}.enqueue.{id}`, or
+    /// `{prefix}.cmd.{id}` with `"queue"` when it could not be sent): the
+    /// admin API's checks and answer (400, 202, 507, 503).
+    pub(in crate::bus) async fn keep(
+        &self,
+        charge_point: &str,
+        command: &Command,
+        spec: &QueueSpec,
+    ) -> (u16, Value) {
         let max_ttl = self.config.queue.max_ttl;
-        let ttl = match spec.get("ttl") {
-            None => max_ttl,
-            Some(Value::String(text)) => {
-                humantime::parse_duration(text).map_err(|e| format!("\"queue.ttl\": {e}"))?
-            }
-            Some(_) => return Err("\"queue.ttl\" must be a duration such as \"24h\"".into()),
-        };
-        if ttl.is_zero() || ttl > max_ttl {
-            return Err(format!(
-                "\"queue.ttl\" must be more than 0 and at most {}",
-                humantime::format_duration(max_ttl)
-            ));
-        }
-        let replace_key = match spec.get("replace_key") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(key)) if !key.is_empty() && key.len() <= 256 => Some(key.clone()),
-            Some(_) => return Err("\"queue.replace_key\" must be a string of 1 to 256".into()),
-        };
-        let now = unix_ms();
-        Ok(QueuedCommand {
-            command_id: new_command_id()?,
-            charge_point,
-            action: command.action,
-            payload: command.payload,
-            timeout: command.timeout,
-            queued_at_ms: now,
-            expires_at_ms: now.saturating_add(ms(ttl)),
-            replace_key,
-        })
+        let queued =
+            match command_json::queued_command(charge_point, command, spec, max_ttl, unix_ms()) {
+                Ok(queued) => queued,
+                Err(body) => return (400, body),
+            };
+        let result = self.enqueue(&queued).await;
+        self.count_enqueue(&result);
+        command_json::enqueued_body(&queued.command_id, result)
     }
-}
 
-fn ms(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    fn count_enqueue(&self, result: &Result<(), QueueRefusal>) {
+        let counter = match result {
+            Ok(()) => &self.stats.queued,
+            Err(QueueRefusal::ChargePointFull { .. }) => &self.stats.refused_charge_point_full,
+            Err(QueueRefusal::TotalFull { .. }) => &self.stats.refused_total_full,
+            Err(QueueRefusal::Unavailable(_)) => &self.stats.refused_unavailable,
+        };
+        QueueStats::add(counter, 1);
+    }
 }

@@ -159,7 +159,10 @@ impl Gateway {
     }
 
     fn enqueue(&self, command: QueuedCommand) -> Result<(), QueueRefusal> {
-        self.ask(|reply| ToQueue::Enqueue { command, reply })
+        self.ask(|reply| ToQueue::Enqueue {
+            command: Box::new(command),
+            reply,
+        })
     }
 
     fn get(&self, id: &str) -> Value {
