@@ -161,6 +161,16 @@ fn queued_through_one_gateway_delivered_by_another_seen_from_both_and_in_the_str
     assert_eq!(view["payload"]["status"], "Accepted", "{view}");
     no_call(&mut cp, Duration::from_millis(500));
 
+    // Queued through A while the charge point is on B: B sends it at once.
+    let live = queue(&a, "CP-Q1", "ClearCache", json!({}), json!({}));
+    let (message_id, action, _) = next_call(&mut cp);
+    assert_eq!(action, "ClearCache");
+    answer(&mut cp, &message_id, json!({"status": "Rejected"}));
+    assert_eq!(
+        wait_state(&b, &live, "answered", LONG)["payload"]["status"],
+        "Rejected"
+    );
+
     // The record in KV, for a backend that reads it directly.
     let entry = bus
         .kv_entry("ocpp_commands", &id)

@@ -146,7 +146,12 @@ impl Keeper {
                     Some(message) => self.on_message(message).await,
                     None => break,
                 },
-                _ = stop.changed() => {}
+                changed = stop.changed() => {
+                    // The bridge is gone without a word: stop too.
+                    if changed.is_err() {
+                        break;
+                    }
+                }
             }
         }
         background.abort();

@@ -17,7 +17,7 @@ pub const RESTARTED: &str = "unknown outcome, gateway restarted";
 
 /// A command as it travels: the stream message's body and the `command`
 /// of its KV record.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CommandBody {
     pub command_id: String,
     pub charge_point: String,
@@ -149,14 +149,7 @@ impl Record {
     pub fn with(&self, state: CommandState, sent_by: Option<&str>) -> Record {
         Record {
             view: Value::Null,
-            command: CommandBody {
-                payload: self.command.payload.clone(),
-                command_id: self.command.command_id.clone(),
-                charge_point: self.command.charge_point.clone(),
-                action: self.command.action.clone(),
-                replace_key: self.command.replace_key.clone(),
-                ..self.command
-            },
+            command: self.command.clone(),
             state: (&state).into(),
             seq: self.seq,
             sent_by: sent_by.map(str::to_owned),

@@ -21,7 +21,9 @@ use crate::config::{BusConfig, QueueConfig};
 pub const ACK_WAIT: Duration = Duration::from_secs(6);
 /// A charge point's consumer unused this long is removed by the server
 /// (it is made again at the next delivery; its place is the stream's
-/// content, since ended commands are deleted).
+/// content, since ended commands are deleted). At least the longest
+/// command timeout (`timeout_ms` ≤ 1 h), so a consumer is never removed
+/// under a command in flight, whether or not progress acks count as use.
 const CONSUMER_IDLE: Duration = Duration::from_secs(3600);
 /// Compare-and-set attempts before a change is given up as contended.
 const MAX_SWAPS: usize = 8;
