@@ -29,12 +29,15 @@ pub enum Refused {
     /// A reactor's inbox was full, or its reply could not be given a place
     /// (503).
     ReactorsBusy,
+    /// The command queue's inbox was full, or it did not reply within
+    /// `admin.stall_after` (503).
+    QueueBusy,
     /// Missing or wrong bearer token: 401.
     Unauthorized,
 }
 
 impl Refused {
-    pub const ALL: [Refused; 11] = [
+    pub const ALL: [Refused; 12] = [
         Refused::TooManyConnections,
         Refused::HeaderTooLarge,
         Refused::TooManyHeaders,
@@ -45,6 +48,7 @@ impl Refused {
         Refused::Idle,
         Refused::CommandsBusy,
         Refused::ReactorsBusy,
+        Refused::QueueBusy,
         Refused::Unauthorized,
     ];
 
@@ -61,6 +65,7 @@ impl Refused {
             Refused::Idle => "idle",
             Refused::CommandsBusy => "commands_busy",
             Refused::ReactorsBusy => "reactors_busy",
+            Refused::QueueBusy => "queue_busy",
             Refused::Unauthorized => "unauthorized",
         }
     }

@@ -102,7 +102,7 @@ impl Server {
         let ticket = self.new_ticket();
         if queue.try_send(message(self, ticket)).is_err() {
             // Its promise is dropped unkept: nothing is owed.
-            self.counters.count(Refused::ReactorsBusy);
+            self.counters.count(Refused::QueueBusy);
             return Some(routes::error(503, "the command queue is busy; try again"));
         }
         self.replies_owed += 1;

@@ -39,13 +39,16 @@ impl Server {
                 Awaiting::Enqueue { .. }
                 | Awaiting::Command { .. }
                 | Awaiting::Cancel { .. }
-                | Awaiting::Commands => routes::error(
-                    503,
-                    format!(
-                        "the command queue did not answer within admin.stall_after ({:?})",
-                        self.stall_after
-                    ),
-                ),
+                | Awaiting::Commands => {
+                    self.counters.count(Refused::QueueBusy);
+                    routes::error(
+                        503,
+                        format!(
+                            "the command queue did not answer within admin.stall_after ({:?})",
+                            self.stall_after
+                        ),
+                    )
+                }
                 _ => {
                     self.counters.count(Refused::ReactorsBusy);
                     routes::error(
