@@ -158,7 +158,7 @@ fn queued_through_one_gateway_delivered_by_another_seen_from_both_and_in_the_str
     );
     answer(&mut cp, &message_id, json!({"status": "Accepted"}));
     let view = wait_state(&a, &id, "answered", LONG);
-    assert_eq!(view["payload"]["status"], "Accepted", "{view}");
+    assert_eq!(view["result"]["status"], "Accepted", "{view}");
     no_call(&mut cp, Duration::from_millis(500));
 
     // Queued through A while the charge point is on B: B sends it at once.
@@ -167,7 +167,7 @@ fn queued_through_one_gateway_delivered_by_another_seen_from_both_and_in_the_str
     assert_eq!(action, "ClearCache");
     answer(&mut cp, &message_id, json!({"status": "Rejected"}));
     assert_eq!(
-        wait_state(&b, &live, "answered", LONG)["payload"]["status"],
+        wait_state(&b, &live, "answered", LONG)["result"]["status"],
         "Rejected"
     );
 

@@ -11,10 +11,11 @@ use async_nats::jetstream::{AckKind, Message};
 use futures_util::StreamExt;
 use log::{info, warn};
 
-use super::record::{CommandBody, RESTARTED, end_of};
+use super::record::{CommandBody, RESTARTED};
 use super::store::{ACK_WAIT, Changed, Store};
 use super::{Keeper, RETRY_AFTER};
 use crate::command_json::REPLY_GRACE;
+use crate::cross_thread::command_queue::settle;
 use crate::cross_thread::{
     CommandState, QueueStats, ReplyTo, ServerCallOutcome, ServerCallRequest, unix_ms,
 };
@@ -181,7 +182,7 @@ impl Keeper {
         }
         let timeout_ms = body.timeout_ms;
         let outcome = self.call(body, &message).await;
-        match end_of(outcome, timeout_ms, unix_ms()) {
+        match settle(outcome, timeout_ms, unix_ms()) {
             Ok(end) => {
                 let counter = match end {
                     CommandState::Answered { .. } => &self.stats.answered,

@@ -7,7 +7,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::cross_thread::command_queue::command_view;
-use crate::cross_thread::{CommandState, QueuedCommand, ServerCallOutcome};
+use crate::cross_thread::{CommandState, QueuedCommand};
 
 /// The reason of a command found `sent` by a gateway that does not have it
 /// in flight: the gateway that sent it stopped before recording how it
@@ -182,50 +182,6 @@ impl Record {
     }
 }
 
-/// What a CALL's outcome means for the command it delivered: its final
-/// state, or (`Err`) the outcome of a call that never reached the wire,
-/// so the command is queued again. The same mapping as the embedded store.
-pub fn end_of(
-    outcome: ServerCallOutcome,
-    timeout_ms: u64,
-    at_ms: u64,
-) -> Result<CommandState, ServerCallOutcome> {
-    let failed = |reason: String| Ok(CommandState::Failed { at_ms, reason });
-    let json = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
-    match outcome {
-        ServerCallOutcome::Result(payload) => Ok(CommandState::Answered {
-            at_ms,
-            answer: serde_json::json!({ "payload": json(&payload) }),
-        }),
-        ServerCallOutcome::Error {
-            code,
-            description,
-            details,
-        } => Ok(CommandState::Answered {
-            at_ms,
-            answer: serde_json::json!({"callerror": {
-                "code": code, "description": description, "details": json(&details),
-            }}),
-        }),
-        ServerCallOutcome::InvalidResponse { violation, .. } => failed(format!(
-            "the answer breaks the response schema: {}",
-            violation.description
-        )),
-        ServerCallOutcome::MalformedAnswer(why) => failed(format!("malformed answer: {why}")),
-        ServerCallOutcome::Timeout => failed(format!("no answer within {timeout_ms} ms")),
-        ServerCallOutcome::Closed => {
-            failed("the charge point disconnected before answering".into())
-        }
-        ServerCallOutcome::InvalidRequest(v) => failed(format!(
-            "invalid for the connection's OCPP version: {}",
-            v.description
-        )),
-        not_sent @ (ServerCallOutcome::ClosedBeforeSending
-        | ServerCallOutcome::NotConnected
-        | ServerCallOutcome::QueueFull) => Err(not_sent),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,30 +221,5 @@ mod tests {
         assert_eq!(stored["view"]["state"], "sent");
         assert_eq!(stored["view"]["command_id"], "c1");
         assert!(!back.is_final());
-    }
-
-    #[test]
-    fn outcomes_map_like_the_embedded_store() {
-        let answered = end_of(
-            ServerCallOutcome::Result(r#"{"status":"Accepted"}"#.into()),
-            1,
-            9,
-        );
-        assert_eq!(
-            answered,
-            Ok(CommandState::Answered {
-                at_ms: 9,
-                answer: serde_json::json!({"payload": {"status": "Accepted"}})
-            })
-        );
-        let Ok(CommandState::Failed { reason, .. }) = end_of(ServerCallOutcome::Timeout, 1500, 9)
-        else {
-            panic!("a timeout fails the command");
-        };
-        assert_eq!(reason, "no answer within 1500 ms");
-        assert_eq!(
-            end_of(ServerCallOutcome::ClosedBeforeSending, 1, 9),
-            Err(ServerCallOutcome::ClosedBeforeSending)
-        );
     }
 }

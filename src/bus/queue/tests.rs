@@ -274,7 +274,7 @@ fn queued_on_one_gateway_delivered_by_another_and_seen_from_both() {
     call.reply
         .send(ServerCallOutcome::Result(r#"{"status":"Accepted"}"#.into()));
     let view = wait_state(&a, &id1, "answered", WAIT);
-    assert_eq!(view["payload"]["status"], "Accepted");
+    assert_eq!(view["result"]["status"], "Accepted");
     let call = b.next_call(WAIT).expect("then the second");
     assert_eq!(call.command_id.as_deref(), Some(id2.as_str()));
     call.reply.send(ServerCallOutcome::Error {
