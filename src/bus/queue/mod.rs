@@ -36,6 +36,15 @@
 //! * **Who holds a charge point** consumes its subject while its session
 //!   is ready (from `Ready` to `Gone`); an enqueue for a charge point that
 //!   is ready here starts its delivery at once (the subscription above).
+//! * **Enqueue order**: publish first (so the server's bounds refuse a
+//!   command before anything is written), then create the record. A
+//!   delivery that finds a message without its record waits for it while
+//!   the message is young (`deliver::RECORD_GRACE_MS`), then drops it: its
+//!   enqueuer died before answering 202, so nobody was told it was kept.
+//! * **Subjects for a backend** (`requests.rs`): `{prefix}.enqueue.{id}`,
+//!   served by every gateway in one queue group, keeps a command whether
+//!   or not a gateway holds the charge point; `{prefix}.cmd.{id}` with
+//!   `"queue"` keeps it only if its holder could not send it after all.
 //!
 //! Bounds: requests in progress at once, `[channels] capacity` (the
 //! inbox's own bound); the expiry index, `queue.max_total` entries; one
