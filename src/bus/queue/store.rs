@@ -63,8 +63,9 @@ impl Store {
         queue: &QueueConfig,
     ) -> Result<Store, String> {
         let limit = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-        let stream = js
-            .get_or_create_stream(stream::Config {
+        let stream = ensure_stream(
+            js,
+            stream::Config {
                 name: bus.queue_stream.clone(),
                 subjects: vec![format!("{}.queue.*", bus.subject_prefix)],
                 // Live commands only: an ended one is deleted, so these
@@ -82,9 +83,10 @@ impl Store {
                 allow_direct: true,
                 storage: stream::StorageType::File,
                 ..Default::default()
-            })
-            .await
-            .map_err(|e| format!("stream {}: {e}", bus.queue_stream))?;
+            },
+        )
+        .await
+        .map_err(|e| format!("stream {}: {e}", bus.queue_stream))?;
         let bucket = &bus.commands_bucket;
         // No per-key TTL before nats-server 2.11: a record lives max_age
         // from its last write. A live record is rewritten at most
@@ -92,25 +94,28 @@ impl Store {
         // keep_finished keeps every live one (its message never outlives
         // it) and an ended one for at least keep_finished.
         let max_age = queue.max_ttl + queue.keep_finished.max(Duration::from_secs(1));
-        js.get_or_create_stream(stream::Config {
-            name: format!("KV_{bucket}"),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            // Live records are at most max_total; past them the oldest
-            // written go first (ended ones, nearly always).
-            max_messages: limit(queue.max_total.saturating_add(queue.max_finished)),
-            max_bytes: -1,
-            max_message_size: -1,
-            max_age,
-            duplicate_window: DUPLICATE_WINDOW.min(max_age),
-            storage: stream::StorageType::File,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            num_replicas: 1,
-            discard: stream::DiscardPolicy::Old,
-            ..Default::default()
-        })
+        ensure_stream(
+            js,
+            stream::Config {
+                name: format!("KV_{bucket}"),
+                subjects: vec![format!("$KV.{bucket}.>")],
+                max_messages_per_subject: 1,
+                // Live records are at most max_total; past them the oldest
+                // written go first (ended ones, nearly always).
+                max_messages: limit(queue.max_total.saturating_add(queue.max_finished)),
+                max_bytes: -1,
+                max_message_size: -1,
+                max_age,
+                duplicate_window: DUPLICATE_WINDOW.min(max_age),
+                storage: stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                num_replicas: 1,
+                discard: stream::DiscardPolicy::Old,
+                ..Default::default()
+            },
+        )
         .await
         .map_err(|e| format!("bucket {bucket}: {e}"))?;
         let kv = js
@@ -276,6 +281,35 @@ impl Store {
         let info = self.stream.get_info().await.map_err(|e| e.to_string())?;
         Ok(info.state.messages)
     }
+}
+
+/// Creates the stream, or brings an existing one's limits to `config`'s:
+/// `[queue]` bounds changed in the file apply at the next start, never
+/// silently ignored. (Gateways that disagree overwrite each other; each
+/// says so in its log.)
+async fn ensure_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+) -> Result<stream::Stream, async_nats::Error> {
+    let stream = js.get_or_create_stream(config.clone()).await?;
+    let have = &stream.cached_info().config;
+    let differs = have.max_messages != config.max_messages
+        || have.max_messages_per_subject != config.max_messages_per_subject
+        || have.max_age != config.max_age
+        || have.discard != config.discard
+        || have.discard_new_per_subject != config.discard_new_per_subject;
+    if !differs {
+        return Ok(stream);
+    }
+    log::warn!(
+        "bus: stream {} had other limits (max_msgs {}, per subject {}, max_age {:?}); setting ours",
+        config.name,
+        have.max_messages,
+        have.max_messages_per_subject,
+        have.max_age
+    );
+    js.update_stream(&config).await?;
+    Ok(js.get_stream(&config.name).await?)
 }
 
 /// A consumer name for a charge point: `q-` and its subject token (which

@@ -95,7 +95,13 @@ fn config(id: &str, url: &str) -> Config {
 
 impl Gateway {
     fn start(id: &str, url: &str) -> Gateway {
-        let config = Arc::new(config(id, url));
+        Gateway::start_with(id, url, |_| {})
+    }
+
+    fn start_with(id: &str, url: &str, edit: impl FnOnce(&mut Config)) -> Gateway {
+        let mut config = config(id, url);
+        edit(&mut config);
+        let config = Arc::new(config);
         let (inbox, inbox_rx) = tokio::sync::mpsc::channel(config.channels.capacity);
         let (calls_tx, calls) = std_mpsc::channel();
         let connected = Arc::new(AtomicBool::new(true));
@@ -420,4 +426,19 @@ fn a_call_that_never_reached_the_wire_is_queued_again() {
     assert_eq!(call.command_id.as_deref(), Some(id.as_str()));
     call.reply.send(ServerCallOutcome::ClosedBeforeSending);
     wait_state(&a, &id, "queued", WAIT);
+}
+
+#[test]
+fn changed_bounds_apply_to_an_existing_stream() {
+    let Some(server) = Server::start("bounds-change") else {
+        return;
+    };
+    let a = Gateway::start("gw-a", &server.url);
+    a.crash();
+    let a = Gateway::start_with("gw-a", &server.url, |c| c.queue.max_per_charge_point = 1);
+    a.enqueue(command("CP-7", "Reset", HOUR, None)).unwrap();
+    assert_eq!(
+        a.enqueue(command("CP-7", "Reset", HOUR, None)),
+        Err(QueueRefusal::ChargePointFull { max: 1 })
+    );
 }
