@@ -221,7 +221,7 @@ impl Store {
             self.commit(sent);
             self.effects.push(Effect::Send(command));
         }
-        let written = self.write(now);
+        let written = self.write();
         self.carry_out(written, now);
         self.book.prune(now);
         if self.log.bytes() > COMPACT_MIN_BYTES
@@ -302,7 +302,7 @@ impl Store {
 
     /// Writes the turn's lines, and syncs them when a command is about to
     /// be sent or the interval has passed. `Err`: they may not be on disk.
-    fn write(&mut self, _now: u64) -> Result<(), String> {
+    fn write(&mut self) -> Result<(), String> {
         let must_sync = self.effects.iter().any(|e| matches!(e, Effect::Send(_)))
             || (self.log.needs_sync() || self.log.has_staged())
                 && self.last_sync.elapsed() >= self.fsync_interval;
