@@ -151,7 +151,13 @@ fn queued_through_one_gateway_delivered_by_another_seen_from_both_and_in_the_str
     assert!(listed.to_string().contains(&id), "{listed}");
 
     let mut cp = connect_and_boot(&b, "CP-Q1");
+    let booted = std::time::Instant::now();
     let (message_id, action, payload) = next_call(&mut cp);
+    // For the closing note: the delay a charge point sees, idle system.
+    eprintln!(
+        "boot answered to first kept command: {:?}",
+        booted.elapsed()
+    );
     assert_eq!(
         (action.as_str(), payload),
         ("Reset", json!({"type": "Soft"}))
