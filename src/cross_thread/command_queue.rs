@@ -51,6 +51,11 @@ impl QueueSpec {
     }
 }
 
+/// The reason a command ends `failed` when it was sent but its outcome
+/// was never recorded (the gateway holding it stopped): at most once, it is
+/// not sent again. Both keepers use it.
+pub const RESTARTED: &str = "unknown outcome, gateway restarted";
+
 /// A queued command's ttl when the request gives none (at most `queue.max_ttl`).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(86_400);
 

@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use serde_json::Value;
 
 use super::record::{End, Record, StoredCommand};
-use crate::cross_thread::command_queue::{command_view, settle};
+use crate::cross_thread::command_queue::{RESTARTED, command_view, settle};
 use crate::cross_thread::{CancelOutcome, CommandState, QueueRefusal, QueuedCommand};
 use crate::ocpp::session::ServerCallOutcome;
 
@@ -24,9 +24,6 @@ use crate::ocpp::session::ServerCallOutcome;
 /// not take a command (its queue of server calls was full, or its journal
 /// behind) before the next try.
 pub const RETRY_AFTER_MS: u64 = 1000;
-
-/// The reason a command sent before a restart ends with.
-pub const RESTARTED: &str = "unknown outcome, gateway restarted";
 
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {

@@ -44,7 +44,7 @@ use crate::cross_thread::{
     ServerCallOutcome, ServerCallRequest, ToQueue, unix_ms,
 };
 
-pub use self::book::RESTARTED;
+pub use crate::cross_thread::command_queue::RESTARTED;
 
 /// The longest the thread sleeps between turns: ttl expiry and periodic
 /// syncs are this precise.

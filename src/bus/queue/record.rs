@@ -9,11 +9,7 @@ use serde_json::value::RawValue;
 use crate::cross_thread::command_queue::command_view;
 use crate::cross_thread::{CommandState, QueuedCommand};
 
-/// The reason of a command found `sent` by a gateway that does not have it
-/// in flight: the gateway that sent it stopped before recording how it
-/// ended, so it is never sent again (at most once). Same text as the
-/// embedded store's.
-pub const RESTARTED: &str = "unknown outcome, gateway restarted";
+pub use crate::cross_thread::command_queue::RESTARTED;
 
 /// A command as it travels: the stream message's body and the `command`
 /// of its KV record.
