@@ -72,8 +72,15 @@ fn queue(gw: &Gateway, id: &str, action: &str, payload: Value, queue: Value) -> 
     reply["command_id"].as_str().expect("command_id").to_owned()
 }
 
+/// A command's view. A gateway whose bus has not connected yet answers
+/// 503 (the queue is not open): waited out, like `post` does.
 fn command(gw: &Gateway, command_id: &str) -> Value {
-    let (status, body) = admin(gw, "GET", &format!("/commands/{command_id}"), None);
+    let mut last = (0, Value::Null);
+    wait_for("the queue to be open", LONG, || {
+        last = admin(gw, "GET", &format!("/commands/{command_id}"), None);
+        last.0 != 503
+    });
+    let (status, body) = last;
     assert_eq!(status, 200, "{body}");
     body
 }
