@@ -21,6 +21,7 @@
 //! - [`start`]: wires it all together; what `main` and the tests start.
 
 pub mod admin;
+pub mod affinity;
 pub mod auth;
 pub mod bus;
 pub mod command_json;

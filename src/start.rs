@@ -35,6 +35,29 @@ use crate::reactor::{self, ReactorSetup};
 use crate::tls::TlsStore;
 use crate::trace::TraceWriter;
 
+/// The cores reactor N is pinned to (`cores[N mod len]`; empty: not
+/// pinned). `reactors.cores` is checked against the cores this process may
+/// run on: an error names the key rather than a reactor left unpinned.
+fn reactor_cores(config: &Config) -> io::Result<Vec<core_affinity::CoreId>> {
+    let reactors = &config.reactors;
+    if !reactors.pin_cores {
+        return Ok(Vec::new());
+    }
+    if reactors.cores.is_empty() {
+        return Ok(core_affinity::get_core_ids().unwrap_or_default());
+    }
+    if let Some(allowed) = crate::affinity::allowed_cores() {
+        crate::affinity::check_cores(&reactors.cores, &allowed).map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("reactors.cores: {e}"))
+        })?;
+    }
+    Ok(reactors
+        .cores
+        .iter()
+        .map(|&id| core_affinity::CoreId { id })
+        .collect())
+}
+
 /// How long `start` waits for every reactor to publish its counters once
 /// (each does so as its loop starts) before it starts the admin API.
 const FIRST_PUBLISH_WAIT: Duration = Duration::from_secs(1);
@@ -94,6 +117,8 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     config.bus.resolve_gateway_id();
     let config = Arc::new(config);
     let count = config.reactor_count();
+    // Before anything starts: a bad core map is an error naming the key.
+    let cores = reactor_cores(&config)?;
     let capacity = config.channels.capacity;
     let profiles = Arc::new(Reloadable::new(
         config.profile_table(config.profiles.clone()),
@@ -290,11 +315,6 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         },
         &processor_stats,
     )?;
-    let cores = if config.reactors.pin_cores {
-        core_affinity::get_core_ids().unwrap_or_default()
-    } else {
-        Vec::new()
-    };
     for (index, listener, poll, inbox, stats) in setups {
         let setup = ReactorSetup {
             index: u16::try_from(index).unwrap_or(u16::MAX),

@@ -30,12 +30,20 @@ const THREADS: &[&str] = &[
     "logging",
     "memory",
     "trace",
+    "queue",
 ];
 /// Modules with no thread state that any thread may use.
 const PURE_HELPERS: &[&str] = &["auth", "tls", "command_json"];
 /// Pure helpers that import nothing of the crate (checked): anyone may use
 /// them, `ocpp` and `cross_thread` included, without a cycle or a coupling.
-const LEAF_HELPERS: &[&str] = &["json_text", "time_text", "slab", "net", "tls_stream"];
+const LEAF_HELPERS: &[&str] = &[
+    "json_text",
+    "time_text",
+    "slab",
+    "net",
+    "tls_stream",
+    "affinity",
+];
 /// Sees everything: the start-up wiring.
 const WIRING: &str = "start";
 

@@ -277,6 +277,7 @@ impl Config {
     /// Reactors to run: the configured count, or one per core.
     pub fn reactor_count(&self) -> usize {
         match self.reactors.count {
+            0 if !self.reactors.cores.is_empty() => self.reactors.cores.len(),
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         }
