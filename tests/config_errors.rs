@@ -106,18 +106,10 @@ fn running_with_a_bad_config_exits_nonzero_without_listening() {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = probe.local_addr().unwrap().port();
     drop(probe);
-    let dir = scratch_dir("badrun");
-    let path = dir.join("gateway.toml");
-    std::fs::write(
-        &path,
-        format!("[listen]\naddress = \"127.0.0.1:{port}\"\n\n[reactors]\ncount = 99999\n"),
-    )
-    .unwrap();
-    let out = Command::new(binary())
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = run_until_exit(
+        "badrun",
+        &format!("[listen]\naddress = \"127.0.0.1:{port}\"\n\n[reactors]\ncount = 99999\n"),
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("reactors.count"), "{stderr}");

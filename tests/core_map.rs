@@ -3,24 +3,14 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 #[test]
 fn a_core_this_process_may_not_run_on_is_refused_naming_the_key() {
-    let dir = scratch_dir("badcores");
-    let path = dir.join("gateway.toml");
-    std::fs::write(
-        &path,
+    let out = run_until_exit(
+        "badcores",
         "[listen]\naddress = \"127.0.0.1:0\"\n\n[reactors]\ncores = [0, 4095]\n",
-    )
-    .unwrap();
-    let out = Command::new(binary())
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    );
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -413,3 +413,15 @@ pub fn expect_silence(cp: &mut ChargePoint, for_: Duration) {
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
 }
+
+/// Runs the gateway binary with `config_toml` as its file until it exits
+/// (a gateway that should refuse to start): its output.
+pub fn run_until_exit(name: &str, config_toml: &str) -> std::process::Output {
+    let path = scratch_dir(name).join("gateway.toml");
+    std::fs::write(&path, config_toml).unwrap();
+    Command::new(binary())
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap()
+}
