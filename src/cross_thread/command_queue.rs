@@ -76,8 +76,9 @@ pub struct QueuedCommand {
 }
 
 /// Where a kept command stands. Every state but `Queued` and `Sent` is
-/// final.
-#[derive(Clone, Debug, PartialEq)]
+/// final. Serialised tagged by `name` (the bus keeps it so in KV).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
 pub enum CommandState {
     Queued,
     /// Handed to the connection (on the wire or about to be).
@@ -99,6 +100,7 @@ pub enum CommandState {
     /// command with the same `replace_key` (`replaced_by`).
     Cancelled {
         at_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         replaced_by: Option<String>,
     },
     /// It was sent and did not end in an answer that could be read, or its
@@ -123,6 +125,17 @@ impl CommandState {
 
     pub fn is_final(&self) -> bool {
         !matches!(self, CommandState::Queued | CommandState::Sent { .. })
+    }
+
+    /// When a final state was reached (`None` for queued and sent).
+    pub fn ended_at(&self) -> Option<u64> {
+        match self {
+            CommandState::Queued | CommandState::Sent { .. } => None,
+            CommandState::Answered { at_ms, .. }
+            | CommandState::Expired { at_ms }
+            | CommandState::Cancelled { at_ms, .. }
+            | CommandState::Failed { at_ms, .. } => Some(*at_ms),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use serde_json::Value;
 
-use super::record::{End, Record, StoredCommand};
+use super::record::{Record, StoredCommand};
 use crate::cross_thread::command_queue::{RESTARTED, command_view, settle};
 use crate::cross_thread::{CancelOutcome, CommandState, QueueRefusal, QueuedCommand};
 use crate::ocpp::session::ServerCallOutcome;
@@ -154,8 +154,11 @@ impl Book {
                     queue.in_flight = None;
                 }
             }
-            Record::Ended { id, at, end } => {
+            Record::Ended { id, state } => {
                 let Some(entry) = self.entries.get_mut(&id) else {
+                    return;
+                };
+                let Some(at) = state.ended_at() else {
                     return;
                 };
                 if entry.state.is_final() {
@@ -165,7 +168,7 @@ impl Book {
                     self.expiries
                         .remove(&(entry.command.expires_at_ms, id.clone()));
                 }
-                entry.state = end.state(at);
+                entry.state = state;
                 entry.bytes += bytes;
                 self.retained_bytes += bytes;
                 self.live -= 1;
@@ -200,8 +203,8 @@ impl Book {
         match replaced {
             Some(old) => records.push(Record::Ended {
                 id: old.clone(),
-                at: now,
-                end: End::Cancelled {
+                state: CommandState::Cancelled {
+                    at_ms: now,
                     replaced_by: Some(command.command_id.clone()),
                 },
             }),
@@ -250,8 +253,10 @@ impl Book {
         }
         Ok(Record::Ended {
             id: id.to_owned(),
-            at: now,
-            end: End::Cancelled { replaced_by: None },
+            state: CommandState::Cancelled {
+                at_ms: now,
+                replaced_by: None,
+            },
         })
     }
 
@@ -262,8 +267,7 @@ impl Book {
             .take_while(|(at, _)| *at <= now)
             .map(|(_, id)| Record::Ended {
                 id: id.clone(),
-                at: now,
-                end: End::Expired,
+                state: CommandState::Expired { at_ms: now },
             })
             .collect()
     }
@@ -315,14 +319,10 @@ impl Book {
         }
         let timeout_ms = entry.command.timeout.as_millis() as u64;
         match settle(outcome, timeout_ms, now) {
-            Ok(state) => {
-                let (at, end) = End::of(&state)?;
-                Some(Record::Ended {
-                    id: id.to_owned(),
-                    at,
-                    end,
-                })
-            }
+            Ok(state) => Some(Record::Ended {
+                id: id.to_owned(),
+                state,
+            }),
             Err(not_sent) => {
                 let cp = entry.command.charge_point.clone();
                 if let Some(queue) = self.queues.get_mut(&cp) {
@@ -345,8 +345,8 @@ impl Book {
             .filter_map(|q| q.in_flight.clone())
             .map(|id| Record::Ended {
                 id,
-                at: now,
-                end: End::Failed {
+                state: CommandState::Failed {
+                    at_ms: now,
                     reason: RESTARTED.into(),
                 },
             })
@@ -410,15 +410,10 @@ impl Book {
                     id: id.clone(),
                     at: *at_ms,
                 }),
-                ended => {
-                    if let Some((at, end)) = End::of(ended) {
-                        out.push(Record::Ended {
-                            id: id.clone(),
-                            at,
-                            end,
-                        });
-                    }
-                }
+                ended => out.push(Record::Ended {
+                    id: id.clone(),
+                    state: ended.clone(),
+                }),
             }
         }
         out

@@ -36,12 +36,12 @@ use crossbeam_channel::{Receiver, Select, Sender};
 
 use self::book::{Book, Limits};
 use self::log::StoreLog;
-use self::record::{End, Record};
+use self::record::Record;
 use crate::config::Config;
 use crate::cross_thread::command_queue::store_inbox;
 use crate::cross_thread::{
-    CancelOutcome, Deliver, QueueRefusal, QueueSender, QueueStats, QueuedCommand, ReplyTo, Route,
-    ServerCallOutcome, ServerCallRequest, ToQueue, unix_ms,
+    CancelOutcome, CommandState, Deliver, QueueRefusal, QueueSender, QueueStats, QueuedCommand,
+    ReplyTo, Route, ServerCallOutcome, ServerCallRequest, ToQueue, unix_ms,
 };
 
 pub use crate::cross_thread::command_queue::RESTARTED;
@@ -286,12 +286,13 @@ impl Store {
             Record::Queued { .. } => Some(&self.stats.queued),
             Record::Sent { .. } => Some(&self.stats.delivered),
             Record::Returned { .. } => None,
-            Record::Ended { end, .. } => Some(match end {
-                End::Answered { .. } => &self.stats.answered,
-                End::Expired => &self.stats.expired,
-                End::Cancelled { .. } => &self.stats.cancelled,
-                End::Failed { .. } => &self.stats.failed,
-            }),
+            Record::Ended { state, .. } => match state {
+                CommandState::Answered { .. } => Some(&self.stats.answered),
+                CommandState::Expired { .. } => Some(&self.stats.expired),
+                CommandState::Cancelled { .. } => Some(&self.stats.cancelled),
+                CommandState::Failed { .. } => Some(&self.stats.failed),
+                CommandState::Queued | CommandState::Sent { .. } => None,
+            },
         };
         if let Some(counter) = counter {
             QueueStats::add(counter, 1);
@@ -328,8 +329,8 @@ impl Store {
                 (Effect::Enqueued { command_id, reply }, Err(why)) => {
                     self.commit(Record::Ended {
                         id: command_id,
-                        at: now,
-                        end: End::Failed {
+                        state: CommandState::Failed {
+                            at_ms: now,
                             reason: why.clone(),
                         },
                     });

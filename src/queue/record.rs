@@ -4,12 +4,12 @@
 //!
 //! One JSON object per line, tagged by `"op"`:
 //! `queued` (the whole command), `sent`, `returned` (it went back to
-//! queued: never on the wire), `ended` (a final state).
+//! queued: never on the wire), `ended` (a final [`CommandState`], as the
+//! bus keeps it too).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::cross_thread::{CommandState, QueuedCommand};
 
@@ -27,11 +27,10 @@ pub enum Record {
     Returned {
         id: String,
     },
+    /// `state` is final.
     Ended {
         id: String,
-        at: u64,
-        #[serde(flatten)]
-        end: End,
+        state: CommandState,
     },
 }
 
@@ -48,60 +47,6 @@ pub struct StoredCommand {
     pub expires_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replace_key: Option<String>,
-}
-
-/// How a command ended.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum End {
-    Answered {
-        answer: Value,
-    },
-    Expired,
-    Cancelled {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        replaced_by: Option<String>,
-    },
-    Failed {
-        reason: String,
-    },
-}
-
-impl End {
-    pub fn state(self, at_ms: u64) -> CommandState {
-        match self {
-            End::Answered { answer } => CommandState::Answered { at_ms, answer },
-            End::Expired => CommandState::Expired { at_ms },
-            End::Cancelled { replaced_by } => CommandState::Cancelled { at_ms, replaced_by },
-            End::Failed { reason } => CommandState::Failed { at_ms, reason },
-        }
-    }
-
-    /// The end a final state records (`None` for queued and sent).
-    pub fn of(state: &CommandState) -> Option<(u64, End)> {
-        Some(match state {
-            CommandState::Queued | CommandState::Sent { .. } => return None,
-            CommandState::Answered { at_ms, answer } => (
-                *at_ms,
-                End::Answered {
-                    answer: answer.clone(),
-                },
-            ),
-            CommandState::Expired { at_ms } => (*at_ms, End::Expired),
-            CommandState::Cancelled { at_ms, replaced_by } => (
-                *at_ms,
-                End::Cancelled {
-                    replaced_by: replaced_by.clone(),
-                },
-            ),
-            CommandState::Failed { at_ms, reason } => (
-                *at_ms,
-                End::Failed {
-                    reason: reason.clone(),
-                },
-            ),
-        })
-    }
 }
 
 impl From<&QueuedCommand> for StoredCommand {
@@ -180,15 +125,15 @@ mod tests {
             Record::Returned { id: "c1".into() },
             Record::Ended {
                 id: "c1".into(),
-                at: 4,
-                end: End::Answered {
+                state: CommandState::Answered {
+                    at_ms: 4,
                     answer: json!({"result": {"status": "Accepted"}}),
                 },
             },
             Record::Ended {
                 id: "c2".into(),
-                at: 5,
-                end: End::Cancelled {
+                state: CommandState::Cancelled {
+                    at_ms: 5,
                     replaced_by: Some("c3".into()),
                 },
             },

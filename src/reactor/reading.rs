@@ -339,9 +339,11 @@ impl Reactor {
                 // A first CALL other than a boot: the charge point booted
                 // before this connection (OCPP lets it skip the boot on a
                 // reconnect), so its session can take kept commands.
-                if let Frame::Call { action, .. } = &call
+                // Bools first: once ready (or with no queue) a CALL pays no compare.
+                if !conn.queue_ready
+                    && self.queue_notes.enabled()
+                    && let Frame::Call { action, .. } = &call
                     && action != "BootNotification"
-                    && !conn.queue_ready
                 {
                     self.session_ready(key);
                 }

@@ -57,62 +57,6 @@ impl CommandBody {
     }
 }
 
-/// [`CommandState`] as stored (`name` tags it, as in the view).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", rename_all = "lowercase")]
-pub enum StateJson {
-    Queued,
-    Sent {
-        at_ms: u64,
-    },
-    Answered {
-        at_ms: u64,
-        answer: Value,
-    },
-    Expired {
-        at_ms: u64,
-    },
-    Cancelled {
-        at_ms: u64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        replaced_by: Option<String>,
-    },
-    Failed {
-        at_ms: u64,
-        reason: String,
-    },
-}
-
-impl From<&CommandState> for StateJson {
-    fn from(state: &CommandState) -> StateJson {
-        match state.clone() {
-            CommandState::Queued => StateJson::Queued,
-            CommandState::Sent { at_ms } => StateJson::Sent { at_ms },
-            CommandState::Answered { at_ms, answer } => StateJson::Answered { at_ms, answer },
-            CommandState::Expired { at_ms } => StateJson::Expired { at_ms },
-            CommandState::Cancelled { at_ms, replaced_by } => {
-                StateJson::Cancelled { at_ms, replaced_by }
-            }
-            CommandState::Failed { at_ms, reason } => StateJson::Failed { at_ms, reason },
-        }
-    }
-}
-
-impl From<StateJson> for CommandState {
-    fn from(state: StateJson) -> CommandState {
-        match state {
-            StateJson::Queued => CommandState::Queued,
-            StateJson::Sent { at_ms } => CommandState::Sent { at_ms },
-            StateJson::Answered { at_ms, answer } => CommandState::Answered { at_ms, answer },
-            StateJson::Expired { at_ms } => CommandState::Expired { at_ms },
-            StateJson::Cancelled { at_ms, replaced_by } => {
-                CommandState::Cancelled { at_ms, replaced_by }
-            }
-            StateJson::Failed { at_ms, reason } => CommandState::Failed { at_ms, reason },
-        }
-    }
-}
-
 /// A command's KV record. `view` is written for readers of the bucket (it
 /// is what `GET /commands/{id}` answers) and ignored when read back.
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,7 +64,7 @@ pub struct Record {
     #[serde(default, skip_deserializing)]
     pub view: Value,
     pub command: CommandBody,
-    pub state: StateJson,
+    pub state: CommandState,
     /// The command's message in the queue stream (deleted once it ends).
     pub seq: u64,
     /// The gateway that sent it (while `sent`, the one that may end it).
@@ -130,7 +74,7 @@ pub struct Record {
 
 impl Record {
     pub fn state(&self) -> CommandState {
-        self.state.clone().into()
+        self.state.clone()
     }
 
     pub fn view(&self) -> Value {
@@ -146,7 +90,7 @@ impl Record {
         Record {
             view: Value::Null,
             command: self.command.clone(),
-            state: (&state).into(),
+            state,
             seq: self.seq,
             sent_by: sent_by.map(str::to_owned),
         }
@@ -158,7 +102,7 @@ impl Record {
         struct Written<'a> {
             view: Value,
             command: &'a CommandBody,
-            state: &'a StateJson,
+            state: &'a CommandState,
             seq: u64,
             #[serde(skip_serializing_if = "Option::is_none")]
             sent_by: &'a Option<String>,
@@ -202,7 +146,7 @@ mod tests {
         let record = Record {
             view: Value::Null,
             command: body,
-            state: StateJson::Queued,
+            state: CommandState::Queued,
             seq: 7,
             sent_by: None,
         };

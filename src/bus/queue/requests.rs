@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::Keeper;
-use super::record::{CommandBody, Record, StateJson};
+use super::record::{CommandBody, Record};
 use super::store::{Changed, Refused, Store};
 use crate::command_json::{self, Command};
 use crate::cross_thread::{
@@ -85,7 +85,7 @@ impl Keeper {
         let record = Record {
             view: Value::Null,
             command: body,
-            state: StateJson::Queued,
+            state: CommandState::Queued,
             seq,
             sent_by: None,
         };
@@ -110,7 +110,7 @@ impl Keeper {
     ) -> Result<Vec<String>, String> {
         let mut ids = Vec::new();
         for record in self.live(store, charge_point).await? {
-            if record.state == StateJson::Queued
+            if record.state == CommandState::Queued
                 && record.command.replace_key.as_deref() == Some(key)
             {
                 ids.push(record.command.command_id);
@@ -146,7 +146,7 @@ impl Keeper {
         let at_ms = unix_ms();
         let changed = store
             .change(id, |r| {
-                (r.state == StateJson::Queued).then(|| {
+                (r.state == CommandState::Queued).then(|| {
                     let replaced_by = replaced_by.clone();
                     r.with(CommandState::Cancelled { at_ms, replaced_by }, None)
                 })
@@ -179,7 +179,7 @@ impl Keeper {
         let at_ms = unix_ms();
         let changed = store
             .change(id, |r| {
-                (r.state == StateJson::Queued).then(|| {
+                (r.state == CommandState::Queued).then(|| {
                     let state = CommandState::Cancelled {
                         at_ms,
                         replaced_by: None,
@@ -216,7 +216,7 @@ impl Keeper {
         let at_ms = unix_ms();
         let changed = store
             .change(id, |r| {
-                (r.state == StateJson::Queued && r.command.expires_at_ms <= at_ms)
+                (r.state == CommandState::Queued && r.command.expires_at_ms <= at_ms)
                     .then(|| r.with(CommandState::Expired { at_ms }, None))
             })
             .await;
