@@ -94,36 +94,6 @@ fn wait_state(gw: &Gateway, command_id: &str, state: &str, within: Duration) -> 
     last
 }
 
-/// The next CALL the gateway sends: (message id, action, payload).
-fn next_call(cp: &mut ChargePoint) -> (String, String, Value) {
-    let frame = cp.recv();
-    assert_eq!(frame[0], 2, "expected a CALL, got {frame}");
-    (
-        frame[1].as_str().unwrap().to_owned(),
-        frame[2].as_str().unwrap().to_owned(),
-        frame[3].clone(),
-    )
-}
-
-/// Nothing but pings arrives for `quiet`.
-fn no_call(cp: &mut ChargePoint, quiet: Duration) {
-    cp.ws.get_ref().set_read_timeout(Some(quiet)).unwrap();
-    match cp.ws.read() {
-        Err(tungstenite::Error::Io(e))
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        Ok(tungstenite::Message::Ping(_)) => {}
-        other => panic!("expected nothing, got {other:?}"),
-    }
-    cp.ws.get_ref().set_read_timeout(Some(HELD_FOR)).unwrap();
-}
-
-fn answer(cp: &mut ChargePoint, message_id: &str, payload: Value) {
-    cp.send_text(&json!([3, message_id, payload]).to_string());
-}
-
 fn connect_and_boot(gw: &Gateway, id: &str) -> ChargePoint {
     let mut cp = ChargePoint::connect(gw.process.addr, id);
     let boot = cp.call(
@@ -159,7 +129,7 @@ fn queued_through_one_gateway_delivered_by_another_seen_from_both_and_in_the_str
 
     let mut cp = connect_and_boot(&b, "CP-Q1");
     let booted = std::time::Instant::now();
-    let (message_id, action, payload) = next_call(&mut cp);
+    let (message_id, action, payload) = expect_call(&mut cp);
     // For the closing note: the delay a charge point sees, idle system.
     eprintln!(
         "boot answered to first kept command: {:?}",
@@ -172,11 +142,11 @@ fn queued_through_one_gateway_delivered_by_another_seen_from_both_and_in_the_str
     answer(&mut cp, &message_id, json!({"status": "Accepted"}));
     let view = wait_state(&a, &id, "answered", LONG);
     assert_eq!(view["result"]["status"], "Accepted", "{view}");
-    no_call(&mut cp, Duration::from_millis(500));
+    expect_silence(&mut cp, Duration::from_millis(500));
 
     // Queued through A while the charge point is on B: B sends it at once.
     let live = queue(&a, "CP-Q1", "ClearCache", json!({}), json!({}));
-    let (message_id, action, _) = next_call(&mut cp);
+    let (message_id, action, _) = expect_call(&mut cp);
     assert_eq!(action, "ClearCache");
     answer(&mut cp, &message_id, json!({"status": "Rejected"}));
     assert_eq!(
@@ -225,7 +195,7 @@ fn a_command_left_sent_by_a_killed_gateway_fails_and_is_never_sent_again() {
     let held = queue(&a, "CP-Q2", "Reset", json!({"type": "Hard"}), json!({}));
     let after = queue(&a, "CP-Q2", "ClearCache", json!({}), json!({}));
     let mut cp = connect_and_boot(&b, "CP-Q2");
-    let (_, action, _) = next_call(&mut cp);
+    let (_, action, _) = expect_call(&mut cp);
     assert_eq!(action, "Reset");
     wait_state(&a, &held, "sent", LONG);
     b.process.child.kill().unwrap();
@@ -233,7 +203,7 @@ fn a_command_left_sent_by_a_killed_gateway_fails_and_is_never_sent_again() {
     drop(cp);
 
     let mut cp = connect_and_boot(&a, "CP-Q2");
-    let (message_id, action, _) = next_call(&mut cp);
+    let (message_id, action, _) = expect_call(&mut cp);
     assert_eq!(
         action, "ClearCache",
         "the unanswered Reset is never sent again"
@@ -243,7 +213,7 @@ fn a_command_left_sent_by_a_killed_gateway_fails_and_is_never_sent_again() {
     assert_eq!(failed["reason"], "unknown outcome, gateway restarted");
     answer(&mut cp, &message_id, json!({"status": "Accepted"}));
     wait_state(&a, &after, "answered", LONG);
-    no_call(&mut cp, Duration::from_secs(1));
+    expect_silence(&mut cp, Duration::from_secs(1));
     assert_eq!(command(&a, &held)["state"], "failed");
     cp.close();
 }
@@ -304,15 +274,15 @@ fn replace_key_and_the_per_charge_point_bound_hold_across_gateways() {
     let from_nats = reply["command_id"].as_str().expect("command_id").to_owned();
 
     let mut cp = connect_and_boot(&a, "CP-Q3");
-    let (message_id, action, payload) = next_call(&mut cp);
+    let (message_id, action, payload) = expect_call(&mut cp);
     assert_eq!(action, "ChangeConfiguration");
     assert_eq!(payload["value"], "120", "the replacement, not the replaced");
     answer(&mut cp, &message_id, json!({"status": "Accepted"}));
-    let (message_id, action, _) = next_call(&mut cp);
+    let (message_id, action, _) = expect_call(&mut cp);
     assert_eq!(action, "ClearCache");
     answer(&mut cp, &message_id, json!({"status": "Accepted"}));
     wait_state(&b, &kept, "answered", LONG);
     wait_state(&b, &from_nats, "answered", LONG);
-    no_call(&mut cp, Duration::from_millis(500));
+    expect_silence(&mut cp, Duration::from_millis(500));
     cp.close();
 }

@@ -61,10 +61,6 @@ fn wait_state(addr: SocketAddr, command_id: &str, state: &str) -> Value {
     last
 }
 
-fn answer(cp: &mut ChargePoint, message_id: &str, payload: Value) {
-    cp.send_text(&json!([3, message_id, payload]).to_string());
-}
-
 /// Every journal line of the gateway's journal directory.
 fn journal_lines(dir: &Path) -> Vec<Value> {
     let mut files: Vec<_> = std::fs::read_dir(dir)

@@ -397,7 +397,10 @@ pub fn expect_call(cp: &mut ChargePoint) -> (String, String, Value) {
     )
 }
 
+/// Nothing but pings arrives for `for_`; the socket's read timeout is
+/// restored after.
 pub fn expect_silence(cp: &mut ChargePoint, for_: Duration) {
+    let before = cp.ws.get_ref().read_timeout().unwrap();
     cp.ws.get_ref().set_read_timeout(Some(for_)).unwrap();
     match cp.ws.read() {
         Err(tungstenite::Error::Io(e))
@@ -408,10 +411,12 @@ pub fn expect_silence(cp: &mut ChargePoint, for_: Duration) {
         Ok(tungstenite::Message::Ping(_)) => {}
         other => panic!("expected nothing, got {other:?}"),
     }
-    cp.ws
-        .get_ref()
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    cp.ws.get_ref().set_read_timeout(before).unwrap();
+}
+
+/// Answers the gateway's CALL `message_id` with a CALLRESULT.
+pub fn answer(cp: &mut ChargePoint, message_id: &str, payload: Value) {
+    cp.send_text(&json!([3, message_id, payload]).to_string());
 }
 
 /// Runs the gateway binary with `config_toml` as its file until it exits
