@@ -214,12 +214,15 @@ impl Store {
         for record in self.book.expired(now) {
             self.commit(record);
         }
-        while self.in_flight + self.sends_planned() < self.batch {
+        // Only this loop plans sends: count them here, not by rescanning.
+        let mut planned = 0;
+        while self.in_flight + planned < self.batch {
             let Some((sent, command)) = self.book.next_delivery(now) else {
                 break;
             };
             self.commit(sent);
             self.effects.push(Effect::Send(command));
+            planned += 1;
         }
         let written = self.write();
         self.carry_out(written, now);
@@ -232,13 +235,6 @@ impl Store {
             ::log::error!("queue: cannot compact the store: {e}");
         }
         self.publish();
-    }
-
-    fn sends_planned(&self) -> usize {
-        self.effects
-            .iter()
-            .filter(|e| matches!(e, Effect::Send(_)))
-            .count()
     }
 
     fn on_message(&mut self, message: ToQueue, now: u64) {
