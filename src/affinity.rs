@@ -3,6 +3,14 @@
 //! can never run on (taskset, cgroups and containers all narrow it).
 //! A leaf helper: imports nothing of the crate.
 
+/// The cores this process may run on, as the first caller saw them: the
+/// set to check core maps against even after a thread confined itself
+/// (`confine_current_thread` asks first, so this is the set from before).
+pub fn process_cores() -> Option<&'static [usize]> {
+    static CORES: std::sync::OnceLock<Option<Vec<usize>>> = std::sync::OnceLock::new();
+    CORES.get_or_init(allowed_cores).as_deref()
+}
+
 /// The cores the calling thread may run on; `None` where that cannot be
 /// asked (not Linux, or the call failed).
 #[cfg(target_os = "linux")]
@@ -27,6 +35,31 @@ pub fn allowed_cores() -> Option<Vec<usize>> {
 #[cfg(not(target_os = "linux"))]
 pub fn allowed_cores() -> Option<Vec<usize>> {
     None
+}
+
+/// Lets the calling thread run on `cores` only (the kernel places it among
+/// them); threads it starts afterwards inherit the set. `Err`: the call
+/// failed (a core the process may not use), the thread is unchanged.
+#[cfg(target_os = "linux")]
+pub fn confine_current_thread(cores: &[usize]) -> Result<(), String> {
+    process_cores();
+    // SAFETY: as in `allowed_cores`: a zeroed cpu_set_t is an empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &core in cores.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
+        // SAFETY: `core` is below CPU_SETSIZE, the set's capacity.
+        unsafe { libc::CPU_SET(core, &mut set) };
+    }
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: pid 0 is this thread; `set` is a valid cpu_set_t of `size` bytes.
+    if unsafe { libc::sched_setaffinity(0, size, &set) } != 0 {
+        return Err(std::io::Error::last_os_error().to_string());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn confine_current_thread(_cores: &[usize]) -> Result<(), String> {
+    Ok(())
 }
 
 /// `Err` names the first of `wanted` that is not in `allowed`.
@@ -68,6 +101,14 @@ mod tests {
         let allowed = allowed_cores().expect("linux");
         assert!(!allowed.is_empty());
         assert!(check_cores(&allowed, &allowed).is_ok());
+        // A thread confined to one allowed core sees just that one.
+        let last = *allowed.last().unwrap();
+        std::thread::spawn(move || {
+            confine_current_thread(&[last]).unwrap();
+            assert_eq!(allowed_cores().unwrap(), [last]);
+        })
+        .join()
+        .unwrap();
         let e = check_cores(&[allowed[0], 4095], &[0, 1, 2, 5]).unwrap_err();
         assert!(e.contains("core 4095") && e.contains("0-2,5"), "{e}");
     }

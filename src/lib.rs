@@ -44,4 +44,4 @@ pub mod tls_stream;
 pub mod trace;
 
 pub use config::Config;
-pub use start::{Extensions, GatewayHandle, start, start_with};
+pub use start::{Extensions, GatewayHandle, confine_other_threads, start, start_with};

@@ -147,6 +147,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before the first thread starts, so that all inherit the set.
+    if let Err(e) = ocpp_gateway::confine_other_threads(&config) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     let log = match logging::init(&config.log, config.channels.capacity) {
         Ok(log) => log,
         Err(e) => {

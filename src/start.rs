@@ -36,9 +36,11 @@ use crate::tls::TlsStore;
 use crate::trace::TraceWriter;
 
 /// The cores reactor N is pinned to (`cores[N mod len]`; empty: not
-/// pinned). `reactors.cores` is checked against the cores this process may
-/// run on: an error names the key rather than a reactor left unpinned.
+/// pinned). Every core map (`reactors.cores`, `processors.cores`,
+/// `threads.other_cores`) is checked against the cores this process may
+/// run on: an error names the key rather than a thread left unpinned.
 fn reactor_cores(config: &Config) -> io::Result<Vec<core_affinity::CoreId>> {
+    check_core_maps(config)?;
     let reactors = &config.reactors;
     if !reactors.pin_cores {
         return Ok(Vec::new());
@@ -46,16 +48,47 @@ fn reactor_cores(config: &Config) -> io::Result<Vec<core_affinity::CoreId>> {
     if reactors.cores.is_empty() {
         return Ok(core_affinity::get_core_ids().unwrap_or_default());
     }
-    if let Some(allowed) = crate::affinity::allowed_cores() {
-        crate::affinity::check_cores(&reactors.cores, &allowed).map_err(|e| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("reactors.cores: {e}"))
-        })?;
-    }
     Ok(reactors
         .cores
         .iter()
         .map(|&id| core_affinity::CoreId { id })
         .collect())
+}
+
+/// Checks every core map against the cores the process may run on (as
+/// they were before any thread was confined).
+fn check_core_maps(config: &Config) -> io::Result<()> {
+    let Some(allowed) = crate::affinity::process_cores() else {
+        return Ok(());
+    };
+    for (key, cores) in [
+        ("reactors.cores", &config.reactors.cores),
+        ("processors.cores", &config.processors.cores),
+        ("threads.other_cores", &config.threads.other_cores),
+    ] {
+        crate::affinity::check_cores(cores, allowed)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{key}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Confines the calling thread, and so every thread started after it that
+/// does not pin itself, to `threads.other_cores` (if set). The binary calls
+/// it before its log writer starts; `start` calls it again (harmless) for
+/// embedders. Reactors pin themselves; processors confine themselves to
+/// `processors.cores` when that is set.
+pub fn confine_other_threads(config: &Config) -> io::Result<()> {
+    check_core_maps(config)?;
+    let cores = &config.threads.other_cores;
+    if cores.is_empty() {
+        return Ok(());
+    }
+    crate::affinity::confine_current_thread(cores).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("threads.other_cores: cannot run on {cores:?}: {e}"),
+        )
+    })
 }
 
 /// How long `start` waits for every reactor to publish its counters once
@@ -119,6 +152,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     let count = config.reactor_count();
     // Before anything starts: a bad core map is an error naming the key.
     let cores = reactor_cores(&config)?;
+    confine_other_threads(&config)?;
     let capacity = config.channels.capacity;
     let profiles = Arc::new(Reloadable::new(
         config.profile_table(config.profiles.clone()),
@@ -306,6 +340,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     gateway.processor_threads = processor::spawn(
         ProcessorSetup {
             calls: calls_rx,
+            cores: config.processors.cores.clone(),
             reactors: reactors.clone(),
             policy,
             before_answer: extensions.before_answer,

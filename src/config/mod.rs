@@ -32,6 +32,7 @@ mod profiles;
 mod queue;
 mod reactors;
 mod shutdown;
+mod threads;
 mod tls;
 mod toml_text;
 mod trace;
@@ -56,6 +57,7 @@ pub use profiles::{BootFacts, Glob, MAX_PROFILES, ProfileConfig, ProfileTable, S
 pub use queue::QueueConfig;
 pub use reactors::ReactorsConfig;
 pub use shutdown::ShutdownConfig;
+pub use threads::ThreadsConfig;
 pub use tls::{TlsConfig, TlsVersion};
 pub use toml_text::{REDACTED, SECRET_KEYS};
 pub use trace::{MAX_TRACE_MINUTES, TraceConfig};
@@ -71,6 +73,7 @@ pub struct Config {
     pub websocket: WebSocketConfig,
     pub channels: ChannelsConfig,
     pub processors: ProcessorsConfig,
+    pub threads: ThreadsConfig,
     pub ocpp: OcppConfig,
     pub log: LogConfig,
     pub shutdown: ShutdownConfig,
@@ -204,6 +207,7 @@ impl Config {
         out.extend(self.websocket.problems(tick));
         out.extend(self.channels.problems());
         out.extend(self.processors.problems());
+        out.extend(self.threads.problems());
         out.extend(self.ocpp.problems());
         out.extend(self.log.problems());
         out.extend(self.shutdown.problems());

@@ -6,17 +6,30 @@
 use serde::{Deserialize, Serialize};
 
 use super::problems::Problems;
+use super::reactors::{core_list, core_list_problem};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProcessorsConfig {
     /// Threads answering charge-point CALLs.
     pub threads: usize,
+    /// The cores processor threads may run on (the kernel places each
+    /// among them), e.g. `"6-7"`; empty: with the other threads
+    /// (`threads.other_cores`). Checked at start like `reactors.cores`.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "core_list"
+    )]
+    pub cores: Vec<usize>,
 }
 
 impl Default for ProcessorsConfig {
     fn default() -> Self {
-        ProcessorsConfig { threads: 2 }
+        ProcessorsConfig {
+            threads: 2,
+            cores: Vec::new(),
+        }
     }
 }
 
@@ -28,6 +41,11 @@ impl ProcessorsConfig {
             (1..=1024).contains(&self.threads),
             "processors.threads",
             "must be between 1 and 1024",
+        );
+        out.check(
+            core_list_problem(&self.cores),
+            "processors.cores",
+            "must list at most 1024 distinct core numbers below 4096",
         );
         out.into_vec()
     }

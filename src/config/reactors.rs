@@ -46,7 +46,7 @@ impl Default for ReactorsConfig {
 
 /// `cores` as a TOML array of core numbers, or a text of numbers and
 /// ranges (`"2-5,8"`).
-fn core_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<usize>, D::Error> {
+pub(super) fn core_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<usize>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Cores {
@@ -57,6 +57,13 @@ fn core_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<usize>, D::Er
         Cores::List(list) => Ok(list),
         Cores::Text(text) => parse_core_ranges(&text).map_err(serde::de::Error::custom),
     }
+}
+
+/// Whether a core list is well formed (true: no problem): at most 1024
+/// distinct cores, each below 4096.
+pub(super) fn core_list_problem(cores: &[usize]) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    cores.len() <= 1024 && cores.iter().all(|c| *c < 4096 && seen.insert(*c))
 }
 
 /// `"2-5,8"` → `[2, 3, 4, 5, 8]`; at most 4096 cores.
@@ -90,9 +97,8 @@ impl ReactorsConfig {
             "reactors.count",
             "must be 0 (one per core) to 1024",
         );
-        let mut seen = std::collections::HashSet::new();
         out.check(
-            self.cores.len() <= 1024 && self.cores.iter().all(|c| *c < 4096 && seen.insert(*c)),
+            core_list_problem(&self.cores),
             "reactors.cores",
             "must list at most 1024 distinct core numbers below 4096",
         );

@@ -36,6 +36,9 @@ pub type BeforeAnswer = Arc<dyn Fn(&str) + Send + Sync>;
 
 pub struct ProcessorSetup {
     pub calls: Receiver<InboundCall>,
+    /// `processors.cores`: where these threads may run (empty: anywhere
+    /// the process's other threads may).
+    pub cores: Vec<usize>,
     pub reactors: Arc<[ReactorHandle]>,
     pub policy: Arc<Policy>,
     pub before_answer: Option<BeforeAnswer>,
@@ -62,7 +65,16 @@ pub fn spawn(
             let stats = stats.clone();
             std::thread::Builder::new()
                 .name(format!("processor-{i}"))
-                .spawn(move || run(&setup, &stats))
+                .spawn(move || {
+                    // Checked at start against the cores the process may use.
+                    let cores = &setup.cores;
+                    if !cores.is_empty()
+                        && let Err(e) = crate::affinity::confine_current_thread(cores)
+                    {
+                        log::warn!("processor-{i}: not confined to processors.cores: {e}");
+                    }
+                    run(&setup, &stats)
+                })
         })
         .collect()
 }
