@@ -2,6 +2,8 @@
 //! format, built from the published snapshots at scrape time (reactors and
 //! processors never touch this code or a shared metric on their frame path).
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -193,6 +195,32 @@ fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
 }
 
 /// Rendered on the admin thread, which owns `admin`.
+/// Each reactor's work time (its load: `rate()` of it is the busy share of
+/// a core) and how long ago it last ticked (a stalled reactor's grows).
+fn reactor_load(registry: &mut Registry, gateway: &AdminHandle, counters: &[ReactorCounters]) {
+    let busy = Family::<Labels, Counter<f64, AtomicU64>>::default();
+    registry.register(
+        "reactor_busy_seconds",
+        "Time each reactor spent working, outside poll",
+        busy.clone(),
+    );
+    for (i, c) in counters.iter().enumerate() {
+        busy.get_or_create(&vec![("reactor", i.to_string())])
+            .inc_by(c.busy_nanos as f64 / 1e9);
+    }
+    let age = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+    registry.register(
+        "reactor_tick_age_seconds",
+        "Seconds since each reactor last published its counters (it does every reactors.timer_tick)",
+        age.clone(),
+    );
+    let now = crate::cross_thread::unix_ms();
+    for (i, tick) in gateway.reactor_last_ticks().into_iter().enumerate() {
+        age.get_or_create(&vec![("reactor", i.to_string())])
+            .set(now.saturating_sub(tick) as f64 / 1e3);
+    }
+}
+
 pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
     let mut r = Registry::with_prefix("ocpp_gateway");
     let counters = gateway.reactor_counters();
@@ -208,6 +236,7 @@ pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
         open.get_or_create(&vec![("reactor", i.to_string())])
             .set(i64::try_from(rc.connections_open).unwrap_or(i64::MAX));
     }
+    reactor_load(&mut r, gateway, c);
     let by_profile = Family::<Labels, Gauge>::default();
     r.register(
         "profile_connections",

@@ -196,6 +196,8 @@ reactor_counters! {
     /// Traces not started: the reactor's backlog of trace start/stop lines
     /// was as long as the trace queue (the writer is far behind).
     trace_starts_refused,
+    /// Nanoseconds this reactor spent working (outside `poll`): its load.
+    busy_nanos,
     /// Ready/gone notices for the command queue dropped: its inbox and
     /// this reactor's backlog (`channels.capacity`) were full.
     queue_notes_dropped,

@@ -354,6 +354,9 @@ impl Reactor {
         let tick = self.config.reactors.timer_tick;
         // Readers (/health, start-up) see this reactor alive before its first tick.
         self.publish();
+        // When the last poll returned: the work from then to the next poll
+        // is this reactor's load (one more clock read per turn).
+        let mut turn_started = Instant::now();
         loop {
             self.now = Instant::now();
             self.expire_timers();
@@ -392,6 +395,8 @@ impl Reactor {
             if more || !self.inbox.prepare_sleep() {
                 timeout = Duration::ZERO;
             }
+            let working = turn_started.elapsed();
+            self.counters.busy_nanos += u64::try_from(working.as_nanos()).unwrap_or(u64::MAX);
             let polled = self.poll.poll(&mut events, Some(timeout));
             self.inbox.woke();
             if let Err(e) = polled {
@@ -401,6 +406,7 @@ impl Reactor {
                 continue;
             }
             self.now = Instant::now();
+            turn_started = self.now;
             for event in events.iter() {
                 match event.token() {
                     WAKER => {}
