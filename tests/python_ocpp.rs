@@ -26,40 +26,7 @@ use serde_json::{Value, json};
 /// made (once per test binary) in the target directory.
 fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        if let Some(given) = std::env::var_os("OCPP_TEST_PYTHON") {
-            return PathBuf::from(given);
-        }
-        let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("python-ocpp");
-        let python = venv.join("bin/python");
-        let requirements = manifest_dir().join("tests/python/requirements.txt");
-        let stamp = venv.join("requirements.txt");
-        let wanted = std::fs::read_to_string(&requirements).expect("requirements.txt");
-        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
-            return python;
-        }
-        let run = |cmd: &mut Command, what: &str| {
-            let status = cmd.status().unwrap_or_else(|e| panic!("{what}: {e}"));
-            assert!(
-                status.success(),
-                "{what} failed ({status}); python3 with venv and pip is needed \
-                 (Debian: apt-get install python3-venv)"
-            );
-        };
-        let _ = std::fs::remove_dir_all(&venv);
-        run(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-            "python3 -m venv",
-        );
-        run(
-            Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "-r"])
-                .arg(&requirements),
-            "pip install -r tests/python/requirements.txt",
-        );
-        std::fs::write(&stamp, wanted).expect("venv stamp");
-        python
-    })
+    PYTHON.get_or_init(|| python_venv("OCPP_TEST_PYTHON", "python-ocpp", "requirements.txt"))
 }
 
 /// The python charging station, and its output lines as they come.

@@ -189,6 +189,16 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// A JSON answer.
+pub fn json_response(status: u16, body: &serde_json::Value) -> Response {
+    Response::new(status, "application/json", body.to_string().into_bytes())
+}
+
+/// An error answer: `{"error": message}`.
+pub fn error(status: u16, message: impl Into<String>) -> Response {
+    json_response(status, &serde_json::json!({ "error": message.into() }))
+}
+
 impl Response {
     pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
         Response {

@@ -1,5 +1,6 @@
-//! The admin HTTP API, on its own thread: health, metrics, connections, and
-//! commands to charge points (the routes: [`routes`]).
+//! The admin HTTP API, on its own thread: health, metrics, connections,
+//! commands to charge points (the routes: [`routes`]), and the status page
+//! ([`page`], fed by [`status`]).
 //!
 //! One thread, one mio event loop ([`server`]): it parses HTTP/1.1 with
 //! httparse ([`http`]) under the `[admin]` limits, and never blocks. It
@@ -9,9 +10,11 @@
 
 mod counters;
 mod http;
+mod page;
 mod prometheus;
 mod routes;
 mod server;
+mod status;
 
 use std::io;
 use std::net::SocketAddr;

@@ -7,7 +7,9 @@
 //! |---|---|
 //! | `GET /health` | 200 or 503 (a reactor has not ticked for `stall_after`), JSON |
 //! | `GET /metrics` | OpenMetrics text |
-//! | `GET /connections?offset=&limit=` | JSON page of open connections, sorted by id |
+//! | `GET /` and `GET /ui/{file}` | the status page's files (no token: they hold no data) |
+//! | `GET /status?history=N` | the status page's document: totals, rates, reactors, pipeline, the last `N` samples |
+//! | `GET /connections?search=&offset=&limit=` | JSON page of open connections, sorted by id (ids from the registry; only their holders are asked) |
 //! | `GET /connections/{id}` | one connection, or 404 |
 //! | `POST /connections/{id}/calls` | `{"action","payload","timeout_ms","queue"}` → 200 result, 400 invalid, 404, 502 CALLERROR/bad answer, 504 timeout; not connected with `queue`: 202 `{"command_id"}`, 507 queue full, 503 |
 //! | `GET /connections/{id}/commands` | the charge point's kept commands not yet ended, in queue order |
@@ -16,6 +18,8 @@
 //! | `DELETE /connections/{id}?code=N` | close it (default 1000), 200 or 404 |
 //! | `POST /connections/{id}/trace` | `{"minutes":N}` (1 to 1440) → 200 until when, 400, 404, 503 without `[trace] directory` |
 //! | `DELETE /connections/{id}/trace` | stop tracing it → 200, 404, 503 without `[trace] directory` |
+//! | `GET /connections/{id}/trace?lines=N` | the last lines of its trace file → 200, 404, 503 without `[trace] directory` |
+//! | `GET /schemas/{subprotocol}[/{action}]` | the actions the gateway may send, or one request's schema |
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::http::Response;
+pub use super::http::{error, json_response};
+use super::page;
+use super::status::{HISTORY_SAMPLES, reactor_health};
 use crate::command_json::{self, Command};
 use crate::config::MAX_TRACE_MINUTES;
 use crate::cross_thread::AdminHandle;
@@ -35,7 +42,18 @@ use crate::ocpp::handshake::percent_decode;
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 10_000;
 
-const JSON: &str = "application/json";
+/// Longest `search` of `GET /connections` (charge point ids are at most 48
+/// characters in OCPP; a longer search cannot match and is refused).
+const MAX_SEARCH_BYTES: usize = 256;
+
+/// `GET /connections?search=&offset=&limit=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Part of the id, matched ignoring ASCII case; empty: all.
+    pub search: String,
+    pub offset: usize,
+    pub limit: usize,
+}
 
 /// What a request asks for.
 #[derive(Debug)]
@@ -44,11 +62,17 @@ pub enum Route {
     Answer(Response),
     Health,
     Metrics,
-    /// A page of every reactor's connections.
-    List {
-        offset: usize,
-        limit: usize,
+    /// The status page's document, with this many history samples.
+    Status {
+        history: usize,
     },
+    /// The last lines of a charge point's trace file.
+    TraceTail {
+        charge_point: String,
+        lines: usize,
+    },
+    /// A page of the connections held here, in id order.
+    List(ListQuery),
     /// One charge point's connection, from the reactor holding it.
     Detail {
         charge_point: String,
@@ -87,6 +111,21 @@ pub fn route(method: &str, target: &str, body: &[u8], call_timeout: Duration) ->
     match (method, segments.as_slice()) {
         ("GET", ["health"]) => Route::Health,
         ("GET", ["metrics"]) => Route::Metrics,
+        ("GET", [""]) => Route::Answer(page::asset("index.html")),
+        ("GET", ["ui", name]) => Route::Answer(page::asset(name)),
+        ("GET", ["status"]) => answer(
+            bounded_number(query, "history", 0, HISTORY_SAMPLES)
+                .map(|history| Route::Status { history }),
+        ),
+        ("GET", ["schemas", version]) => Route::Answer(page::actions(version)),
+        ("GET", ["schemas", version, action]) => Route::Answer(page::schema(version, action)),
+        ("GET", ["connections", id, "trace"]) => answer(decoded(id).and_then(|charge_point| {
+            let lines = bounded_number(query, "lines", 50, page::MAX_TRACE_LINES)?;
+            Ok(Route::TraceTail {
+                charge_point,
+                lines,
+            })
+        })),
         ("GET", ["connections"]) => answer(page_of(query)),
         ("GET", ["connections", id]) => {
             answer(decoded(id).map(|charge_point| Route::Detail { charge_point }))
@@ -123,7 +162,8 @@ pub fn route(method: &str, target: &str, body: &[u8], call_timeout: Duration) ->
             command_id: (*id).to_owned(),
             cancel: method == "DELETE",
         },
-        (_, ["health"] | ["metrics"] | ["connections"] | ["connections", _] | ["commands", _])
+        (_, ["health"] | ["metrics"] | ["status"] | ["connections"])
+        | (_, ["connections", _] | ["commands", _])
         | (_, ["connections", _, "calls" | "trace" | "commands"]) => {
             Route::Answer(error(405, "method not allowed"))
         }
@@ -131,17 +171,23 @@ pub fn route(method: &str, target: &str, body: &[u8], call_timeout: Duration) ->
     }
 }
 
-/// Every route but `/health` needs the bearer token, when one is set.
+/// Every route but `/health` and the status page's files (which hold no
+/// data) needs the bearer token, when one is set.
 pub fn needs_token(target: &str) -> bool {
-    target.split_once('?').map_or(target, |(path, _)| path) != "/health"
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    !(path == "/health" || path == "/" || path.starts_with("/ui/"))
 }
 
-pub fn json_response(status: u16, body: &Value) -> Response {
-    Response::new(status, JSON, body.to_string().into_bytes())
-}
-
-pub fn error(status: u16, message: impl Into<String>) -> Response {
-    json_response(status, &json!({ "error": message.into() }))
+/// Query parameter `name`: `default` when absent, else at most `max`.
+fn bounded_number(query: &str, name: &str, default: usize, max: usize) -> Result<usize, Response> {
+    match query_param(query, name).map(str::parse::<usize>) {
+        None => Ok(default),
+        Some(Ok(n)) if n <= max => Ok(n),
+        Some(_) => Err(error(
+            400,
+            format!("{name} must be an integer from 0 to {max}"),
+        )),
+    }
 }
 
 pub fn unauthorized() -> Response {
@@ -171,39 +217,6 @@ impl BearerToken {
         };
         let given = Sha256::digest(given.trim().as_bytes());
         given[..].ct_eq(&self.0[..]).into()
-    }
-}
-
-/// What /health says of one reactor.
-#[derive(Debug, PartialEq, Eq)]
-struct ReactorHealth {
-    /// "running", "starting" (has not published yet, shortly after start)
-    /// or "stalled".
-    state: &'static str,
-    /// None until the reactor has published once.
-    last_tick_age_ms: Option<u64>,
-    ok: bool,
-}
-
-/// `tick_unix_ms` is 0 until the reactor's first publish. A reactor that
-/// has not published is starting, which is healthy, for `stall_ms` after
-/// the admin API started (the gateway waits for first publishes before
-/// starting it); after that it is stalled.
-fn reactor_health(tick_unix_ms: u64, now_unix_ms: u64, stall_ms: u64, up_ms: u64) -> ReactorHealth {
-    if tick_unix_ms == 0 {
-        let starting = up_ms < stall_ms;
-        return ReactorHealth {
-            state: if starting { "starting" } else { "stalled" },
-            last_tick_age_ms: None,
-            ok: starting,
-        };
-    }
-    let age = now_unix_ms.saturating_sub(tick_unix_ms);
-    let ok = age < stall_ms;
-    ReactorHealth {
-        state: if ok { "running" } else { "stalled" },
-        last_tick_age_ms: Some(age),
-        ok,
     }
 }
 
@@ -262,17 +275,36 @@ fn page_of(query: &str) -> Result<Route, Response> {
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(error(400, format!("limit must be 1 to {MAX_PAGE}")));
     }
-    Ok(Route::List { offset, limit })
+    let search = query_param(query, "search").unwrap_or("").replace('+', " ");
+    let search =
+        percent_decode(&search).ok_or_else(|| error(400, "bad percent-encoding in search"))?;
+    if search.len() > MAX_SEARCH_BYTES {
+        return Err(error(
+            400,
+            format!("search is longer than {MAX_SEARCH_BYTES} bytes"),
+        ));
+    }
+    Ok(Route::List(ListQuery {
+        search,
+        offset,
+        limit,
+    }))
 }
 
-/// The page of `all` (every reactor's list, in any order).
-pub fn page(mut all: Vec<ConnectionInfo>, offset: usize, limit: usize) -> Response {
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    let total = all.len();
-    let page: Vec<_> = all.into_iter().skip(offset).take(limit).collect();
+/// A page of connections: `total` ids matched the query, `found` is what
+/// their reactors said of this page's (in any order; one that closed
+/// meanwhile is missing).
+pub fn page(mut found: Vec<ConnectionInfo>, total: usize, query: &ListQuery) -> Response {
+    found.sort_by(|a, b| a.id.cmp(&b.id));
     json_response(
         200,
-        &json!({"total": total, "offset": offset, "limit": limit, "connections": page}),
+        &json!({
+            "total": total,
+            "offset": query.offset,
+            "limit": query.limit,
+            "search": query.search,
+            "connections": found,
+        }),
     )
 }
 
@@ -388,11 +420,14 @@ mod tests {
         assert!(matches!(route("GET", "/health", b"", t), Route::Health));
         assert!(matches!(
             route("GET", "/connections?offset=2&limit=5", b"", t),
-            Route::List {
-                offset: 2,
-                limit: 5
-            }
+            Route::List(ListQuery { search, offset: 2, limit: 5 }) if search.is_empty()
         ));
+        assert!(matches!(
+            route("GET", "/connections?search=cp%2D1+a", b"", t),
+            Route::List(ListQuery { search, offset: 0, limit: DEFAULT_PAGE }) if search == "cp-1 a"
+        ));
+        let long = format!("/connections?search={}", "x".repeat(MAX_SEARCH_BYTES + 1));
+        assert_eq!(status(route("GET", &long, b"", t)), 400);
         assert!(matches!(
             route("GET", "/connections/CP%2D1", b"", t),
             Route::Detail { charge_point } if charge_point == "CP-1"
@@ -442,7 +477,25 @@ mod tests {
             let route = route("POST", "/connections/CP/trace", bad, t);
             assert_eq!(status(route), 400, "{}", String::from_utf8_lossy(bad));
         }
-        assert_eq!(status(route("GET", "/connections/CP/trace", b"", t)), 405);
+        assert_eq!(status(route("PUT", "/connections/CP/trace", b"", t)), 405);
+        assert!(matches!(
+            route("GET", "/connections/CP/trace?lines=7", b"", t),
+            Route::TraceTail { charge_point, lines: 7 } if charge_point == "CP"
+        ));
+        assert_eq!(
+            status(route("GET", "/connections/CP/trace?lines=201", b"", t)),
+            400
+        );
+        assert!(matches!(
+            route("GET", "/status?history=600", b"", t),
+            Route::Status { history: 600 }
+        ));
+        assert_eq!(status(route("GET", "/status?history=601", b"", t)), 400);
+        assert_eq!(status(route("GET", "/", b"", t)), 200);
+        assert_eq!(status(route("GET", "/ui/app.js", b"", t)), 200);
+        assert_eq!(status(route("GET", "/ui/nope.js", b"", t)), 404);
+        assert!(!needs_token("/") && !needs_token("/ui/app.js") && !needs_token("/health?x"));
+        assert!(needs_token("/status") && needs_token("/schemas/ocpp1.6") && needs_token("/uix"));
         assert_eq!(status(route("PUT", "/health", b"", t)), 405);
         assert_eq!(status(route("GET", "/connections/CP/calls", b"", t)), 405);
         assert_eq!(status(route("GET", "/nowhere", b"", t)), 404);

@@ -36,6 +36,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use super::counters::{AdminCounters, Refused};
 use super::http::{self, Head, Limits, Parsed, Refusal, Response};
 use super::routes::{self, BearerToken, Route};
+use super::status::History;
 use crate::cross_thread::AdminHandle;
 use crate::slab::{Slab, SlotKey, key_of, token_of};
 
@@ -141,6 +142,8 @@ struct Server {
     /// each time deadlines are looked at.
     due: Vec<SlotKey>,
     counters: AdminCounters,
+    /// The status page's last minutes, sampled by this loop.
+    history: History,
     started: Instant,
     now: Instant,
 }
@@ -188,6 +191,7 @@ pub(super) fn run(setup: Setup) {
         read_buffer: vec![0; READ_CHUNK].into_boxed_slice(),
         due: Vec::new(),
         counters: AdminCounters::default(),
+        history: History::new(now),
         started: now,
         now,
         gateway: setup.gateway,
@@ -200,6 +204,7 @@ impl Server {
         let mut events = Events::with_capacity(EVENTS_PER_POLL);
         while !self.gateway.is_stopping() {
             self.now = Instant::now();
+            self.history.sample_if_due(&self.gateway, self.now);
             self.take_replies();
             self.expire();
             if self.accept_again.is_some_and(|at| at <= self.now) {
@@ -424,6 +429,18 @@ impl Server {
         let response = match routes::route(&head.method, &head.target, body, self.call_timeout) {
             Route::Answer(response) => Some(response),
             Route::Health => Some(routes::health(&self.gateway, self.started)),
+            Route::Status { history } => {
+                let up = self.now.saturating_duration_since(self.started);
+                let status = super::status::status(&self.gateway, &self.history, history, up);
+                Some(routes::json_response(200, &status))
+            }
+            Route::TraceTail {
+                charge_point,
+                lines,
+            } => {
+                let directory = self.gateway.config.trace.directory.as_deref();
+                Some(super::page::trace_tail(directory, &charge_point, lines))
+            }
             Route::Metrics => {
                 self.counters.connections = self.conns.len() as u64;
                 let text = super::prometheus::render(&self.gateway, &self.counters);
@@ -433,7 +450,7 @@ impl Server {
                 charge_point,
                 command,
             } => self.start_call(key, keep_alive, charge_point, command),
-            Route::List { offset, limit } => self.start_list(key, keep_alive, offset, limit),
+            Route::List(query) => self.start_list(key, keep_alive, query),
             Route::Detail { charge_point } => self.start_detail(key, keep_alive, charge_point),
             Route::Close { charge_point, code } => {
                 self.start_close(key, keep_alive, charge_point, code)

@@ -6,7 +6,7 @@
 //! reactor that owns a charge point. Its lock is taken at those moments
 //! only, never per frame, and held for a map operation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
@@ -71,6 +71,15 @@ impl IdRegistry {
         self.ids().holder(charge_point)
     }
 
+    /// The `limit` locally held ids from `offset` on, in id order, of those
+    /// that contain `search` (ASCII case-insensitively; empty: all), and how
+    /// many contain it in all. The lock is held for one pass over the map,
+    /// which copies the page's ids only (a few hundred microseconds at
+    /// 20 000 ids): a reactor's handshake waits at most that long for it.
+    pub fn page(&self, search: &str, offset: usize, limit: usize) -> IdPage {
+        self.ids().page(search, offset, limit)
+    }
+
     /// Connects and disconnects since the last call (bus bridge only).
     pub fn take_changes(&self) -> Vec<(Box<str>, PresenceChange)> {
         self.ids().take_changes()
@@ -87,9 +96,28 @@ impl IdRegistry {
     }
 }
 
+/// A page of locally held ids (see [`IdRegistry::page`]).
+#[derive(Debug, Default)]
+pub struct IdPage {
+    /// Ids that match the search, on every page.
+    pub total: usize,
+    /// This page's, in id order, with their holders.
+    pub ids: Vec<(Box<str>, ConnRef)>,
+}
+
+/// Whether `id` contains `search`, ignoring ASCII case.
+fn contains_ignoring_case(id: &str, search: &str) -> bool {
+    let (id, search) = (id.as_bytes(), search.as_bytes());
+    search.is_empty()
+        || id
+            .windows(search.len())
+            .any(|w| w.eq_ignore_ascii_case(search))
+}
+
 #[derive(Default)]
 struct Ids {
-    local: HashMap<Box<str>, ConnRef>,
+    /// In id order, so the admin API pages it without sorting or copying.
+    local: BTreeMap<Box<str>, ConnRef>,
     /// Ids another gateway holds, until when (presence entries of a dead
     /// gateway expire without a delete anyone could watch); empty without the bus.
     remote: HashMap<Box<str>, Instant>,
@@ -137,6 +165,20 @@ impl Ids {
 
     pub fn holder(&self, id: &str) -> Option<ConnRef> {
         self.local.get(id).copied()
+    }
+
+    fn page(&self, search: &str, offset: usize, limit: usize) -> IdPage {
+        let mut page = IdPage::default();
+        for (id, conn) in &self.local {
+            if !contains_ignoring_case(id, search) {
+                continue;
+            }
+            if page.total >= offset && page.ids.len() < limit {
+                page.ids.push((id.clone(), *conn));
+            }
+            page.total += 1;
+        }
+        page
     }
 
     /// Another gateway holds `id` until `until` (its entry's expiry), or no longer.
@@ -216,6 +258,16 @@ mod tests {
         assert_eq!(r.remote_len(), 1, "the expired entry is gone");
 
         let mut off = Ids::new(false);
+        for (slot, id) in ["cp-b", "CP-A", "other", "CP-C"].into_iter().enumerate() {
+            off.register(id, conn(slot as u32 + 10), addr);
+        }
+        let page = off.page("cp-", 1, 1);
+        assert_eq!(page.total, 3, "case-insensitive: CP-A, CP-C, cp-b");
+        let ids: Vec<&str> = page.ids.iter().map(|(id, _)| &**id).collect();
+        assert_eq!(ids, ["CP-C"], "in id order, from the offset");
+        assert_eq!(off.page("", 0, 10).total, 4);
+        assert!(off.page("zz", 0, 10).ids.is_empty());
+        assert!(off.page("", 9, 10).ids.is_empty(), "past the end");
         off.register("CP", conn(1), addr);
         assert!(off.take_changes().is_empty());
     }

@@ -35,6 +35,7 @@ pub mod route;
 pub mod server_calls;
 pub mod stats;
 pub mod stop;
+pub mod trace_files;
 pub mod trace_queue;
 
 pub use backend::{
@@ -46,7 +47,7 @@ pub use command_queue::{
     QueueStats, QueuedCommand, ToQueue,
 };
 pub use handles::{AdminHandle, BusHandle, PublishedCounters};
-pub use id_registry::{IdRegistry, PresenceChange};
+pub use id_registry::{IdPage, IdRegistry, PresenceChange};
 pub use journal_queue::{
     JournalClosed, JournalCounters, JournalSender, JournalStats, JournalWatch,
 };
@@ -62,6 +63,7 @@ pub use stats::{
     ReactorStats, ReactorTallies, unix_ms,
 };
 pub use stop::StopSignal;
+pub use trace_files::trace_file_name;
 pub use trace_queue::{
     TraceCause, TraceCommand, TraceEnd, TraceEvent, TraceReply, TraceSender, TraceStats,
     TracedFrame, trace_queue,

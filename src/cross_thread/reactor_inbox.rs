@@ -22,9 +22,10 @@ pub enum ToReactor {
     /// The answer to the connection's in-flight CALL (a CALLRESULT or CALLERROR
     /// frame). It also releases the connection to read its next frame.
     Answer(CallAnswer),
-    /// Describe the connections of this reactor (all, or one charge point).
+    /// Describe the connections of this reactor: all (`None`, for the
+    /// embedding API), or those of these charge points it holds.
     Inspect {
-        charge_point: Option<Box<str>>,
+        charge_points: Option<Vec<Box<str>>>,
         reply: Deliver<Vec<ConnectionInfo>>,
     },
     /// Close a charge point's connection with this code, if this reactor

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crossbeam_channel::TrySendError;
 
 use super::calls::{ConnRef, ConnectionInfo};
-use super::id_registry::IdRegistry;
+use super::id_registry::{IdPage, IdRegistry};
 use super::reactor_inbox::{ReactorHandle, ToReactor};
 use super::server_calls::{Deliver, ServerCallOutcome, ServerCallRequest};
 use super::trace_queue::{TraceCommand, TraceReply};
@@ -99,17 +99,54 @@ impl Route {
         charge_point: Option<&str>,
         mut reply: impl FnMut() -> Deliver<Vec<ConnectionInfo>>,
     ) -> Offered {
-        let message = |reply| ToReactor::Inspect {
-            charge_point: charge_point.map(Into::into),
-            reply,
-        };
         match charge_point {
             Some(id) => match self.holder_inbox(id) {
-                Some(reactor) => Offered::of([reactor.try_send(message(reply()))]),
+                Some(reactor) => Offered::of([reactor.try_send(ToReactor::Inspect {
+                    charge_points: Some(vec![id.into()]),
+                    reply: reply(),
+                })]),
                 None => Offered::default(),
             },
-            None => Offered::of(self.reactors.iter().map(|r| r.try_send(message(reply())))),
+            None => Offered::of(self.reactors.iter().map(|r| {
+                r.try_send(ToReactor::Inspect {
+                    charge_points: None,
+                    reply: reply(),
+                })
+            })),
         }
+    }
+
+    /// A page of the ids held here (see [`IdRegistry::page`]).
+    pub fn page_ids(&self, search: &str, offset: usize, limit: usize) -> IdPage {
+        self.ids.page(search, offset, limit)
+    }
+
+    /// Asks the reactors holding the ids of `page` to describe them, one
+    /// message per reactor that holds any, without waiting: a reactor
+    /// looks at the connections asked about only, never at all of its own.
+    pub fn start_inspect_page(
+        &self,
+        page: &IdPage,
+        mut reply: impl FnMut() -> Deliver<Vec<ConnectionInfo>>,
+    ) -> Offered {
+        let mut by_reactor: Vec<Vec<Box<str>>> = vec![Vec::new(); self.reactors.len()];
+        for (id, conn) in &page.ids {
+            if let Some(ids) = by_reactor.get_mut(usize::from(conn.reactor)) {
+                ids.push(id.clone());
+            }
+        }
+        Offered::of(
+            self.reactors
+                .iter()
+                .zip(by_reactor)
+                .filter(|(_, ids)| !ids.is_empty())
+                .map(|(reactor, ids)| {
+                    reactor.try_send(ToReactor::Inspect {
+                        charge_points: Some(ids),
+                        reply: reply(),
+                    })
+                }),
+        )
     }
 
     /// Asks the reactor holding `charge_point` to close its connection with

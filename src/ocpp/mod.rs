@@ -13,6 +13,7 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod schema;
+pub mod schema_text;
 pub mod server_call;
 pub mod session;
 pub mod v16;

@@ -21,9 +21,9 @@ impl Reactor {
             match self.inbox.receiver.try_recv() {
                 Ok(ToReactor::Answer(answer)) => self.on_answer(answer),
                 Ok(ToReactor::Inspect {
-                    charge_point,
+                    charge_points,
                     reply,
-                }) => reply.send(self.inspect(charge_point.as_deref())),
+                }) => reply.send(self.inspect(charge_points.as_deref())),
                 Ok(ToReactor::Close {
                     charge_point,
                     code,
@@ -137,14 +137,17 @@ impl Reactor {
 
     /// Open connections of this reactor, for the admin API (allocates only
     /// when asked).
-    pub(super) fn inspect(&mut self, charge_point: Option<&str>) -> Vec<ConnectionInfo> {
+    pub(super) fn inspect(&mut self, charge_points: Option<&[Box<str>]>) -> Vec<ConnectionInfo> {
         let wall_now = std::time::SystemTime::now();
         let wall = |at: Instant| {
             let ago = self.now.saturating_duration_since(at);
             humantime::format_rfc3339_millis(wall_now - ago).to_string()
         };
-        let keys: Vec<SlotKey> = match charge_point {
-            Some(id) => self.ids.get(id).copied().into_iter().collect(),
+        let keys: Vec<SlotKey> = match charge_points {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| self.ids.get(&**id).copied())
+                .collect(),
             None => self.ids.values().copied().collect(),
         };
         let mut out = Vec::with_capacity(keys.len());

@@ -349,6 +349,45 @@ pub fn process_config(rest: &str) -> String {
     )
 }
 
+/// A python interpreter with the packages pinned in
+/// `tests/python/{requirements}`: the one `env_override` names, or a venv
+/// `{name}` in the test target directory, made (or remade, when the file
+/// changed) on first use. Needs python3 with venv and pip.
+pub fn python_venv(env_override: &str, name: &str, requirements: &str) -> PathBuf {
+    if let Some(given) = std::env::var_os(env_override) {
+        return PathBuf::from(given);
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let python = venv.join("bin/python");
+    let requirements = manifest_dir().join("tests/python").join(requirements);
+    let stamp = venv.join("requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).expect("requirements file");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return python;
+    }
+    let run = |cmd: &mut Command, what: &str| {
+        let status = cmd.status().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            status.success(),
+            "{what} failed ({status}); python3 with venv and pip is needed \
+             (Debian: apt-get install python3-venv)"
+        );
+    };
+    let _ = std::fs::remove_dir_all(&venv);
+    run(
+        Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        "python3 -m venv",
+    );
+    run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "-r"])
+            .arg(&requirements),
+        "pip install -r",
+    );
+    std::fs::write(&stamp, wanted).expect("venv stamp");
+    python
+}
+
 pub fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }

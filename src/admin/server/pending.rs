@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::admin::routes::ListQuery;
 use crate::command_json::Command;
 use crate::cross_thread::{
     CancelOutcome, ConnectionInfo, QueueRefusal, QueueSpec, ServerCallOutcome, TraceReply,
@@ -58,8 +59,9 @@ pub(super) enum Awaiting {
     },
     Commands,
     List {
-        offset: usize,
-        limit: usize,
+        query: ListQuery,
+        /// Ids that matched, on every page.
+        total: usize,
         found: Vec<ConnectionInfo>,
         /// Reactors yet to reply.
         replies_left: usize,

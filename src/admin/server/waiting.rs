@@ -5,6 +5,7 @@
 
 // The parent's imports and private items are in scope, as in its own file.
 use super::pending::{Awaiting, Pending, Reply, ReplyBody};
+use super::routes::ListQuery;
 use super::*;
 use crate::command_json::{Command, REPLY_GRACE};
 use crate::cross_thread::{
@@ -173,13 +174,21 @@ impl Server {
         None
     }
 
+    /// The page's ids come from the registry; only their holders are
+    /// asked about them (no reactor lists all its connections).
     pub(super) fn start_list(
         &mut self,
         key: SlotKey,
         keep_alive: bool,
-        offset: usize,
-        limit: usize,
+        query: ListQuery,
     ) -> Option<Response> {
+        let ids = self
+            .gateway
+            .route
+            .page_ids(&query.search, query.offset, query.limit);
+        if ids.ids.is_empty() {
+            return Some(routes::page(Vec::new(), ids.total, &query));
+        }
         if !self.room_for_replies(self.gateway.reactor_count()) {
             return Some(Self::busy());
         }
@@ -187,7 +196,7 @@ impl Server {
         let offered = self
             .gateway
             .route
-            .start_inspect(None, || self.deliver(ticket, ReplyBody::Inspect));
+            .start_inspect_page(&ids, || self.deliver(ticket, ReplyBody::Inspect));
         self.replies_owed += offered.taken;
         if offered.full > 0 {
             // The replies of the others come and are dropped.
@@ -195,15 +204,15 @@ impl Server {
             return Some(Self::busy());
         }
         if offered.taken == 0 {
-            return Some(routes::page(Vec::new(), offset, limit));
+            return Some(routes::page(Vec::new(), ids.total, &query));
         }
         let pending = Pending {
             conn: key,
             keep_alive,
             deadline: self.now + self.stall_after,
             awaiting: Awaiting::List {
-                offset,
-                limit,
+                query,
+                total: ids.total,
                 found: Vec::new(),
                 replies_left: offered.taken,
             },
@@ -343,8 +352,8 @@ impl Server {
             let response = match (&mut pending.awaiting, body) {
                 (
                     Awaiting::List {
-                        offset,
-                        limit,
+                        query,
+                        total,
                         found,
                         replies_left,
                     },
@@ -356,7 +365,7 @@ impl Server {
                         self.pending.insert(ticket, pending);
                         continue;
                     }
-                    routes::page(std::mem::take(found), *offset, *limit)
+                    routes::page(std::mem::take(found), *total, query)
                 }
                 (Awaiting::Detail { charge_point }, ReplyBody::Inspect(list)) => {
                     routes::detail(list, charge_point)
