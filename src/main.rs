@@ -1,7 +1,9 @@
-//! The `ocpp-gateway` binary: parse arguments, load the configuration,
-//! start the gateway, then wait for signals on the main thread.
+//! The `ocpp-gateway` binary: parse arguments (`cli`), load the
+//! configuration, start the gateway, then wait for signals on the main
+//! thread.
 
-use std::path::PathBuf;
+mod cli;
+
 use std::process::ExitCode;
 
 use log::{error, info, warn};
@@ -9,97 +11,6 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use ocpp_gateway::{Config, logging};
-
-const USAGE: &str = "\
-ocpp-gateway — thread-per-core OCPP-J WebSocket gateway
-
-USAGE:
-    ocpp-gateway [--config PATH]            run the gateway
-    ocpp-gateway [--config PATH] --check-config
-                                            validate the file, print the effective
-                                            configuration (defaults filled in, secrets
-                                            redacted); exit 0 if valid, 2 if not
-    ocpp-gateway hash-password --id ID [--hex] [--allow-short]
-                                            read a charge point's password on stdin and
-                                            print its credentials-file line (salted hash)
-    ocpp-gateway --help | --version
-
-OPTIONS:
-    -c, --config PATH   configuration file [default: gateway.toml]
-
-SIGNALS:
-    SIGTERM, SIGINT     close every connection (1001), drain, exit 0
-    SIGHUP              reopen the log file, apply log.level from the file,
-                        reload the credentials file and allow list, the
-                        TLS certificate, key and client CA, and [[profiles]]
-                        (applied to connected charge points at once)
-
-EXIT STATUS:
-    0   the configuration is valid (--check-config), or the gateway stopped
-        after SIGTERM/SIGINT
-    1   the gateway could not start, or threads were still busy when
-        shutdown.grace ran out
-    2   a bad argument, or an error in the configuration (or in the
-        credentials file it names): nothing was started
-    hash-password: 0 printed, 1 bad input, 2 bad arguments
-";
-
-struct Args {
-    config: PathBuf,
-    check_only: bool,
-}
-
-/// What `parse_args` returns instead of arguments to run the gateway with.
-enum Subcommand {
-    HashPassword(Vec<String>),
-    Error(String),
-}
-
-impl From<String> for Subcommand {
-    fn from(e: String) -> Subcommand {
-        Subcommand::Error(e)
-    }
-}
-
-impl From<&str> for Subcommand {
-    fn from(e: &str) -> Subcommand {
-        Subcommand::Error(e.to_owned())
-    }
-}
-
-fn parse_args() -> Result<Option<Args>, Subcommand> {
-    let mut args = Args {
-        config: PathBuf::from("gateway.toml"),
-        check_only: false,
-    };
-    let mut argv = std::env::args().skip(1).peekable();
-    if argv.peek().map(String::as_str) == Some("hash-password") {
-        argv.next();
-        return Err(Subcommand::HashPassword(argv.collect()));
-    }
-    while let Some(arg) = argv.next() {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return Ok(None);
-            }
-            "-V" | "--version" => {
-                println!("ocpp-gateway {}", env!("CARGO_PKG_VERSION"));
-                return Ok(None);
-            }
-            "-c" | "--config" => {
-                let path = argv.next().ok_or("--config needs a file path")?;
-                args.config = PathBuf::from(path);
-            }
-            "--check-config" => args.check_only = true,
-            other => match other.strip_prefix("--config=") {
-                Some(path) => args.config = PathBuf::from(path),
-                None => return Err(format!("unknown argument {other:?}; see --help").into()),
-            },
-        }
-    }
-    Ok(Some(args))
-}
 
 fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     Config::load(path).map_err(|errors| {
@@ -115,16 +26,9 @@ fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(Some(args)) => args,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(Subcommand::HashPassword(args)) => {
-            return ocpp_gateway::auth::hash_password_command(args);
-        }
-        Err(Subcommand::Error(e)) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+    let args = match cli::parse() {
+        cli::Action::Gateway(args) => args,
+        cli::Action::Exit(code) => return code,
     };
     let config = match load(&args.config) {
         Ok(config) => config,
@@ -136,7 +40,9 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     if args.check_only {
-        print!("{}", config.to_toml());
+        if !args.quiet {
+            print!("{}", config.to_toml());
+        }
         return ExitCode::SUCCESS;
     }
     // Block the signals before any thread starts, so none is lost in between.

@@ -72,6 +72,62 @@ fn the_shipped_gateway_toml_passes_check_config() {
     }
 }
 
+/// deploy/debian/gateway.toml, /etc/ocpp-gateway/gateway.toml in the
+/// Debian package: valid, and the shipped file but for its header and the
+/// values of path keys, which point into the package's directories.
+#[test]
+fn the_debian_gateway_toml_passes_check_config_and_differs_only_in_paths() {
+    let debian = manifest_dir().join("deploy/debian/gateway.toml");
+    let out = Command::new(binary())
+        .args(["--check-config", "--config"])
+        .arg(&debian)
+        .output()
+        .unwrap();
+    let effective = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for setting in [
+        "directory = \"/var/lib/ocpp-gateway/journal\"",
+        "transaction_id_file = \"/var/lib/ocpp-gateway/ocpp-gateway.txid\"",
+        "output = \"/var/log/ocpp-gateway/gateway.log\"",
+        "address = \"127.0.0.1:8181\"",
+    ] {
+        assert!(effective.contains(setting), "no {setting} in:\n{effective}");
+    }
+    let shipped = std::fs::read_to_string(manifest_dir().join("gateway.toml")).unwrap();
+    let debian = std::fs::read_to_string(&debian).unwrap();
+    let first = shipped.lines().next().unwrap();
+    let body: Vec<&str> = debian.lines().skip_while(|l| *l != first).collect();
+    let shipped: Vec<&str> = shipped.lines().collect();
+    assert_eq!(body.len(), shipped.len(), "lines added or removed");
+    let setting = |line: &str| {
+        let (key, value) = line.trim_start_matches("# ").split_once(" = ")?;
+        Some((key.to_owned(), value.to_owned()))
+    };
+    for (number, (ours, theirs)) in shipped.iter().zip(&body).enumerate() {
+        if ours == theirs {
+            continue;
+        }
+        let (Some((key, _)), Some((their_key, value))) = (setting(ours), setting(theirs)) else {
+            panic!(
+                "gateway.toml:{}: {ours:?} changed to {theirs:?}",
+                number + 1
+            );
+        };
+        assert_eq!(key, their_key, "gateway.toml:{}", number + 1);
+        assert!(
+            ["/etc/", "/var/lib/", "/var/log/"]
+                .iter()
+                .any(|dir| value.starts_with(&format!("\"{dir}ocpp-gateway/"))),
+            "gateway.toml:{}: {key} = {value}: not a path of the package",
+            number + 1
+        );
+    }
+}
+
 #[test]
 fn an_unknown_key_is_an_error_naming_key_and_line() {
     // The Go gateway's failure: `async` was silently ignored.

@@ -1,6 +1,8 @@
 //! `ocpp-gateway hash-password --id CP-1 [--hex] [--allow-short]`: reads a
 //! charge point's password from standard input and prints the credentials
-//! file line for it.
+//! file line for it. The binary parses the arguments (its `cli` module) and
+//! hands them over as [`HashPasswordOptions`]; a bad argument never gets
+//! here, clap exits 2 for it.
 //!
 //! The password comes from stdin, never argv, so `ps` and shell history do
 //! not show it: `ocpp-gateway hash-password --id CP-1 < key.txt`, or type it
@@ -16,27 +18,24 @@ const MAX_LINE: usize = 1024;
 /// OCPP 1.6 security profile 1: AuthorizationKey "minimal length: 16 bytes".
 const MIN_KEY_LEN: usize = 16;
 
-const USAGE: &str = "\
-usage: ocpp-gateway hash-password --id CHARGE_POINT_ID [--hex] [--allow-short]
+/// The arguments of `hash-password`, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashPasswordOptions {
+    /// The charge point id (the Basic Auth user name); checked here, so a
+    /// bad one exits 2 like any bad argument.
+    pub id: String,
+    /// The input is hexadecimal and the password the bytes it stands for.
+    pub hex: bool,
+    /// Accept a password shorter than 16 bytes.
+    pub allow_short: bool,
+}
 
-Reads the charge point's password (its AuthorizationKey) from the first line
-of standard input and prints the line to put under [charge_points] in the
-credentials file.
-
-  --id ID        the charge point id (the Basic Auth user name)
-  --hex          the input is hexadecimal and the password is the bytes it
-                 represents (OCPP 1.6 sends AuthorizationKey as hex in
-                 ChangeConfiguration; charge points send the bytes)
-  --allow-short  accept a password shorter than 16 bytes (the fast hash is
-                 only safe for high-entropy keys)
-";
-
-/// Runs the subcommand; `args` are the arguments after `hash-password`.
-pub fn hash_password_command(args: impl IntoIterator<Item = String>) -> ExitCode {
+/// Runs the subcommand. Exit codes: 0 printed, 1 bad input, 2 bad `--id`.
+pub fn hash_password_command(options: &HashPasswordOptions) -> ExitCode {
     let stdin = std::io::stdin();
     let prompt = stdin.is_terminal();
     let code = run(
-        args,
+        options,
         &mut stdin.lock(),
         prompt,
         &mut std::io::stdout().lock(),
@@ -45,21 +44,15 @@ pub fn hash_password_command(args: impl IntoIterator<Item = String>) -> ExitCode
     ExitCode::from(code)
 }
 
-struct Options {
-    id: String,
-    hex: bool,
-    allow_short: bool,
-}
-
-/// Exit codes: 0 printed, 1 bad input or failure, 2 usage.
+/// Exit codes: 0 printed, 1 bad input or failure, 2 a bad id.
 fn run(
-    args: impl IntoIterator<Item = String>,
+    options: &HashPasswordOptions,
     input: &mut dyn BufRead,
     prompt: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> u8 {
-    let text = match toml_line(args, input, prompt, err) {
+    let text = match toml_line(options, input, prompt, err) {
         Ok(text) => text,
         Err((code, message)) => {
             // A failed write to stderr has nowhere to be reported.
@@ -76,19 +69,14 @@ fn run(
     }
 }
 
-/// The text for stdout (the TOML line, or the usage text), or an exit code
-/// and message. `err` gets only the prompt and notes.
+/// The text for stdout (the TOML line), or an exit code and message. `err`
+/// gets only the prompt and notes.
 fn toml_line(
-    args: impl IntoIterator<Item = String>,
+    options: &HashPasswordOptions,
     input: &mut dyn BufRead,
     prompt: bool,
     err: &mut dyn Write,
 ) -> Result<String, (u8, String)> {
-    let options = match parse_args(args) {
-        Ok(Some(o)) => o,
-        Ok(None) => return Ok(USAGE.to_owned()),
-        Err(e) => return Err((2, format!("{e}\n{USAGE}"))),
-    };
     super::check_id(&options.id).map_err(|e| (2, format!("--id {:?}: {e}", options.id)))?;
     if prompt {
         let _ = write!(
@@ -146,51 +134,20 @@ fn toml_line(
     Ok(format!("\"{}\" = \"{hash}\"\n", options.id))
 }
 
-/// `Ok(None)` asks for the usage text.
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
-    let mut id = None;
-    let mut hex = false;
-    let mut allow_short = false;
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--hex" => hex = true,
-            "--allow-short" => allow_short = true,
-            "--id" => id = Some(args.next().ok_or("--id needs a value")?),
-            _ => match arg.strip_prefix("--id=") {
-                Some(value) => id = Some(value.to_owned()),
-                None if arg.starts_with('-') => return Err(format!("unknown option {arg:?}")),
-                // Don't echo it: it is probably the password.
-                None => {
-                    return Err("unexpected argument; the password is read from standard \
-                                input, not the command line (where `ps` would show it)"
-                        .into());
-                }
-            },
-        }
-    }
-    let id = id.ok_or("--id is required")?;
-    Ok(Some(Options {
-        id,
-        hex,
-        allow_short,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn cmd(args: &[&str], stdin: &str) -> (u8, String, String) {
+    /// Runs the subcommand for `id` with the `flags` given ("hex",
+    /// "allow_short") on `stdin`: exit code, stdout, stderr.
+    fn cmd(id: &str, flags: &[&str], stdin: &str) -> (u8, String, String) {
+        let options = HashPasswordOptions {
+            id: id.to_owned(),
+            hex: flags.contains(&"hex"),
+            allow_short: flags.contains(&"allow_short"),
+        };
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = run(
-            args.iter().map(|s| s.to_string()),
-            &mut stdin.as_bytes(),
-            false,
-            &mut out,
-            &mut err,
-        );
+        let code = run(&options, &mut stdin.as_bytes(), false, &mut out, &mut err);
         (
             code,
             String::from_utf8_lossy(&out).into_owned(),
@@ -208,7 +165,7 @@ mod tests {
 
     #[test]
     fn prints_a_verifiable_toml_line() {
-        let (code, out, err) = cmd(&["--id", "CP-1"], "correct horse battery\n");
+        let (code, out, err) = cmd("CP-1", &[], "correct horse battery\n");
         assert_eq!(code, 0, "{err}");
         assert!(out.starts_with("\"CP-1\" = \"sha256$"), "{out}");
         assert_eq!(
@@ -224,14 +181,14 @@ mod tests {
     #[test]
     fn hex_input_is_decoded_and_crlf_stripped() {
         let key = "00112233445566778899aabbccddeeff0011";
-        let (code, out, err) = cmd(&["--id=CP-2", "--hex"], &format!("{key}\r\n"));
+        let (code, out, err) = cmd("CP-2", &["hex"], &format!("{key}\r\n"));
         assert_eq!(code, 0, "{err}");
         let bytes = HEXLOWER_PERMISSIVE
             .decode(key.as_bytes())
             .unwrap_or_default();
         assert_eq!(super::super::hash::matches(stored(&out), &bytes), Ok(true));
         // Without --hex the same input is taken as text, with a note.
-        let (code, out, err) = cmd(&["--id", "CP-2"], key);
+        let (code, out, err) = cmd("CP-2", &[], key);
         assert_eq!(code, 0);
         assert!(err.contains("--hex"), "{err}");
         assert_eq!(
@@ -242,22 +199,16 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert_eq!(cmd(&[], "0123456789abcdefg").0, 2);
-        assert_eq!(cmd(&["--id", "CP 1"], "0123456789abcdefg").0, 2);
-        let (code, _, err) = cmd(&["--id", "CP-1", "hunter2hunter2hunter2"], "");
+        // Argument errors (no --id, a password on the command line) are
+        // clap's, tested against the binary in tests/cli.rs.
+        let (code, _, err) = cmd("CP 1", &[], "0123456789abcdefg");
         assert_eq!(code, 2);
-        assert!(
-            !err.contains("hunter2") && err.contains("standard"),
-            "{err}"
-        );
-        assert_eq!(cmd(&["--id", "CP-1"], "").0, 1);
-        assert_eq!(cmd(&["--id", "CP-1"], "\n").0, 1);
-        assert_eq!(cmd(&["--id", "CP-1"], "short").0, 1);
-        assert_eq!(cmd(&["--id", "CP-1", "--allow-short"], "short").0, 0);
-        assert_eq!(cmd(&["--id", "CP-1", "--hex"], "abc").0, 1);
-        assert_eq!(cmd(&["--id", "CP-1"], &"x".repeat(2000)).0, 1);
-        let (code, out, _) = cmd(&["--help"], "");
-        assert_eq!(code, 0);
-        assert!(out.starts_with("usage:"));
+        assert!(err.contains("--id \"CP 1\""), "{err}");
+        assert_eq!(cmd("CP-1", &[], "").0, 1);
+        assert_eq!(cmd("CP-1", &[], "\n").0, 1);
+        assert_eq!(cmd("CP-1", &[], "short").0, 1);
+        assert_eq!(cmd("CP-1", &["allow_short"], "short").0, 0);
+        assert_eq!(cmd("CP-1", &["hex"], "abc").0, 1);
+        assert_eq!(cmd("CP-1", &[], &"x".repeat(2000)).0, 1);
     }
 }

@@ -71,7 +71,7 @@ use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
 use std::path::Path;
 
-pub use cli::hash_password_command;
+pub use cli::{HashPasswordOptions, hash_password_command};
 use hash::StoredHash;
 
 use crate::cross_thread::Reloadable;
