@@ -36,11 +36,8 @@ use crate::tls::TlsStore;
 use crate::trace::TraceWriter;
 
 /// The cores reactor N is pinned to (`cores[N mod len]`; empty: not
-/// pinned). Every core map (`reactors.cores`, `processors.cores`,
-/// `threads.other_cores`) is checked against the cores this process may
-/// run on: an error names the key rather than a thread left unpinned.
+/// pinned). The core maps were checked by `confine_other_threads`.
 fn reactor_cores(config: &Config) -> io::Result<Vec<core_affinity::CoreId>> {
-    check_core_maps(config)?;
     let reactors = &config.reactors;
     if !reactors.pin_cores {
         return Ok(Vec::new());
@@ -151,8 +148,8 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     let config = Arc::new(config);
     let count = config.reactor_count();
     // Before anything starts: a bad core map is an error naming the key.
-    let cores = reactor_cores(&config)?;
     confine_other_threads(&config)?;
+    let cores = reactor_cores(&config)?;
     let capacity = config.channels.capacity;
     let profiles = Arc::new(Reloadable::new(
         config.profile_table(config.profiles.clone()),

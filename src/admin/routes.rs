@@ -30,11 +30,10 @@ use subtle::ConstantTimeEq;
 use super::http::Response;
 pub use super::http::{error, json_response};
 use super::page;
-use super::status::{HISTORY_SAMPLES, reactor_health};
+use super::status::{HISTORY_SAMPLES, reactor_healths};
 use crate::command_json::{self, Command};
 use crate::config::MAX_TRACE_MINUTES;
 use crate::cross_thread::AdminHandle;
-use crate::cross_thread::unix_ms;
 use crate::cross_thread::{ConnectionInfo, ServerCallOutcome, TraceReply};
 use crate::ocpp::handshake::percent_decode;
 
@@ -222,19 +221,11 @@ impl BearerToken {
 
 /// `started`: when the admin API started.
 pub fn health(gateway: &AdminHandle, started: Instant) -> Response {
-    let now = unix_ms();
-    let stall = gateway.config.admin.stall_after.as_millis() as u64;
-    let up = started.elapsed().as_millis() as u64;
-    let counters = gateway.reactor_counters();
-    let mut healthy = !gateway.is_stopping();
-    let reactors: Vec<Value> = gateway
-        .reactor_last_ticks()
-        .into_iter()
-        .zip(&counters)
+    let (healthy, reactors) = reactor_healths(gateway, started.elapsed());
+    let reactors: Vec<Value> = reactors
+        .iter()
         .enumerate()
-        .map(|(i, (tick, c))| {
-            let h = reactor_health(tick, now, stall, up);
-            healthy &= h.ok;
+        .map(|(i, (h, c))| {
             json!({"reactor": i, "state": h.state, "last_tick_age_ms": h.last_tick_age_ms,
                    "ok": h.ok, "connections": c.connections_open})
         })
@@ -406,6 +397,7 @@ pub fn call_outcome(charge_point: &str, timeout: Duration, outcome: ServerCallOu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::status::reactor_health;
 
     fn status(route: Route) -> u16 {
         match route {

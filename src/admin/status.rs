@@ -207,6 +207,26 @@ pub(super) fn reactor_health(
     }
 }
 
+/// Each reactor's health and counters, and whether the gateway is healthy
+/// (not stopping, every reactor ok): what `/health` and `/status` both say.
+/// `up`: how long the admin API has run.
+pub(super) fn reactor_healths(
+    gateway: &AdminHandle,
+    up: Duration,
+) -> (bool, Vec<(ReactorHealth, ReactorCounters)>) {
+    let now = unix_ms();
+    let stall = gateway.config.admin.stall_after.as_millis() as u64;
+    let up_ms = up.as_millis() as u64;
+    let reactors: Vec<(ReactorHealth, ReactorCounters)> = gateway
+        .reactor_last_ticks()
+        .into_iter()
+        .zip(gateway.reactor_counters())
+        .map(|(tick, c)| (reactor_health(tick, now, stall, up_ms), c))
+        .collect();
+    let healthy = !gateway.is_stopping() && reactors.iter().all(|(h, _)| h.ok);
+    (healthy, reactors)
+}
+
 fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -214,20 +234,13 @@ fn round(x: f64) -> f64 {
 /// The `/status` document; `history`: how many of the latest samples to
 /// include (the page asks for all once, then for the newest).
 pub fn status(gateway: &AdminHandle, history: &History, samples: usize, up: Duration) -> Value {
-    let reactors = gateway.reactor_counters();
-    let totals = Totals::read(gateway, &reactors);
-    let now = unix_ms();
-    let stall = gateway.config.admin.stall_after.as_millis() as u64;
-    let up_ms = up.as_millis() as u64;
-    let mut healthy = !gateway.is_stopping();
-    let reactor_rows: Vec<Value> = gateway
-        .reactor_last_ticks()
-        .into_iter()
-        .zip(&reactors)
+    let (healthy, reactors) = reactor_healths(gateway, up);
+    let counters: Vec<ReactorCounters> = reactors.iter().map(|(_, c)| *c).collect();
+    let totals = Totals::read(gateway, &counters);
+    let reactor_rows: Vec<Value> = reactors
+        .iter()
         .enumerate()
-        .map(|(i, (tick, c))| {
-            let h = reactor_health(tick, now, stall, up_ms);
-            healthy &= h.ok;
+        .map(|(i, (h, c))| {
             let (busy, calls, frames) = history.reactor_rates.get(i).copied().unwrap_or_default();
             json!({
                 "reactor": i,
@@ -259,7 +272,7 @@ pub fn status(gateway: &AdminHandle, history: &History, samples: usize, up: Dura
     json!({
         "status": if healthy { "ok" } else { "unhealthy" },
         "version": env!("CARGO_PKG_VERSION"),
-        "at": now,
+        "at": unix_ms(),
         "uptime_seconds": up.as_secs(),
         "totals": {
             "connections": totals.connections,

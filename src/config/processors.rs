@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::problems::Problems;
-use super::reactors::{core_list, core_list_problem};
+use super::reactors::{core_list, is_valid_core_list};
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -43,7 +43,7 @@ impl ProcessorsConfig {
             "must be between 1 and 1024",
         );
         out.check(
-            core_list_problem(&self.cores),
+            is_valid_core_list(&self.cores),
             "processors.cores",
             "must list at most 1024 distinct core numbers below 4096",
         );

@@ -59,9 +59,8 @@ pub(super) fn core_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<us
     }
 }
 
-/// Whether a core list is well formed (true: no problem): at most 1024
-/// distinct cores, each below 4096.
-pub(super) fn core_list_problem(cores: &[usize]) -> bool {
+/// At most 1024 distinct cores, each below 4096.
+pub(super) fn is_valid_core_list(cores: &[usize]) -> bool {
     let mut seen = std::collections::HashSet::new();
     cores.len() <= 1024 && cores.iter().all(|c| *c < 4096 && seen.insert(*c))
 }
@@ -98,7 +97,7 @@ impl ReactorsConfig {
             "must be 0 (one per core) to 1024",
         );
         out.check(
-            core_list_problem(&self.cores),
+            is_valid_core_list(&self.cores),
             "reactors.cores",
             "must list at most 1024 distinct core numbers below 4096",
         );

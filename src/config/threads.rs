@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::problems::Problems;
-use super::reactors::{core_list, core_list_problem};
+use super::reactors::{core_list, is_valid_core_list};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,7 +27,7 @@ impl ThreadsConfig {
     pub(super) fn problems(&self) -> Vec<(&'static str, String)> {
         let mut out = Problems::default();
         out.check(
-            core_list_problem(&self.other_cores),
+            is_valid_core_list(&self.other_cores),
             "threads.other_cores",
             "must list at most 1024 distinct core numbers below 4096",
         );

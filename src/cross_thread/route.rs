@@ -126,13 +126,13 @@ impl Route {
     /// looks at the connections asked about only, never at all of its own.
     pub fn start_inspect_page(
         &self,
-        page: &IdPage,
+        page: IdPage,
         mut reply: impl FnMut() -> Deliver<Vec<ConnectionInfo>>,
     ) -> Offered {
         let mut by_reactor: Vec<Vec<Box<str>>> = vec![Vec::new(); self.reactors.len()];
-        for (id, conn) in &page.ids {
+        for (id, conn) in page.ids {
             if let Some(ids) = by_reactor.get_mut(usize::from(conn.reactor)) {
-                ids.push(id.clone());
+                ids.push(id);
             }
         }
         Offered::of(

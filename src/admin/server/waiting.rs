@@ -186,8 +186,9 @@ impl Server {
             .gateway
             .route
             .page_ids(&query.search, query.offset, query.limit);
+        let total = ids.total;
         if ids.ids.is_empty() {
-            return Some(routes::page(Vec::new(), ids.total, &query));
+            return Some(routes::page(Vec::new(), total, &query));
         }
         if !self.room_for_replies(self.gateway.reactor_count()) {
             return Some(Self::busy());
@@ -196,7 +197,7 @@ impl Server {
         let offered = self
             .gateway
             .route
-            .start_inspect_page(&ids, || self.deliver(ticket, ReplyBody::Inspect));
+            .start_inspect_page(ids, || self.deliver(ticket, ReplyBody::Inspect));
         self.replies_owed += offered.taken;
         if offered.full > 0 {
             // The replies of the others come and are dropped.
@@ -204,7 +205,7 @@ impl Server {
             return Some(Self::busy());
         }
         if offered.taken == 0 {
-            return Some(routes::page(Vec::new(), ids.total, &query));
+            return Some(routes::page(Vec::new(), total, &query));
         }
         let pending = Pending {
             conn: key,
@@ -212,7 +213,7 @@ impl Server {
             deadline: self.now + self.stall_after,
             awaiting: Awaiting::List {
                 query,
-                total: ids.total,
+                total,
                 found: Vec::new(),
                 replies_left: offered.taken,
             },
