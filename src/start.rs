@@ -23,13 +23,13 @@ use crate::auth::CredentialStore;
 use crate::bus::Bus;
 use crate::config::{AuthConfig, Config, ProfileConfig, ProfileTable, TlsConfig};
 use crate::cross_thread::{
-    AdminHandle, BusHandle, BusStats, ConnectionInfo, Deliver, IdRegistry, MemoryStats,
+    AdminHandle, AnswerHere, BusHandle, BusStats, ConnectionInfo, Deliver, IdRegistry, MemoryStats,
     ProcessorStats, PublishedCounters, QueueStats, ReactorHandle, ReactorStats, ReactorTallies,
     Reloadable, ReplyTo, Route, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor,
     reactor_inbox,
 };
 use crate::journal::{Journal, JournalHandle};
-use crate::processor::{self, BeforeAnswer, Policy, ProcessorSetup};
+use crate::processor::{self, BeforeAnswer, InlineAnswerer, Policy, ProcessorSetup};
 use crate::queue::CommandStore;
 use crate::reactor::{self, ReactorSetup};
 use crate::tls::TlsStore;
@@ -266,6 +266,8 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
     let processor_stats: Vec<Arc<ProcessorStats>> = (0..config.processors.threads)
         .map(|_| Arc::default())
         .collect();
+    // Each reactor's inline answers are counted like a processor's.
+    let inline_stats: Vec<Arc<ProcessorStats>> = (0..count).map(|_| Arc::default()).collect();
     let ids = Arc::new(IdRegistry::new(config.bus.enabled()));
     let stop = Arc::new(StopSignal::new(config.shutdown.grace, count));
     let route = Route::new(reactors.clone(), ids.clone());
@@ -304,7 +306,11 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         profiles: profiles.clone(),
         counters: PublishedCounters {
             reactors: reactor_stats,
-            processors: processor_stats.clone(),
+            processors: processor_stats
+                .iter()
+                .chain(&inline_stats)
+                .cloned()
+                .collect(),
             calls_queue: calls_rx.clone(),
             open_connections: open_connections.clone(),
             tallies: tallies.clone(),
@@ -334,20 +340,21 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
         processor_threads: Vec::new(),
         trimmer_thread: None,
     };
-    gateway.processor_threads = processor::spawn(
-        ProcessorSetup {
-            calls: calls_rx,
-            cores: config.processors.cores.clone(),
-            reactors: reactors.clone(),
-            policy,
-            before_answer: extensions.before_answer,
-            publish_every: config.reactors.timer_tick,
-            journal: journal_tx.clone(),
-            backend: backend_link,
-        },
-        &processor_stats,
-    )?;
+    let pool = Arc::new(ProcessorSetup {
+        calls: calls_rx,
+        cores: config.processors.cores.clone(),
+        reactors: reactors.clone(),
+        policy,
+        before_answer: extensions.before_answer,
+        publish_every: config.reactors.timer_tick,
+        journal: journal_tx.clone(),
+        backend: backend_link,
+    });
+    gateway.processor_threads = processor::spawn(&pool, &processor_stats)?;
     for (index, listener, poll, inbox, stats) in setups {
+        // Its answer counts are summed with the pool's (`answer_counts`).
+        let inline = InlineAnswerer::new(&pool, &config.processors, inline_stats[index].clone())
+            .map(|inline| Box::new(inline) as Box<dyn AnswerHere>);
         let setup = ReactorSetup {
             index: u16::try_from(index).unwrap_or(u16::MAX),
             config: config.clone(),
@@ -368,6 +375,7 @@ pub fn start_with(mut config: Config, extensions: Extensions) -> io::Result<Gate
             peers: reactors.clone(),
             stats,
             journal: journal_tx.clone(),
+            inline,
             trace: trace_tx.clone(),
             queue: queue_tx.clone(),
         };

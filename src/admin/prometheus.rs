@@ -329,6 +329,13 @@ pub fn render(gateway: &AdminHandle, admin: &AdminCounters) -> String {
     );
     per_reactor(
         &mut r,
+        "calls_answered_inline",
+        "Charge-point CALLs answered on the reactor (processors.inline_actions)",
+        c,
+        |c| c.calls_answered_inline,
+    );
+    per_reactor(
+        &mut r,
         "unsolicited_results",
         "CALLRESULT/CALLERROR with an unknown id",
         c,

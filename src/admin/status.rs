@@ -47,7 +47,7 @@ impl Totals {
             connections: gateway.open_connections() as u64,
             handshakes: sum(|c| c.handshakes_accepted),
             handshakes_refused: sum(|c| c.handshakes_refused),
-            calls: sum(|c| c.calls_dispatched),
+            calls: sum(ReactorCounters::calls),
             callerrors: callerrors + sum(|c| c.frame_errors),
             dead_peers: sum(|c| c.dead_peer_closes),
             backpressure_stalls: sum(|c| c.backpressure_stalls),
@@ -146,7 +146,7 @@ impl History {
                     let busy = per_second(|c| c.busy_nanos) / 1e9;
                     (
                         busy.min(1.0),
-                        per_second(|c| c.calls_dispatched),
+                        per_second(ReactorCounters::calls),
                         per_second(|c| c.frames_in),
                     )
                 })

@@ -5,6 +5,10 @@
 //! reactor --InboundCall--> processor queue (one bounded MPMC) --> processor
 //! reactor <--CallAnswer--- reactor inbox <-- processor (or the journal writer, write-ahead)
 //! ```
+//!
+//! The CALLs of `processors.inline_actions` skip the hop: the reactor hands
+//! them to an `AnswerHere` (`answer_here.rs`) the processor module made for it, which runs
+//! the processors' own answering code on the reactor's thread.
 
 use std::sync::Arc;
 

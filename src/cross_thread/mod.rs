@@ -21,6 +21,7 @@
 //! Depends on `ocpp`, `config` and the leaf helpers `json_text` and
 //! `time_text` (which import nothing of the crate) only.
 
+pub mod answer_here;
 pub mod backend;
 pub mod calls;
 pub mod command_queue;
@@ -38,6 +39,7 @@ pub mod stop;
 pub mod trace_files;
 pub mod trace_queue;
 
+pub use answer_here::{AnswerHere, AnsweredHere};
 pub use backend::{
     BackendAnswer, BackendLink, BackendReply, BackendRequest, BridgeEnds, Refused, backend_channels,
 };

@@ -94,6 +94,8 @@ reactor_counters! {
     frames_out,
     /// CALLs handed to the processors.
     calls_dispatched,
+    /// CALLs answered on the reactor itself (`processors.inline_actions`).
+    calls_answered_inline,
     /// Answers that arrived for a connection that had already gone.
     answers_for_closed,
     /// Frames refused at the envelope (not JSON, arity, id too long…).
@@ -277,6 +279,11 @@ pub fn unix_ms() -> u64 {
 }
 
 impl ReactorCounters {
+    /// Charge-point CALLs taken: handed to the processors or answered inline.
+    pub fn calls(&self) -> u64 {
+        self.calls_dispatched + self.calls_answered_inline
+    }
+
     /// Counts a close frame sent with `code`.
     pub fn count_close(&mut self, code: u16) {
         self.closes_sent += 1;

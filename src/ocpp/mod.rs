@@ -24,3 +24,10 @@ pub mod version;
 pub use error::{ErrorCode, Violation};
 pub use frame::{Frame, FrameError};
 pub use version::OcppVersion;
+
+/// Whether `name` is an action of some OCPP version this gateway speaks.
+pub fn is_action_name(name: &str) -> bool {
+    v16::Action::from_name(name).is_some()
+        || v201::Action::from_name(name).is_some()
+        || v21::Action::from_name(name).is_some()
+}

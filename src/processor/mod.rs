@@ -6,6 +6,7 @@
 //! and answered `InternalError`; the thread lives on.
 
 mod backend;
+mod inline;
 mod policy;
 mod send;
 mod transaction_ids;
@@ -20,6 +21,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use log::{error, warn};
 use tungstenite::Utf8Bytes;
 
+pub use inline::InlineAnswerer;
 pub use policy::{Answer, Checked, Incoming, Policy};
 
 use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, KindFields, Payload};
@@ -53,10 +55,9 @@ pub struct ProcessorSetup {
 
 /// Starts `stats.len()` processor threads, each publishing into its own stats.
 pub fn spawn(
-    setup: ProcessorSetup,
+    setup: &Arc<ProcessorSetup>,
     stats: &[Arc<ProcessorStats>],
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
-    let setup = Arc::new(setup);
     stats
         .iter()
         .enumerate()
@@ -138,23 +139,11 @@ impl Processor<'_> {
     /// reactor: through the journal when it is on (write-ahead: the journal
     /// writer releases it once its record is written), else directly.
     fn deliver(&mut self, conn: ConnRef, decided: ReadyAnswer) {
-        let ReadyAnswer {
-            frame,
-            label,
-            boot,
-            malformed,
-            record,
-        } = decided;
+        let (label, answer, record) = decided.split(conn);
         *self.counts.entry(label).or_insert(0) += 1;
         if self.last_publish.elapsed() >= self.setup.publish_every {
             self.publish();
         }
-        let answer = CallAnswer {
-            conn,
-            frame,
-            boot,
-            malformed,
-        };
         if let (Some(journal), Some(mut record)) = (&self.setup.journal, record) {
             record.release = Some(answer);
             // Waits while the journal is full (backpressure). Err: it has
@@ -240,6 +229,24 @@ struct ReadyAnswer {
 }
 
 impl ReadyAnswer {
+    /// Its metric labels, the answer for `conn`'s reactor, and its record.
+    fn split(
+        self,
+        conn: ConnRef,
+    ) -> (
+        (&'static str, &'static str),
+        CallAnswer,
+        Option<JournalRecord>,
+    ) {
+        let answer = CallAnswer {
+            conn,
+            frame: self.frame,
+            boot: self.boot,
+            malformed: self.malformed,
+        };
+        (self.label, answer, self.record)
+    }
+
     /// Nothing to send: the processor got something that is not a CALL.
     fn nothing() -> ReadyAnswer {
         ReadyAnswer {

@@ -51,7 +51,16 @@ impl Reactor {
     /// The answer to the connection's CALL in flight (from a processor, or
     /// from the journal writer once its line is written): sent, then the
     /// connection reads on.
-    fn on_answer(&mut self, answer: CallAnswer) {
+    pub(super) fn on_answer(&mut self, answer: CallAnswer) {
+        if let Some(key) = self.deliver_answer(answer) {
+            // The next CALL waited for this answer: its turn now.
+            self.resume(key);
+        }
+    }
+
+    /// Sends the answer and releases its connection; returns the
+    /// connection if it is still there (for the caller to read on).
+    pub(super) fn deliver_answer(&mut self, answer: CallAnswer) -> Option<SlotKey> {
         let CallAnswer {
             conn: conn_ref,
             frame,
@@ -64,7 +73,7 @@ impl Reactor {
         };
         let Some(conn) = self.conns.get_mut(key) else {
             self.counters.answers_for_closed += 1;
-            return;
+            return None;
         };
         conn.in_flight = false;
         let booted = boot.is_some();
@@ -86,8 +95,7 @@ impl Reactor {
         if let Some((code, reason)) = close_after {
             self.close(key, code, reason);
         }
-        // The next CALL waited for this answer: its turn now.
-        self.resume(key);
+        Some(key)
     }
 
     /// Closes `old` (1008): its charge point has connected again. On another

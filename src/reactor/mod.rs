@@ -65,8 +65,9 @@ use self::transport::Transport;
 use crate::auth::CredentialStore;
 use crate::config::{BootFacts, Config, ProfileTable};
 use crate::cross_thread::{
-    CallAnswer, ConnRef, ConnectionInfo, IdRegistry, InboundCall, Inbox, MemoryStats,
-    ReactorHandle, ReactorTallies, ServerCallOutcome, ServerCallRequest, StopSignal, ToReactor,
+    AnswerHere, AnsweredHere, CallAnswer, ConnRef, ConnectionInfo, IdRegistry, InboundCall, Inbox,
+    MemoryStats, ReactorHandle, ReactorTallies, ServerCallOutcome, ServerCallRequest, StopSignal,
+    ToReactor,
 };
 use crate::cross_thread::{Direction, JournalRecord, JournalSender, Kind, Payload};
 use crate::cross_thread::{QueueSender, TraceEnd, TraceSender, TracedFrame};
@@ -114,6 +115,9 @@ pub struct ReactorSetup {
     pub peers: Arc<[ReactorHandle]>,
     pub stats: Arc<ReactorStats>,
     pub journal: Option<JournalSender>,
+    /// Answers `processors.inline_actions` here (`None`: every CALL goes
+    /// to the processors).
+    pub inline: Option<Box<dyn AnswerHere>>,
     /// The trace writer's queue, when `[trace] directory` is set.
     pub trace: Option<TraceSender>,
     /// The command queue's keeper, told when a session is ready for kept
@@ -216,6 +220,12 @@ struct Reactor {
     due: Vec<TimerKey>,
     inbox: Inbox,
     processors: Sender<InboundCall>,
+    /// The CALLs this reactor answers itself (see `processor::inline`).
+    inline: Option<Box<dyn AnswerHere>>,
+    /// Answers decided inline with the journal off, sent at the top of the
+    /// next turn (not from inside the read pass that found their CALL). At
+    /// most one per connection: each has at most one CALL in flight.
+    inline_ready: Vec<CallAnswer>,
     /// Connections holding a CALL the full processor queue refused, oldest first.
     stalled: Vec<SlotKey>,
     /// Connections with input left to read on a later turn: their read
@@ -239,6 +249,9 @@ struct Reactor {
     /// dropped; while any wait, no new connection is accepted, and past
     /// `journal.reactor_backlog` no connection is read.
     journal_backlog: VecDeque<JournalRecord>,
+    /// Records made during this turn, handed to the journal at its end
+    /// (see `journaling`).
+    journal_turn: Vec<JournalRecord>,
     /// Frame traces: the queue to the trace writer and what waits for it.
     tracer: tracing::Tracer,
     /// Ready/gone notices for the command queue, and those that wait.
@@ -321,6 +334,8 @@ pub fn run(setup: ReactorSetup) {
         due: Vec::new(),
         inbox: setup.inbox,
         processors: setup.processors,
+        inline: setup.inline,
+        inline_ready: Vec::new(),
         stalled: Vec::new(),
         read_queue: Vec::new(),
         buffer_waiters: VecDeque::new(),
@@ -330,6 +345,7 @@ pub fn run(setup: ReactorSetup) {
         pending_evictions: Vec::new(),
         journal: setup.journal,
         journal_backlog: VecDeque::new(),
+        journal_turn: Vec::new(),
         tracer: tracing::Tracer::new(setup.trace),
         queue_notes: queue_notes::QueueNotes::new(setup.queue, setup.config.channels.capacity),
         reads_paused: false,
@@ -361,6 +377,7 @@ impl Reactor {
             self.now = Instant::now();
             self.expire_timers();
             self.drain_inbox();
+            self.send_inline_answers();
             self.retry_stalled();
             self.retry_evictions();
             self.flush_journal_backlog();
@@ -380,6 +397,7 @@ impl Reactor {
                 && (self.conns.is_empty() || self.now >= deadline)
             {
                 self.force_close_all();
+                self.hand_journal_turn();
                 self.publish();
                 info!("reactor {} stopped", self.index);
                 return;
@@ -387,10 +405,13 @@ impl Reactor {
             if self.now.duration_since(self.last_publish) >= tick {
                 self.publish();
             }
+            // Last before `poll`: what this turn journaled goes out together.
+            self.hand_journal_turn();
             let next_tick = self.wheel.next_expiry().unwrap_or(self.now + tick);
             let mut timeout = next_tick.saturating_duration_since(self.now).min(tick);
             // Work left over from this turn: look for events, do not sleep.
             let more = (!self.read_queue.is_empty() && !self.reads_paused)
+                || !self.inline_ready.is_empty()
                 || (self.accept_more.contains(&true) && !self.accept_paused);
             if more || !self.inbox.prepare_sleep() {
                 timeout = Duration::ZERO;
@@ -438,6 +459,9 @@ impl Reactor {
         c.queue_notes_dropped = self.queue_notes.dropped;
         c.trace_starts_refused = self.tracer.starts_refused;
         self.stats.publish(&self.counters);
+        if let Some(inline) = &self.inline {
+            inline.publish();
+        }
         self.publish_profile_counts();
         self.last_publish = self.now;
         self.prune_timers();
@@ -448,6 +472,8 @@ impl Reactor {
             self.ids.shrink_to_fit();
             self.due.shrink_to_fit();
             self.read_queue.shrink_to_fit();
+            self.inline_ready.shrink_to_fit();
+            self.journal_turn.shrink_to_fit();
             self.buffer_waiters.shrink_to_fit();
             self.handshake_order.shrink_to_fit();
             self.give_back.given_back(self.now);

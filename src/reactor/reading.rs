@@ -36,15 +36,7 @@ fn hand_over(
     lenience: Lenience,
     counters: &mut ReactorCounters,
 ) -> Result<(), TrySendError<Utf8Bytes>> {
-    let call = InboundCall {
-        conn: conn_ref,
-        charge_point: conn.charge_point.clone(),
-        version: conn.version,
-        frame,
-        parts,
-        lenience,
-        lenient_notes: None,
-    };
+    let call = inbound_call(conn_ref, conn, frame, parts, lenience);
     match processors.try_send(call) {
         Ok(()) => {
             conn.in_flight = true;
@@ -53,6 +45,25 @@ fn hand_over(
         }
         Err(TrySendError::Full(call)) => Err(TrySendError::Full(call.frame)),
         Err(TrySendError::Disconnected(call)) => Err(TrySendError::Disconnected(call.frame)),
+    }
+}
+
+/// A connection's CALL as processors (and inline answerers) take it.
+fn inbound_call(
+    conn_ref: ConnRef,
+    conn: &Connection,
+    frame: Utf8Bytes,
+    parts: Option<CallRanges>,
+    lenience: Lenience,
+) -> InboundCall {
+    InboundCall {
+        conn: conn_ref,
+        charge_point: conn.charge_point.clone(),
+        version: conn.version,
+        frame,
+        parts,
+        lenience,
+        lenient_notes: None,
     }
 }
 
@@ -349,7 +360,18 @@ impl Reactor {
                 }
                 // Handed over with the frame so the processor need not parse it again.
                 let parts = call.call_ranges(text.as_str());
-                self.dispatch(key, text, parts);
+                let here = match &call {
+                    Frame::Call { action, .. } => self
+                        .inline
+                        .as_ref()
+                        .is_some_and(|inline| inline.takes(action, text.len())),
+                    _ => false,
+                };
+                if here {
+                    self.answer_here(key, text, parts);
+                } else {
+                    self.dispatch(key, text, parts);
+                }
             }
             Ok(Frame::CallResultError {
                 id,
@@ -445,6 +467,43 @@ impl Reactor {
                 self.close(key, CloseCode::Away, "gateway shutting down");
             }
         }
+    }
+
+    /// Answers a CALL on this thread (`processors.inline_actions`): the
+    /// connection has it in flight until the answer is sent, as if a
+    /// processor had it — at the next turn with the journal off, once its
+    /// line is written with the journal on.
+    fn answer_here(&mut self, key: SlotKey, frame: Utf8Bytes, parts: Option<CallRanges>) {
+        let conn_ref = self.conn_ref(key);
+        let (Some(conn), Some(inline)) = (self.conns.get_mut(key), self.inline.as_mut()) else {
+            return;
+        };
+        let lenience = self.profiles.settings(conn.profile).lenience;
+        let call = inbound_call(conn_ref, conn, frame, parts, lenience);
+        conn.in_flight = true;
+        self.counters.calls_answered_inline += 1;
+        match inline.answer(call) {
+            // Sent at once; the read pass that found the CALL reads on.
+            AnsweredHere::Now(answer) => {
+                self.deliver_answer(answer);
+            }
+            AnsweredHere::Journal(record) => self.journal(record),
+        }
+    }
+
+    /// Sends what `answer_here` decided with the journal off.
+    pub(super) fn send_inline_answers(&mut self) {
+        if self.inline_ready.is_empty() {
+            return;
+        }
+        let mut ready = std::mem::take(&mut self.inline_ready);
+        for answer in ready.drain(..) {
+            self.on_answer(answer);
+        }
+        // Answers decided meanwhile (their connections read on) wait for
+        // the next turn; keep the capacity of the emptied list.
+        ready.append(&mut self.inline_ready);
+        self.inline_ready = ready;
     }
 
     pub(super) fn retry_stalled(&mut self) {
