@@ -17,6 +17,8 @@ pub trait AnswerHere: Send {
 }
 
 /// What became of a CALL answered on the reactor.
+/// Moved once per call: boxing the record would cost an allocation per call.
+#[allow(clippy::large_enum_variant)]
 pub enum AnsweredHere {
     /// Journal off: the answer, to send now.
     Now(CallAnswer),
