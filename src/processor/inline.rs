@@ -1,5 +1,5 @@
 //! Answering on a reactor's own thread the CALLs that need no processor:
-//! the actions of `processors.inline_actions` (Heartbeat by default), up to
+//! the actions of `processors.inline_actions` (none by default), up to
 //! `processors.inline_max_bytes` long.
 //!
 //! Why: for such a CALL a processor's work (validate an almost empty
@@ -109,12 +109,13 @@ impl AnswerHere for InlineAnswerer {
         };
         let (label, answer, record) = decided.split(conn);
         *self.counts.entry(label).or_insert(0) += 1;
+        // A record is made only with the journal on.
         match record {
-            Some(mut record) if self.setup.journal.is_some() => {
+            Some(mut record) => {
                 record.release = Some(answer);
                 AnsweredHere::Journal(record)
             }
-            _ => AnsweredHere::Now(answer),
+            None => AnsweredHere::Now(answer),
         }
     }
 

@@ -51,7 +51,7 @@ impl Reactor {
     /// The answer to the connection's CALL in flight (from a processor, or
     /// from the journal writer once its line is written): sent, then the
     /// connection reads on.
-    pub(super) fn on_answer(&mut self, answer: CallAnswer) {
+    fn on_answer(&mut self, answer: CallAnswer) {
         if let Some(key) = self.deliver_answer(answer) {
             // The next CALL waited for this answer: its turn now.
             self.resume(key);

@@ -222,10 +222,6 @@ struct Reactor {
     processors: Sender<InboundCall>,
     /// The CALLs this reactor answers itself (see `processor::inline`).
     inline: Option<Box<dyn AnswerHere>>,
-    /// Answers decided inline with the journal off, sent at the top of the
-    /// next turn (not from inside the read pass that found their CALL). At
-    /// most one per connection: each has at most one CALL in flight.
-    inline_ready: Vec<CallAnswer>,
     /// Connections holding a CALL the full processor queue refused, oldest first.
     stalled: Vec<SlotKey>,
     /// Connections with input left to read on a later turn: their read
@@ -335,7 +331,6 @@ pub fn run(setup: ReactorSetup) {
         inbox: setup.inbox,
         processors: setup.processors,
         inline: setup.inline,
-        inline_ready: Vec::new(),
         stalled: Vec::new(),
         read_queue: Vec::new(),
         buffer_waiters: VecDeque::new(),
@@ -377,7 +372,6 @@ impl Reactor {
             self.now = Instant::now();
             self.expire_timers();
             self.drain_inbox();
-            self.send_inline_answers();
             self.retry_stalled();
             self.retry_evictions();
             self.flush_journal_backlog();
@@ -411,7 +405,6 @@ impl Reactor {
             let mut timeout = next_tick.saturating_duration_since(self.now).min(tick);
             // Work left over from this turn: look for events, do not sleep.
             let more = (!self.read_queue.is_empty() && !self.reads_paused)
-                || !self.inline_ready.is_empty()
                 || (self.accept_more.contains(&true) && !self.accept_paused);
             if more || !self.inbox.prepare_sleep() {
                 timeout = Duration::ZERO;
@@ -472,7 +465,6 @@ impl Reactor {
             self.ids.shrink_to_fit();
             self.due.shrink_to_fit();
             self.read_queue.shrink_to_fit();
-            self.inline_ready.shrink_to_fit();
             self.journal_turn.shrink_to_fit();
             self.buffer_waiters.shrink_to_fit();
             self.handshake_order.shrink_to_fit();

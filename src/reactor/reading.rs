@@ -471,8 +471,8 @@ impl Reactor {
 
     /// Answers a CALL on this thread (`processors.inline_actions`): the
     /// connection has it in flight until the answer is sent, as if a
-    /// processor had it — at the next turn with the journal off, once its
-    /// line is written with the journal on.
+    /// processor had it — at once with the journal off (the read pass goes
+    /// on), once its line is written with the journal on.
     fn answer_here(&mut self, key: SlotKey, frame: Utf8Bytes, parts: Option<CallRanges>) {
         let conn_ref = self.conn_ref(key);
         let (Some(conn), Some(inline)) = (self.conns.get_mut(key), self.inline.as_mut()) else {
@@ -489,21 +489,6 @@ impl Reactor {
             }
             AnsweredHere::Journal(record) => self.journal(record),
         }
-    }
-
-    /// Sends what `answer_here` decided with the journal off.
-    pub(super) fn send_inline_answers(&mut self) {
-        if self.inline_ready.is_empty() {
-            return;
-        }
-        let mut ready = std::mem::take(&mut self.inline_ready);
-        for answer in ready.drain(..) {
-            self.on_answer(answer);
-        }
-        // Answers decided meanwhile (their connections read on) wait for
-        // the next turn; keep the capacity of the emptied list.
-        ready.append(&mut self.inline_ready);
-        self.inline_ready = ready;
     }
 
     pub(super) fn retry_stalled(&mut self) {
