@@ -1,7 +1,8 @@
-//! rustls over a non-blocking mio socket: the byte stream under tungstenite,
-//! for either side of a connection (the gateway's reactors serve with a
-//! `ServerConnection`, the perf load generator dials with a
-//! `ClientConnection`).
+//! rustls over a non-blocking mio socket: the byte stream under tungstenite.
+//! [`TlsStream`] drives rustls's buffered connections (the perf load
+//! generator dials with a `ClientConnection`); [`Stream`] is a plain socket
+//! or any [`TlsTransport`], the reactors' unbuffered server side included
+//! (`reactor/tls_server.rs`, which keeps no buffer while idle).
 //!
 //! TLS is driven on the caller's thread, with no thread of its own: reading
 //! pulls TLS records from the socket (`read_tls`), decrypts them
@@ -12,8 +13,7 @@
 //! owner registers the socket READABLE | WRITABLE and flushes on writable,
 //! so edge-triggered readiness cannot strand it.
 //!
-//! No state beyond the connection and its socket; an owner that wants to
-//! know how the handshake went passes a [`TlsObserver`].
+//! No state beyond the connection and its socket.
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
@@ -35,42 +35,16 @@ where
     type Side = S;
 }
 
-/// What a [`TlsStream`] tells its owner while reading. `()` hears nothing.
-pub trait TlsObserver<C> {
-    /// The plaintext reader failed with `error` (not WouldBlock): the peer
-    /// closed without close_notify, or the stream is broken.
-    fn read_failed(&mut self, _tls: &C, _error: &io::Error) {}
-
-    /// rustls refused what the peer sent (`process_new_packets`); our alert
-    /// has been offered to the socket.
-    fn refused(&mut self, _error: &rustls::Error) {}
-
-    /// Newly received TLS records were processed without error (the
-    /// handshake may have just finished).
-    fn processed(&mut self, _tls: &C) {}
-}
-
-impl<C> TlsObserver<C> for () {}
-
 /// One TLS connection (`C`: a rustls `ServerConnection` or
 /// `ClientConnection`) over its socket, as `Read + Write`.
-pub struct TlsStream<C, O = ()> {
+pub struct TlsStream<C> {
     tls: C,
     socket: TcpStream,
-    observer: O,
 }
 
-impl<C, O> TlsStream<C, O>
-where
-    C: TlsConnection,
-    O: TlsObserver<C>,
-{
-    pub fn new(tls: C, socket: TcpStream, observer: O) -> TlsStream<C, O> {
-        TlsStream {
-            tls,
-            socket,
-            observer,
-        }
+impl<C: TlsConnection> TlsStream<C> {
+    pub fn new(tls: C, socket: TcpStream) -> TlsStream<C> {
+        TlsStream { tls, socket }
     }
 
     pub fn connection(&self) -> &C {
@@ -112,21 +86,13 @@ where
     }
 }
 
-impl<C, O> Read for TlsStream<C, O>
-where
-    C: TlsConnection,
-    O: TlsObserver<C>,
-{
+impl<C: TlsConnection> Read for TlsStream<C> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             // Plaintext already decrypted (or EOF) first: no readiness event
             // announces it.
             match self.tls.reader().read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => {
-                    self.observer.read_failed(&self.tls, &e);
-                    return Err(e);
-                }
                 other => return other,
             }
             // Handshake messages or an alert may be waiting to go out.
@@ -142,20 +108,14 @@ where
             if let Err(e) = self.tls.process_new_packets() {
                 // Let our alert reach the peer if the socket takes it now.
                 let _ = self.push_records();
-                self.observer.refused(&e);
                 return Err(io::Error::new(io::ErrorKind::InvalidData, e));
             }
-            self.observer.processed(&self.tls);
             self.push_records_now()?;
         }
     }
 }
 
-impl<C, O> Write for TlsStream<C, O>
-where
-    C: TlsConnection,
-    O: TlsObserver<C>,
-{
+impl<C: TlsConnection> Write for TlsStream<C> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // Records still queued from before: the socket is full; tungstenite
         // keeps the frame and retries on flush (writable event). This bounds
@@ -176,29 +136,41 @@ where
     }
 }
 
+/// A TLS byte stream over a socket, as [`Stream`] holds one: this
+/// module's [`TlsStream`] (the load generator's client side) or the
+/// reactors' unbuffered server side.
+pub trait TlsTransport: Read + Write {
+    fn socket(&self) -> &TcpStream;
+
+    /// Queues a close_notify alert and writes what the socket takes now,
+    /// without waiting (best effort: a full socket just loses it).
+    fn close_notify(&mut self);
+}
+
+impl<C: TlsConnection> TlsTransport for TlsStream<C> {
+    fn socket(&self) -> &TcpStream {
+        TlsStream::socket(self)
+    }
+
+    fn close_notify(&mut self) {
+        TlsStream::close_notify(self);
+    }
+}
+
 /// A plain socket or TLS over one: what tungstenite reads and writes.
-pub enum Stream<C, O = ()> {
+pub enum Stream<T> {
     Plain(TcpStream),
-    Tls(Box<TlsStream<C, O>>),
+    Tls(Box<T>),
 }
 
-impl<C: TlsConnection> Stream<C> {
-    /// TLS over `socket`, with no observer.
-    pub fn tls(tls: C, socket: TcpStream) -> Stream<C> {
-        Stream::tls_observed(tls, socket, ())
+impl<C: TlsConnection> Stream<TlsStream<C>> {
+    /// rustls's buffered connection `tls` over `socket`.
+    pub fn tls(tls: C, socket: TcpStream) -> Stream<TlsStream<C>> {
+        Stream::Tls(Box::new(TlsStream::new(tls, socket)))
     }
 }
 
-impl<C, O> Stream<C, O>
-where
-    C: TlsConnection,
-    O: TlsObserver<C>,
-{
-    /// TLS over `socket`, telling `observer` how reading goes.
-    pub fn tls_observed(tls: C, socket: TcpStream, observer: O) -> Stream<C, O> {
-        Stream::Tls(Box::new(TlsStream::new(tls, socket, observer)))
-    }
-
+impl<T: TlsTransport> Stream<T> {
     pub fn socket(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
@@ -206,11 +178,11 @@ where
         }
     }
 
-    /// The TLS connection, if this is one.
-    pub fn connection(&self) -> Option<&C> {
+    /// The TLS stream, if this is one.
+    pub fn tls_stream(&self) -> Option<&T> {
         match self {
             Stream::Plain(_) => None,
-            Stream::Tls(t) => Some(t.connection()),
+            Stream::Tls(t) => Some(t),
         }
     }
 
@@ -230,11 +202,7 @@ where
     }
 }
 
-impl<C, O> Read for Stream<C, O>
-where
-    C: TlsConnection,
-    O: TlsObserver<C>,
-{
+impl<T: TlsTransport> Read for Stream<T> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
@@ -243,11 +211,7 @@ where
     }
 }
 
-impl<C, O> Write for Stream<C, O>
-where
-    C: TlsConnection,
-    O: TlsObserver<C>,
-{
+impl<T: TlsTransport> Write for Stream<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.write(buf),

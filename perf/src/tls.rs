@@ -129,4 +129,4 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 
 /// The stream tungstenite reads and writes: `Transport::Plain(socket)` or
 /// `Transport::tls(connection, socket)`.
-pub type Transport = ocpp_gateway::tls_stream::Stream<ClientConnection>;
+pub type Transport = ocpp_gateway::tls_stream::Stream<ocpp_gateway::tls_stream::TlsStream<ClientConnection>>;

@@ -39,6 +39,7 @@ mod reading;
 mod server_calls;
 pub mod timer_wheel;
 mod timers;
+mod tls_server;
 mod token_bucket;
 mod tracing;
 mod transport;
@@ -86,6 +87,9 @@ const TLS_LISTENER: Token = Token(usize::MAX - 2);
 const WHEEL_BUCKETS: usize = 1024;
 /// Readiness events taken from the kernel per `poll` call.
 const EVENTS_PER_POLL: usize = 1024;
+/// tungstenite's initial read buffer for wss connections (at most
+/// `websocket.read_buffer_size`): see `run`.
+const WSS_READ_BUFFER: usize = 256;
 
 /// Everything a reactor thread is started with.
 pub struct ReactorSetup {
@@ -197,6 +201,8 @@ struct Reactor {
     index: u16,
     config: Arc<Config>,
     ws_config: WsConfig,
+    /// `ws_config` with the smaller read buffer of wss connections.
+    wss_config: WsConfig,
     poll: Poll,
     listener: Option<TcpListener>,
     tls_listener: Option<TcpListener>,
@@ -291,6 +297,11 @@ pub fn run(setup: ReactorSetup) {
         .max_write_buffer_size(ws.max_write_buffer_size)
         .max_message_size(Some(ws.max_message_size))
         .max_frame_size(Some(ws.max_message_size));
+    // A wss connection's socket reads land in the TLS layer's own buffer,
+    // held only while it holds bytes; tungstenite's read buffer then takes
+    // copies of decrypted bytes, so a small one costs no system calls, and
+    // it is resident memory for every idle connection.
+    let wss_config = ws_config.read_buffer_size(ws.read_buffer_size.min(WSS_READ_BUFFER));
     let mut listener = setup.listener;
     let (mut tls_listener, tls) = match setup.tls_listener {
         Some((l, store)) => (Some(l), Some(store)),
@@ -317,6 +328,7 @@ pub fn run(setup: ReactorSetup) {
         profile_counts: Vec::new(),
         config,
         ws_config,
+        wss_config,
         poll: setup.poll,
         listener,
         tls_listener,
@@ -470,6 +482,14 @@ impl Reactor {
             self.handshake_order.shrink_to_fit();
             self.give_back.given_back(self.now);
             self.memory.request_trim();
+        }
+    }
+
+    /// The WebSocket settings of a connection over `transport`.
+    fn ws_config_for(&self, transport: &Transport) -> WsConfig {
+        match transport.is_tls() {
+            true => self.wss_config,
+            false => self.ws_config,
         }
     }
 

@@ -221,16 +221,20 @@ impl Reactor {
     /// large frame given back once the connection is idle. `drained`: the
     /// pass ended because tungstenite asked the socket for more.
     fn settle(&mut self, key: SlotKey, drained: bool) {
-        let ws_config = self.ws_config;
+        let (plain_config, tls_config) = (self.ws_config, self.wss_config);
         let limits = &self.config.websocket;
         let (max_buffered, timeout) = (limits.max_buffered_bytes, limits.message_timeout);
-        let read_buffer = limits.read_buffer_size as u64;
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
         let Link::Open(ws) = &mut conn.link else {
             return;
         };
+        let ws_config = match ws.get_ref().is_tls() {
+            true => tls_config,
+            false => plain_config,
+        };
+        let read_buffer = ws_config.read_buffer_size as u64;
         let Some(meter) = ws.get_mut().meter_mut() else {
             return;
         };

@@ -1,10 +1,10 @@
 //! The byte stream under tungstenite: a plain socket, or rustls over one
-//! (the shared adapter in [`crate::tls_stream`]), with what the reactor adds
+//! (the unbuffered server side in [`super::tls_server`]), with what the reactor adds
 //! on top: a per-turn read allowance, the frame meter, and a watch on the
 //! TLS handshake that counts its outcome and records the client's CN.
 //!
 //! TLS is driven on the reactor thread, non-blocking, with no thread of its
-//! own. Whatever the socket does not take stays in rustls and goes out on
+//! own. Whatever the socket does not take stays queued and goes out on
 //! the next writable event (the reactor registers every connection
 //! READABLE | WRITABLE and flushes on writable), or at the next read or
 //! write pass, so edge-triggered readiness cannot strand it.
@@ -15,20 +15,16 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
-use rustls::ServerConnection;
+use rustls::CommonState;
 
 use super::frame_meter::FrameMeter;
-use crate::tls_stream::{self, TlsObserver};
+use super::tls_server::{ServerTls, TlsObserver};
+use crate::tls_stream;
 
 /// What the TLS handshake learnt about the client, for the upgrade gate:
 /// set once, when the handshake completes, to the subject CN of the
 /// verified client certificate (`None`: no certificate, or no CN).
 pub type ClientIdentity = Rc<OnceCell<Option<String>>>;
-
-/// Plaintext and TLS bytes rustls may hold per direction. Small on purpose:
-/// an idle connection's memory is what matters at 20 000 connections, and
-/// OCPP frames are small; a larger frame just takes more passes.
-const TLS_BUFFER_LIMIT: usize = 16 * 1024;
 
 /// TLS handshake outcomes of one reactor, counted by its connections as
 /// they happen and copied into the reactor's counters when it publishes.
@@ -68,7 +64,7 @@ pub struct Transport {
     meter: Option<FrameMeter>,
 }
 
-type Stream = tls_stream::Stream<ServerConnection, HandshakeWatch>;
+type Stream = tls_stream::Stream<ServerTls<HandshakeWatch>>;
 
 /// Counts a connection's TLS handshake once, when it ends either way, and
 /// records the client's CN when it succeeds.
@@ -123,20 +119,23 @@ impl Transport {
         identity: ClientIdentity,
         tally: Rc<TlsTally>,
     ) -> Result<Transport, rustls::Error> {
-        let mut tls = ServerConnection::new(config)?;
-        tls.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
         let watch = HandshakeWatch {
             identity,
             tally,
             counted: false,
         };
-        Ok(Transport::new(Stream::tls_observed(tls, socket, watch)))
+        let tls = ServerTls::new(config, socket, watch)?;
+        Ok(Transport::new(Stream::Tls(Box::new(tls))))
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.stream.tls_stream().is_some()
     }
 
     /// A TLS connection whose TLS handshake is not finished.
     pub fn tls_handshaking(&self) -> bool {
         self.stream
-            .connection()
+            .tls_stream()
             .is_some_and(|tls| tls.is_handshaking())
     }
 
@@ -166,9 +165,9 @@ impl HandshakeWatch {
     }
 }
 
-impl TlsObserver<ServerConnection> for HandshakeWatch {
+impl TlsObserver for HandshakeWatch {
     /// The client closed the connection mid-handshake.
-    fn read_failed(&mut self, tls: &ServerConnection, _error: &io::Error) {
+    fn read_failed(&mut self, tls: &CommonState, _error: &io::Error) {
         if tls.is_handshaking() && !self.counted {
             self.counted = true;
             bump(&self.tally.eof);
@@ -183,7 +182,7 @@ impl TlsObserver<ServerConnection> for HandshakeWatch {
     }
 
     /// Once the handshake is done: counts it and records the client's CN.
-    fn processed(&mut self, tls: &ServerConnection) {
+    fn processed(&mut self, tls: &CommonState) {
         if self.counted || tls.is_handshaking() {
             return;
         }
