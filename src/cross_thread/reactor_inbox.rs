@@ -22,6 +22,10 @@ pub enum ToReactor {
     /// The answer to the connection's in-flight CALL (a CALLRESULT or CALLERROR
     /// frame). It also releases the connection to read its next frame.
     Answer(CallAnswer),
+    /// Answers the journal writer released together, in their order: one
+    /// channel operation and at most one wake for a batch instead of one
+    /// per answer. Never empty.
+    Answers(Vec<CallAnswer>),
     /// Describe the connections of this reactor: all (`None`, for the
     /// embedding API), or those of these charge points it holds.
     Inspect {

@@ -26,7 +26,7 @@ use crossbeam_channel::{Receiver, select};
 
 use crate::config::JournalConfig;
 use crate::cross_thread::journal_files as files;
-use crate::cross_thread::{JournalCounters, JournalRecord, ReactorHandle, ToReactor};
+use crate::cross_thread::{CallAnswer, JournalCounters, JournalRecord, ReactorHandle, ToReactor};
 
 /// Bytes of whole lines gathered before one `write` call. Bounds the memory
 /// of a big batch (up to a channel's worth of records, each up to a frame).
@@ -203,23 +203,36 @@ impl Writer {
         }
     }
 
-    /// Sends each record's answer to its reactor, in batch order.
+    /// Sends each record's answer to its reactor, in batch order: one
+    /// message per reactor and batch (a connection's answers all go to its
+    /// own reactor, so their order is kept).
     fn release(&self, batch: &mut Vec<JournalRecord>) {
+        let mut per_reactor: Vec<Vec<CallAnswer>> =
+            self.reactors.iter().map(|_| Vec::new()).collect();
         for record in batch.drain(..) {
             let Some(answer) = record.release else {
                 continue;
             };
-            match self.reactors.get(usize::from(answer.conn.reactor)) {
-                // Waits while the inbox is full: reactors always drain it.
-                // Err: the reactor has stopped; the connection is gone.
-                Some(reactor) => {
-                    let _ = reactor.send(ToReactor::Answer(answer));
-                }
+            match per_reactor.get_mut(usize::from(answer.conn.reactor)) {
+                Some(answers) => answers.push(answer),
                 None => log::error!(
                     "journal: answer for unknown reactor {}",
                     answer.conn.reactor
                 ),
             }
+        }
+        for (reactor, mut answers) in self.reactors.iter().zip(per_reactor) {
+            let message = match answers.len() {
+                0 => continue,
+                1 => match answers.pop() {
+                    Some(answer) => ToReactor::Answer(answer),
+                    None => continue,
+                },
+                _ => ToReactor::Answers(answers),
+            };
+            // Waits while the inbox is full: reactors always drain it.
+            // Err: the reactor has stopped; the connection is gone.
+            let _ = reactor.send(message);
         }
     }
 

@@ -16,10 +16,19 @@ use super::*;
 impl Reactor {
     /// Handles what waits in the inbox, a bounded batch per turn.
     pub(super) fn drain_inbox(&mut self) {
-        // Bounded: a flood of answers cannot starve the sockets.
-        for _ in 0..self.config.channels.capacity {
+        // Bounded: a flood of answers cannot starve the sockets. A batch of
+        // answers counts as many messages as it holds.
+        let mut budget = self.config.channels.capacity;
+        while budget > 0 {
+            budget -= 1;
             match self.inbox.receiver.try_recv() {
                 Ok(ToReactor::Answer(answer)) => self.on_answer(answer),
+                Ok(ToReactor::Answers(answers)) => {
+                    budget = budget.saturating_sub(answers.len().saturating_sub(1));
+                    for answer in answers {
+                        self.on_answer(answer);
+                    }
+                }
                 Ok(ToReactor::Inspect {
                     charge_points,
                     reply,
