@@ -73,6 +73,8 @@ struct Outbox {
     /// Subjects and reply subjects are written here and split off: the
     /// publishes share its blocks instead of holding a String each.
     subjects: BytesMut,
+    /// The subscription has ended (the client closed it).
+    ended: bool,
 }
 
 impl Publisher {
@@ -93,6 +95,27 @@ impl Publisher {
         };
         self.js.get_or_create_stream(config).await?;
         Ok(())
+    }
+
+    /// A fresh ack subscription on a new inbox; `None` (logged) if the
+    /// client refuses it (it is closed: the bridge is stopping).
+    async fn outbox(&self) -> Option<Outbox> {
+        let inbox = self.client.new_inbox();
+        match self.client.subscribe(format!("{inbox}.*")).await {
+            Ok(acks) => Some(Outbox {
+                inbox,
+                acks,
+                gateway: HeaderValue::from(self.gateway_id.as_str()),
+                subjects: BytesMut::new(),
+                ended: false,
+            }),
+            Err(e) => {
+                log::error!(
+                    "bus: cannot subscribe to publish acks: {e}; events stay in the journal"
+                );
+                None
+            }
+        }
     }
 
     /// Publishes `line` with its ack asked on `{inbox}.{seq}`; false if the
@@ -174,19 +197,8 @@ impl Publisher {
                 return;
             }
         };
-        let inbox = self.client.new_inbox();
-        let acks = match self.client.subscribe(format!("{inbox}.*")).await {
-            Ok(acks) => acks,
-            Err(e) => {
-                log::error!("bus: cannot subscribe to publish acks: {e}; events stay local");
-                return;
-            }
-        };
-        let mut out = Outbox {
-            inbox,
-            acks,
-            gateway: HeaderValue::from(self.gateway_id.as_str()),
-            subjects: BytesMut::new(),
+        let Some(mut out) = self.outbox().await else {
+            return;
         };
         if let Err(e) = cursor::save(&dir, &acked) {
             warn!("bus: cannot save {}: {e}", cursor::FILE);
@@ -277,7 +289,13 @@ impl Publisher {
             }
             if failed.is_none() && !window.is_empty() {
                 failed = self
-                    .collect_acks(&mut out, &mut window, ack_timer.as_mut(), &mut link, &mut stop)
+                    .collect_acks(
+                        &mut out,
+                        &mut window,
+                        ack_timer.as_mut(),
+                        &mut link,
+                        &mut stop,
+                    )
                     .await
                     .err();
             } else if failed.is_none() {
@@ -293,6 +311,14 @@ impl Publisher {
                 window.abandon();
                 tail.seek(acked.clone());
                 stream_ready = false;
+                if out.ended {
+                    // Only a client that is shutting down ends it; if not,
+                    // a new one takes the acks from now on.
+                    match self.outbox().await {
+                        Some(new) => out = new,
+                        None => break,
+                    }
+                }
                 pause(&mut stop, RETRY_AFTER).await;
             }
             if acked != saved && last_save.elapsed() >= SAVE_EVERY {
@@ -336,7 +362,13 @@ impl Publisher {
             .as_mut()
             .reset(tokio::time::Instant::from_std(oldest + self.ack_timeout));
         let first = tokio::select! {
-            message = out.acks.next() => message.ok_or("the ack subscription ended")?,
+            message = out.acks.next() => match message {
+                Some(message) => message,
+                None => {
+                    out.ended = true;
+                    return Err("the ack subscription ended".into());
+                }
+            },
             () = ack_timer => return Err(format!("no ack within {:?}", self.ack_timeout)),
             _ = link.wait_for(|up| !*up) => return Err("the connection dropped".into()),
             () = given_up(stop, &self.stats) => return Err("stopping".into()),

@@ -85,7 +85,8 @@ fn scan_head(line: &[u8]) -> Option<(&[u8], &[u8])> {
         }
         if let (Some(cp), Some(kind)) = (cp, kind) {
             // Our kinds are lower-case words; anything else goes the slow way.
-            let word = |k: &[u8]| !k.is_empty() && k.iter().all(|b| b.is_ascii_lowercase() || *b == b'_');
+            let word =
+                |k: &[u8]| !k.is_empty() && k.iter().all(|b| b.is_ascii_lowercase() || *b == b'_');
             return word(kind).then_some((cp, kind));
         }
         rest = after_value.strip_prefix(b",")?;
@@ -106,8 +107,7 @@ mod tests {
 
     fn subject(line: &str) -> Option<String> {
         let mut out = BytesMut::new();
-        append("ocpp", line.as_bytes(), &mut out)
-            .then(|| String::from_utf8(out.to_vec()).unwrap())
+        append("ocpp", line.as_bytes(), &mut out).then(|| String::from_utf8(out.to_vec()).unwrap())
     }
 
     #[test]
@@ -128,8 +128,14 @@ mod tests {
         );
         // Slow path: an escaped character, whitespace, a payload first.
         for (line, expected) in [
-            ("{\"kind\":\"call\", \"cp\":\"a\\u002eb\"}", "ocpp.up.a=2Eb.call"),
-            ("{\"payload\":{\"x\":1},\"cp\":\"A\",\"kind\":\"call\"}", "ocpp.up.A.call"),
+            (
+                "{\"kind\":\"call\", \"cp\":\"a\\u002eb\"}",
+                "ocpp.up.a=2Eb.call",
+            ),
+            (
+                "{\"payload\":{\"x\":1},\"cp\":\"A\",\"kind\":\"call\"}",
+                "ocpp.up.A.call",
+            ),
         ] {
             assert!(scan_head(line.as_bytes()).is_none(), "{line}");
             assert_eq!(subject(line).as_deref(), Some(expected), "{line}");

@@ -221,14 +221,8 @@ mod tests {
             .map(|l| (l.start.file.clone(), l.text))
             .collect();
         assert_eq!(texts.len(), 2);
-        assert_eq!(
-            (&*texts[0].0, &texts[0].1[..]),
-            (a, &b"{\"n\":3}"[..])
-        );
-        assert_eq!(
-            (&*texts[1].0, &texts[1].1[..]),
-            (b, &b"{\"n\":4}"[..])
-        );
+        assert_eq!((&*texts[0].0, &texts[0].1[..]), (a, &b"{\"n\":3}"[..]));
+        assert_eq!((&*texts[1].0, &texts[1].1[..]), (b, &b"{\"n\":4}"[..]));
         assert_eq!(
             Tail::bytes_after(
                 &dir,
