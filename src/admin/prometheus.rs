@@ -685,6 +685,18 @@ fn bus_metrics(r: &mut Registry, b: &crate::cross_thread::BusStats) {
     );
     gauge(
         r,
+        "bus_publish_in_flight",
+        "Event publishes waiting for their JetStream ack (at most channels.capacity)",
+        i64::try_from(b.publish_in_flight.load(Relaxed)).unwrap_or(i64::MAX),
+    );
+    counter(
+        r,
+        "bus_acks_stale",
+        "JetStream acks that matched no publish in flight (for a window published again), dropped",
+        b.acks_stale.load(Relaxed),
+    );
+    gauge(
+        r,
         "bus_backlog_bytes",
         "Journal bytes not yet acknowledged by JetStream",
         i64::try_from(b.backlog_bytes.load(Relaxed)).unwrap_or(i64::MAX),

@@ -18,6 +18,10 @@ use crate::cross_thread::{BridgeEnds, BusHandle, BusStats, QueueEnds};
 /// Bounds every JetStream API call and publish ack: an ack not back by
 /// then counts as failed and the line is published again.
 const JETSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
+/// async-nats' own default for the messages a subscription holds before
+/// the client drops them (slow consumer). The event acks need room for a
+/// window and an abandoned one: it grows with `[channels] capacity`.
+const SUBSCRIPTION_CAPACITY: usize = 1 << 16;
 
 pub struct Bridge {
     gateway: Arc<BusHandle>,
@@ -47,6 +51,7 @@ impl Bridge {
         let mut options = ConnectOptions::new()
             .name(format!("ocpp-gateway {gateway_id}"))
             .retry_on_initial_connect()
+            .subscription_capacity(SUBSCRIPTION_CAPACITY.max(2 * window.max(1)))
             .max_reconnects(None)
             .event_callback(move |event| {
                 let stats = stats.clone();
@@ -97,9 +102,10 @@ impl Bridge {
             servers.join(", "),
             config.subject_prefix
         );
-        // Acks given up on (a failed window is published again) keep their
-        // in-flight places until `ack_timeout`: bound it like the rest, and
-        // leave room for the re-publish beside them.
+        // For the JetStream publishes of presence and the command queue
+        // (events take their acks themselves, see `events`). Acks given up
+        // on keep their in-flight places until `ack_timeout`: bound it like
+        // the rest, and leave room for a re-publish beside them.
         let js = async_nats::jetstream::ContextBuilder::new()
             .timeout(JETSTREAM_TIMEOUT)
             .ack_timeout(JETSTREAM_TIMEOUT)
@@ -107,11 +113,13 @@ impl Bridge {
             .build(client.clone());
 
         let publisher = Publisher {
+            client: client.clone(),
             js: js.clone(),
             config: config.clone(),
             gateway_id: gateway_id.clone(),
             dir: self.gateway.config.journal.directory.clone(),
             window: window.max(1),
+            ack_timeout: JETSTREAM_TIMEOUT,
             stats: self.stats.clone(),
             link: link_rx,
         };

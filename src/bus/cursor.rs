@@ -8,14 +8,16 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 pub const FILE: &str = "bus-cursor";
 
 /// A place in the journal: the next byte to publish.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Position {
-    /// A journal file name (names sort in write order).
-    pub file: String,
+    /// A journal file name (names sort in write order). Shared: every
+    /// journal line carries two positions, and a clone must not allocate.
+    pub file: Arc<str>,
     pub offset: u64,
 }
 
@@ -28,7 +30,7 @@ pub fn load(dir: &Path) -> io::Result<Option<Position>> {
     let parsed = text.trim().rsplit_once(' ').and_then(|(file, offset)| {
         let offset = offset.parse().ok()?;
         (!file.is_empty() && !file.contains('/')).then(|| Position {
-            file: file.to_owned(),
+            file: Arc::from(file),
             offset,
         })
     });

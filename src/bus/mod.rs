@@ -11,6 +11,7 @@
 //! processors -BackendRequest-> backend --> request {prefix}.req.{action} --BackendReply-> processors
 //! ```
 
+mod ack;
 mod backend;
 mod bridge;
 mod commands;
@@ -18,8 +19,10 @@ mod cursor;
 mod events;
 mod presence;
 mod queue;
+mod subject;
 mod tail;
 pub mod token;
+mod window;
 
 use std::io;
 use std::sync::Arc;

@@ -60,7 +60,7 @@ impl Tail {
         if self.file.is_some() {
             return Ok(true);
         }
-        match File::open(self.dir.join(&self.at.file)) {
+        match File::open(self.dir.join(&*self.at.file)) {
             Ok(mut f) => {
                 f.seek(SeekFrom::Start(self.at.offset + self.buf.len() as u64))?;
                 self.file = Some(f);
@@ -90,18 +90,18 @@ impl Tail {
         }
         self.last_list = Some(Instant::now());
         let names = file_names(&self.dir)?;
-        Ok(match names.iter().position(|n| *n == self.at.file) {
+        Ok(match names.iter().position(|n| **n == *self.at.file) {
             Some(i) => names.get(i + 1).cloned(),
             // The current file is gone (removed by hand): go on with the
             // first one after it by name.
-            None => names.into_iter().find(|n| *n > self.at.file),
+            None => names.into_iter().find(|n| **n > *self.at.file),
         })
     }
 
     /// The next complete line, or `None` at the end of the journal for now.
     pub fn next_line(&mut self) -> io::Result<Option<Line>> {
         loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+            if let Some(end) = memchr::memchr(b'\n', &self.buf) {
                 let start = self.at.clone();
                 let mut line = self.buf.split_to(end + 1).freeze();
                 line.truncate(end);
@@ -145,7 +145,10 @@ impl Tail {
     }
 
     fn move_to(&mut self, file: String) {
-        self.seek(Position { file, offset: 0 });
+        self.seek(Position {
+            file: file.into(),
+            offset: 0,
+        });
     }
 
     /// Journal bytes from `from` to the end of the newest file.
@@ -157,7 +160,7 @@ impl Tail {
             .iter()
             .filter_map(|name| {
                 let len = dir.join(name).metadata().ok()?.len();
-                match name.as_str().cmp(from.file.as_str()) {
+                match name.as_str().cmp(&from.file) {
                     std::cmp::Ordering::Less => None,
                     std::cmp::Ordering::Equal => Some(len.saturating_sub(from.offset)),
                     std::cmp::Ordering::Greater => Some(len),
@@ -218,14 +221,8 @@ mod tests {
             .map(|l| (l.start.file.clone(), l.text))
             .collect();
         assert_eq!(texts.len(), 2);
-        assert_eq!(
-            (texts[0].0.as_str(), &texts[0].1[..]),
-            (a, &b"{\"n\":3}"[..])
-        );
-        assert_eq!(
-            (texts[1].0.as_str(), &texts[1].1[..]),
-            (b, &b"{\"n\":4}"[..])
-        );
+        assert_eq!((&*texts[0].0, &texts[0].1[..]), (a, &b"{\"n\":3}"[..]));
+        assert_eq!((&*texts[1].0, &texts[1].1[..]), (b, &b"{\"n\":4}"[..]));
         assert_eq!(
             Tail::bytes_after(
                 &dir,

@@ -6,18 +6,26 @@
 //! included, so the encoding is reversible and ids of letters, digits, `-`
 //! and `_` (nearly all of them) read as they are.
 
-use std::fmt::Write;
+use bytes::BufMut;
 
 pub fn encode(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
+    let mut out = Vec::with_capacity(id.len());
+    encode_into(id.as_bytes(), &mut out);
+    // Only ASCII is pushed.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends the token of the id whose bytes are `id` (no allocation of its
+/// own: the publisher writes subjects into one shared buffer).
+pub fn encode_into(id: &[u8], out: &mut impl BufMut) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in id {
         if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
-            out.push(char::from(b));
+            out.put_u8(b);
         } else {
-            let _ = write!(out, "={b:02X}");
+            out.put_slice(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
     }
-    out
 }
 
 /// The id back from its token; `None` if `token` is not an encoding.

@@ -220,6 +220,11 @@ pub struct BusStats {
     /// Acks that said "duplicate" (a re-publish after an outage or restart).
     pub events_duplicate: AtomicU64,
     pub publish_errors: AtomicU64,
+    /// Publishes waiting for their ack (at most `channels.capacity`).
+    pub publish_in_flight: AtomicU64,
+    /// Acks that matched no publish in flight: for a window given up on
+    /// (published again) or otherwise unknown. Dropped.
+    pub acks_stale: AtomicU64,
     /// Journal bytes not yet acknowledged by JetStream.
     pub backlog_bytes: AtomicU64,
     pub backend_answered: AtomicU64,
