@@ -48,6 +48,24 @@ impl TextBuf for Vec<u8> {
     }
 }
 
+/// The bus builds subjects and reply subjects in a `BytesMut`.
+impl TextBuf for bytes::BytesMut {
+    #[inline]
+    fn push_text(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+
+    #[inline]
+    fn push_ascii(&mut self, b: u8) {
+        self.extend_from_slice(&[b]);
+    }
+
+    #[inline]
+    fn push_ascii_bytes(&mut self, b: &[u8]) {
+        self.extend_from_slice(b);
+    }
+}
+
 /// Appends `s` as a JSON string literal (RFC 8259 §7 escaping): `"`, `\`
 /// and control characters escaped (`\n`, `\r`, `\t` by name, the others as
 /// `\u00xx`), everything else as is.

@@ -35,6 +35,7 @@ use super::tail::{Line, Tail};
 use super::window::{Matched, Window};
 use crate::config::BusConfig;
 use crate::cross_thread::BusStats;
+use crate::json_text::push_u64;
 
 /// How often the cursor is saved while events flow, and the backlog measured.
 const SAVE_EVERY: Duration = Duration::from_millis(200);
@@ -139,7 +140,7 @@ impl Publisher {
         let subject = Subject::from_utf8(out.subjects.split().freeze())?;
         out.subjects.put_slice(out.inbox.as_bytes());
         out.subjects.put_u8(b'.');
-        put_decimal(&mut out.subjects, seq);
+        push_u64(&mut out.subjects, seq);
         let reply = Subject::from_utf8(out.subjects.split().freeze())?;
         let mut headers = HeaderMap::new();
         headers.insert(NATS_MESSAGE_ID, message_id(&self.gateway_id, &line.start));
@@ -390,29 +391,8 @@ fn message_id(gateway_id: &str, at: &Position) -> String {
     id.push('/');
     id.push_str(&at.file);
     id.push('/');
-    let mut digits = [0u8; 20];
-    id.push_str(decimal(&mut digits, at.offset));
+    push_u64(&mut id, at.offset);
     id
-}
-
-fn put_decimal(out: &mut BytesMut, n: u64) {
-    let mut digits = [0u8; 20];
-    out.put_slice(decimal(&mut digits, n).as_bytes());
-}
-
-/// `n` in decimal, written at the end of `buf`.
-fn decimal(buf: &mut [u8; 20], mut n: u64) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits were written.
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Returns when a stopping bridge should stop waiting for acks: the drain
@@ -470,8 +450,12 @@ mod tests {
             message_id("gw-1", &at),
             "gw-1/journal-20261124T202038.541Z-000001.jsonl/18446744073709551615"
         );
-        let mut digits = [0u8; 20];
-        assert_eq!(decimal(&mut digits, 0), "0");
-        assert_eq!(decimal(&mut digits, 907), "907");
+        for (offset, id) in [(0, "gw-1/f/0"), (907, "gw-1/f/907")] {
+            let at = Position {
+                file: "f".into(),
+                offset,
+            };
+            assert_eq!(message_id("gw-1", &at), id);
+        }
     }
 }
