@@ -47,10 +47,6 @@ impl<C: TlsConnection> TlsStream<C> {
         TlsStream { tls, socket }
     }
 
-    pub fn connection(&self) -> &C {
-        &self.tls
-    }
-
     pub fn socket(&self) -> &TcpStream {
         &self.socket
     }

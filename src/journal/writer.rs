@@ -221,18 +221,13 @@ impl Writer {
                 ),
             }
         }
-        for (reactor, mut answers) in self.reactors.iter().zip(per_reactor) {
-            let message = match answers.len() {
-                0 => continue,
-                1 => match answers.pop() {
-                    Some(answer) => ToReactor::Answer(answer),
-                    None => continue,
-                },
-                _ => ToReactor::Answers(answers),
-            };
+        for (reactor, answers) in self.reactors.iter().zip(per_reactor) {
+            if answers.is_empty() {
+                continue;
+            }
             // Waits while the inbox is full: reactors always drain it.
             // Err: the reactor has stopped; the connection is gone.
-            let _ = reactor.send(message);
+            let _ = reactor.send(ToReactor::Answers(answers));
         }
     }
 

@@ -166,7 +166,7 @@ impl Reactor {
             }
         }
         self.admission.current.set(Some((self.conn_ref(key), peer)));
-        let ws_config = self.ws_config_for(&transport);
+        let ws_config = self.ws_configs.of(&transport);
         let step = tungstenite::accept_hdr_with_config(transport, callback, Some(ws_config));
         self.after_handshake_step(key, step);
     }

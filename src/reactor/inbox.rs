@@ -20,11 +20,14 @@ impl Reactor {
         // answers counts as many messages as it holds.
         let mut budget = self.config.channels.capacity;
         while budget > 0 {
-            budget -= 1;
-            match self.inbox.receiver.try_recv() {
+            let message = self.inbox.receiver.try_recv();
+            budget -= match &message {
+                Ok(ToReactor::Answers(answers)) => answers.len().clamp(1, budget),
+                _ => 1,
+            };
+            match message {
                 Ok(ToReactor::Answer(answer)) => self.on_answer(answer),
                 Ok(ToReactor::Answers(answers)) => {
-                    budget = budget.saturating_sub(answers.len().saturating_sub(1));
                     for answer in answers {
                         self.on_answer(answer);
                     }

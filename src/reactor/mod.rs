@@ -197,12 +197,28 @@ struct TimerKey {
     kind: TimerKind,
 }
 
+/// tungstenite's settings for plain and for TLS connections (which differ
+/// only in their read buffer, see `run`).
+#[derive(Clone, Copy)]
+struct WsConfigs {
+    plain: WsConfig,
+    tls: WsConfig,
+}
+
+impl WsConfigs {
+    /// The settings of a connection over `transport`.
+    fn of(&self, transport: &Transport) -> WsConfig {
+        match transport.is_tls() {
+            true => self.tls,
+            false => self.plain,
+        }
+    }
+}
+
 struct Reactor {
     index: u16,
     config: Arc<Config>,
-    ws_config: WsConfig,
-    /// `ws_config` with the smaller read buffer of wss connections.
-    wss_config: WsConfig,
+    ws_configs: WsConfigs,
     poll: Poll,
     listener: Option<TcpListener>,
     tls_listener: Option<TcpListener>,
@@ -327,8 +343,10 @@ pub fn run(setup: ReactorSetup) {
         profiles: setup.profiles.clone(),
         profile_counts: Vec::new(),
         config,
-        ws_config,
-        wss_config,
+        ws_configs: WsConfigs {
+            plain: ws_config,
+            tls: wss_config,
+        },
         poll: setup.poll,
         listener,
         tls_listener,
@@ -482,14 +500,6 @@ impl Reactor {
             self.handshake_order.shrink_to_fit();
             self.give_back.given_back(self.now);
             self.memory.request_trim();
-        }
-    }
-
-    /// The WebSocket settings of a connection over `transport`.
-    fn ws_config_for(&self, transport: &Transport) -> WsConfig {
-        match transport.is_tls() {
-            true => self.wss_config,
-            false => self.ws_config,
         }
     }
 

@@ -221,7 +221,7 @@ impl Reactor {
     /// large frame given back once the connection is idle. `drained`: the
     /// pass ended because tungstenite asked the socket for more.
     fn settle(&mut self, key: SlotKey, drained: bool) {
-        let (plain_config, tls_config) = (self.ws_config, self.wss_config);
+        let ws_configs = self.ws_configs;
         let limits = &self.config.websocket;
         let (max_buffered, timeout) = (limits.max_buffered_bytes, limits.message_timeout);
         let Some(conn) = self.conns.get_mut(key) else {
@@ -230,10 +230,7 @@ impl Reactor {
         let Link::Open(ws) = &mut conn.link else {
             return;
         };
-        let ws_config = match ws.get_ref().is_tls() {
-            true => tls_config,
-            false => plain_config,
-        };
+        let ws_config = ws_configs.of(ws.get_ref());
         let read_buffer = ws_config.read_buffer_size as u64;
         let Some(meter) = ws.get_mut().meter_mut() else {
             return;

@@ -349,7 +349,7 @@ impl<O: TlsObserver> ServerTls<O> {
     }
 
     /// Runs rustls on what it has until it takes application data, then
-    /// hands `encrypt` the write state and `outgoing`. `Ok(None)`: still
+    /// hands `encrypt` the write state and `outgoing`. `Ok(false)`: still
     /// handshaking.
     ///
     /// rustls is given `incoming` as it is, never another buffer: while a
@@ -362,32 +362,32 @@ impl<O: TlsObserver> ServerTls<O> {
             &mut WriteTraffic<'_, ServerConnectionData>,
             &mut Vec<u8>,
         ) -> io::Result<usize>,
-    ) -> io::Result<Option<usize>> {
+    ) -> io::Result<bool> {
         loop {
             let status = self.tls.process_tls_records(&mut self.incoming);
             let discard = status.discard;
+            // None: rustls did something first (a ticket to send); ask again.
             let outcome = match status.state {
-                Err(e) => Err(io::Error::other(e)),
+                Err(e) => Some(Err(io::Error::other(e))),
                 Ok(ConnectionState::WriteTraffic(mut traffic)) => {
-                    encrypt(&mut traffic, &mut self.outgoing).map(Some)
+                    Some(encrypt(&mut traffic, &mut self.outgoing).map(|_| true))
                 }
-                Ok(ConnectionState::Closed) => Err(io::ErrorKind::BrokenPipe.into()),
+                Ok(ConnectionState::Closed) => Some(Err(io::ErrorKind::BrokenPipe.into())),
                 Ok(state) => match self::step(
                     state,
                     &mut Sink::spill_only(&mut self.plaintext),
                     &mut self.outgoing,
                     &mut self.peer_closed,
                 ) {
-                    Err(e) => Err(io::Error::other(e)),
-                    Ok(Step::Stop) => Ok(None),
-                    Ok(Step::Again) => {
-                        self.consume_incoming(discard);
-                        continue;
-                    }
+                    Err(e) => Some(Err(io::Error::other(e))),
+                    Ok(Step::Stop) => Some(Ok(false)),
+                    Ok(Step::Again) => None,
                 },
             };
             self.consume_incoming(discard);
-            return outcome;
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
         }
     }
 
@@ -442,18 +442,18 @@ impl<O: TlsObserver> ServerTls<O> {
 }
 
 /// Handles one state rustls stopped at (all but WriteTraffic, which only
-/// the write path uses): app data into `plaintext`, records to send into
+/// the write path uses): app data into `sink`, records to send into
 /// `outgoing`.
 fn step(
     state: ConnectionState<'_, '_, ServerConnectionData>,
-    plaintext: &mut Sink<'_>,
+    sink: &mut Sink<'_>,
     outgoing: &mut Vec<u8>,
     peer_closed: &mut bool,
 ) -> Result<Step, rustls::Error> {
     match state {
         ConnectionState::ReadTraffic(mut traffic) => {
             while let Some(record) = traffic.next_record() {
-                plaintext.put(record?.payload);
+                sink.put(record?.payload);
             }
             Ok(Step::Again)
         }
@@ -532,9 +532,9 @@ impl<O: TlsObserver> Write for ServerTls<O> {
         })?;
         self.push_records_now()?;
         match encrypted {
-            Some(_) => Ok(plain.len()),
+            true => Ok(plain.len()),
             // Still handshaking: not a closed stream, which Ok(0) would say.
-            None => Err(io::ErrorKind::WouldBlock.into()),
+            false => Err(io::ErrorKind::WouldBlock.into()),
         }
     }
 
