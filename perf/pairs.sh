@@ -54,10 +54,6 @@ for round in $(seq "$rounds"); do
       "$gw_bin" --config "$scratch/gateway.toml" > "$scratch/stdout" 2>&1 &
     fi
     server=$!
-    for _ in $(seq 100); do
-      (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-      sleep 0.1
-    done
     dial_port=$port
     [ "$scheme" = wss ] && dial_port=$tls_port
     for _ in $(seq 100); do
